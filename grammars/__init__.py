@@ -1,0 +1,1 @@
+"""The .snn grammar, shipped as package data."""

@@ -1,0 +1,24 @@
+"""snndsl: a compiler for spiking neural networks.
+
+Write a model once in a `.snn` file; snndsl checks it, shows what it will do and
+compiles it into a readable PyTorch module::
+
+    import snndsl
+    net = snndsl.compile_file("examples/csnn.snn", params={"channels": 64})
+"""
+
+from ._version import __version__
+from .compiler import compile_file, compile_source, emit_python, trace_passes
+from .diagnostics import SnnError
+from .ir.yaml import dump_yaml, load_yaml
+
+__all__ = [
+    "__version__",
+    "compile_file",
+    "compile_source",
+    "emit_python",
+    "trace_passes",
+    "SnnError",
+    "dump_yaml",
+    "load_yaml",
+]

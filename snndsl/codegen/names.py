@@ -1,0 +1,82 @@
+"""Legal, unique Python identifiers for generated code, and safe module access.
+
+Every name in generated code comes from here: value names derived from module paths
+(``layer1.0.conv1`` → ``layer1_0_conv1``), made unique and kept clear of Python
+keywords, builtins and the names the generated module itself uses. Labels that cannot
+be attributes (a Python keyword, or a name ``nn.Module`` already has, such as
+``forward`` or ``training``) are reached through ``_modules[...]`` so that the module
+still works and its ``state_dict`` keys stay the labels.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+import torch.nn as nn
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+RESERVED = {
+    "self", "torch", "nn", "neuron", "layer", "surrogate", "functional", "Block", "T", "N",
+    "CompiledModule", "step_mode", "carry_state",
+}
+
+
+def _module_attributes() -> set[str]:
+    from ..runtime.model import Block, CompiledModule
+
+    names: set[str] = set()
+    for cls in (nn.Module, CompiledModule, Block, nn.Sequential):
+        names |= set(dir(cls))
+    probe = CompiledModule()
+    names |= set(vars(probe))
+    return names
+
+
+_ATTRS: set[str] | None = None
+
+
+def is_identifier(name: str) -> bool:
+    return bool(_IDENT.match(name)) and not keyword.iskeyword(name)
+
+
+def safe_attribute(name: str) -> bool:
+    """Can ``name`` be written as ``module.name`` and registered as a submodule?"""
+    global _ATTRS
+    if _ATTRS is None:
+        _ATTRS = _module_attributes()
+    return is_identifier(name) and name not in _ATTRS and not name.startswith("_")
+
+
+def module_ref(path: str, root: str = "self") -> str:
+    """Python expression for the submodule at ``path`` (``self.layer1[0].conv1``)."""
+    out = root
+    for seg in path.split("."):
+        if seg.isdigit():
+            out += f"[{seg}]"
+        elif safe_attribute(seg):
+            out += f".{seg}"
+        else:
+            out += f"._modules[{seg!r}]"
+    return out
+
+
+class Namespace:
+    """Hands out unique local variable names."""
+
+    def __init__(self, taken: set[str] | None = None):
+        self.used: set[str] = set(RESERVED) | set(taken or ())
+
+    def name(self, wanted: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", wanted) or "v"
+        if base[0].isdigit():
+            base = "v" + base
+        if keyword.iskeyword(base) or base in dir(builtins) or base in RESERVED:
+            base += "_"
+        name, i = base, 1
+        while name in self.used:
+            name = f"{base}_{i}"
+            i += 1
+        self.used.add(name)
+        return name

@@ -1,0 +1,244 @@
+"""What each ``snndsl`` subcommand does (the argument parsing lives in ``cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from .compiler import _read, generate, load_class, lower, parameter_counts
+from .diagnostics import UsageError
+from .fileio import write_atomic
+from .ir import ops
+from .ir.graph import IR
+from .ir.yaml import dump_yaml
+
+
+def _shape(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]" if shape is not None else "?"
+
+
+def _main_args(op: ops.Op) -> str:
+    if isinstance(op, ops.Layer):
+        return op.call_text()
+    return op.describe()
+
+
+def layer_table(ir: IR, counts: dict[str, int]) -> list[tuple[str, ...]]:
+    rows = []
+    for n in ir.order():
+        if isinstance(n.op, ops.Output):
+            continue
+        params = counts.get(n.path, 0) if isinstance(n.op, ops.Layer) else 0
+        rows.append((n.path, type(n.op).__name__ if not isinstance(n.op, ops.Layer) else n.op.kind,
+                     _main_args(n.op), _shape(n.shape), f"{params:,}" if params else "-",
+                     "yes" if n.stateful else "", n.region or ""))
+    return rows
+
+
+def format_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = [min(w, 60) for w in widths]
+
+    def fmt(r):
+        cells = [(c if len(c) <= widths[i] else c[: widths[i] - 1] + "…").ljust(widths[i]) for i, c in enumerate(r)]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
+
+
+def cmd_check(args: argparse.Namespace, params) -> int:
+    text = _read(args.file)
+    dumps: list[tuple[str, IR]] = []
+    after = args.print_ir_after
+    ir = lower(text, args.file, args.model, params, args.allow_import,
+               on_after=(lambda n, i: dumps.append((n, i))) if after else None)
+    if after:
+        for name, snapshot in dumps:
+            if after in ("all", name):
+                print(f"# IR after {name}")
+                print(dump_yaml(snapshot))
+        if after != "all" and after not in [n for n, _ in dumps]:
+            raise UsageError(f"unknown pass {after!r}; passes: {', '.join(n for n, _ in dumps)}")
+        return 0
+    from .codegen.emit import emit_module
+
+    counts = parameter_counts(load_class(emit_module(ir)))
+    rows = layer_table(ir, counts)
+    print(f"model {ir.model}" + (f"({', '.join(f'{k}={ops.format_value(v)}' for k, v in ir.params.items())})"
+                                 if ir.params else "") + f" from {args.file}")
+    print(format_table(rows, ("module path", "op", "arguments", "output", "params", "stateful", "region")))
+    total = sum(counts.values())
+    stateful = sum(1 for n in ir.nodes() if n.stateful)
+    outs = ", ".join(_shape(n.shape) for n in ir.output_nodes())
+    print(f"\n{len(rows)} nodes, {stateful} stateful, {len(ir.regions)} time-batched regions; "
+          f"{total:,} parameters and buffers ({total * 4 / 2**20:,.2f} MiB as float32); output {outs}")
+    made = [n.path for n in ir.nodes() if n.generated and isinstance(n.op, ops.Layer)]
+    if made:
+        print(f"labels made by the compiler (label these layers to choose their state_dict keys): {', '.join(made)}")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace, params) -> int:
+    text = _read(args.file)
+    _, gen = generate(text, args.file, args.model, params, args.allow_import)
+    if args.output:
+        write_atomic(args.output, gen.source)
+        print(f"wrote {args.output} (class {gen.class_name})", file=sys.stderr)
+    else:
+        sys.stdout.write(gen.source)
+    return 0
+
+
+def load_weights(net, path: str) -> None:
+    """Load a state_dict safely (``weights_only=True``), reporting mismatches by module path."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"no such weights file: {path}") from None
+    except Exception as e:
+        raise UsageError(f"cannot load weights from {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(state, dict):
+        raise UsageError(f"{path} does not hold a state_dict (got {type(state).__name__})")
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    shapes = [f"{k}: file {list(state[k].shape)} vs model {list(own[k].shape)}"
+              for k in own if k in state and hasattr(state[k], "shape") and state[k].shape != own[k].shape]
+    if missing or extra or shapes:
+        parts = []
+        if missing:
+            parts.append("missing keys: " + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
+        if extra:
+            parts.append("unexpected keys: " + ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else ""))
+        if shapes:
+            parts.append("shape mismatches: " + "; ".join(shapes[:10]))
+        raise UsageError(f"weights in {path} do not fit the model: " + " | ".join(parts))
+    net.load_state_dict(state, strict=True)
+
+
+def cmd_run(args: argparse.Namespace, params) -> int:
+    import torch
+
+    from .compiler import compile_source
+
+    if args.T < 1 or args.N < 1:
+        raise UsageError("-T and -N must be positive")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        raise UsageError(f"unknown device {args.device!r}") from None
+    torch.manual_seed(args.seed)
+    text = _read(args.file)
+    net = compile_source(text, args.file, args.model, params, step_mode=args.step_mode,
+                         allow_imports=args.allow_import)
+    if args.weights:
+        load_weights(net, args.weights)
+    net = net.to(device).eval()
+    if args.data:
+        from .train import evaluate_checkpoint
+
+        acc = evaluate_checkpoint(net, args.data, T=args.T, device=device)
+        print(f"model {net.snn_ir.model}: accuracy on the {args.data} test split: {acc * 100:.2f}%")
+        return 0
+    ir: IR = net.snn_ir
+    T, N = args.T, args.N
+    xs = []
+    for n in ir.input_nodes():
+        shape = (N, *n.op.shape) if (n.op.static or args.step_mode == "s") else (T, N, *n.op.shape)  # type: ignore[attr-defined]
+        xs.append(torch.rand(shape, device=device))
+    rates: dict[str, list[float]] = {}
+    hooks = []
+    for n in ir.nodes():
+        if n.stateful and isinstance(n.op, ops.Neuron):
+            mod = net.get_submodule(n.path)
+            hooks.append(mod.register_forward_hook(
+                lambda m, i, o, p=n.path: rates.setdefault(p, []).append(float(o.float().mean()))))
+    model = torch.compile(net) if args.torch_compile else net
+
+    def once():
+        with torch.no_grad():
+            if args.step_mode == "m":
+                return model(*xs, T=T)
+            net.reset()
+            out = None
+            for _ in range(T):
+                out = model(*xs)
+            return out
+
+    out = once()
+    for h in hooks:
+        h.remove()
+    times = []
+    for _ in range(5):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        once()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    outs = out if isinstance(out, tuple) else (out,)
+    total = sum(p.numel() for p in net.parameters())
+    print(f"model {ir.model} on {device}, step mode '{args.step_mode}', T={T}, N={N}")
+    for n, x in zip(ir.input_nodes(), xs):
+        print(f"  input  {n.op.name}: {list(x.shape)}")  # type: ignore[attr-defined]
+    for i, o in enumerate(outs):
+        print(f"  output {i}: {list(o.shape)}")
+    print(f"  parameters: {total:,}")
+    if rates:
+        print("  spike rate per stateful layer:")
+        width = max(len(p) for p in rates)
+        for p, r in rates.items():
+            print(f"    {p.ljust(width)}  {statistics.fmean(r):.4f}")
+    med = statistics.median(times)
+    print(f"  time: {med * 1e3:.2f} ms per forward, {med / T * 1e3:.3f} ms per step (median of 5)")
+    return 0
+
+
+def cmd_viz(args: argparse.Namespace, params) -> int:
+    from .viz.report import write_report
+
+    text = _read(args.file)
+    written = write_report(text, args.file, args.output, fmt=args.format, model=args.model, params=params,
+                           allow_imports=args.allow_import, collapse=args.collapse)
+    print(f"wrote {len(written)} files to {args.output} (open {os.path.join(args.output, 'index.html')})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, params) -> int:
+    from .interop.nir import export_file
+
+    text = _read(args.file)
+    report = export_file(text, args.file, args.nir, model=args.model, params=params, weights=args.weights,
+                         dt=args.dt, strict=args.strict, allow_imports=args.allow_import)
+    for line in report:
+        print(f"note: {line}", file=sys.stderr)
+    print(f"wrote {args.nir}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, params) -> int:
+    from .interop.nir import import_file
+
+    if not Path(args.file).exists():
+        raise UsageError(f"no such file: {args.file}")
+    written = import_file(args.file, args.output, dt=args.dt, model=args.model)
+    print("wrote " + ", ".join(written))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, params) -> int:
+    from .train import run_training
+
+    run_training(args.file, data=args.data, T=args.T, epochs=args.epochs, out=args.out,
+                 batch_size=args.batch_size, lr=args.lr, seed=args.seed, params=params,
+                 model=args.model, allow_imports=args.allow_import)
+    return 0

@@ -1,0 +1,235 @@
+"""Compile-time evaluation of `.snn` expressions, with bounds.
+
+Arithmetic runs on Python ints and floats but never unboundedly: integers stay below
+2**63 in magnitude, ``**`` checks the size of its result before computing it, and
+floats must stay finite. Every failure is an :class:`SnnError` at the expression.
+Nothing is ever passed to ``eval``: the evaluator is a small interpreter over the AST.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from ..diagnostics import SnnLimitError, SnnNameError, SnnTypeError, did_you_mean
+from ..ir import ops, registry
+from . import ast
+
+MAX_INT = 2**63 - 1
+
+
+class InferMarker:
+    """The value of ``_`` before infer-shapes replaces it."""
+
+    _instance: InferMarker | None = None
+
+    def __new__(cls) -> InferMarker:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "_"
+
+    def __reduce__(self):  # keep the singleton through copies
+        return (InferMarker, ())
+
+
+INFER = InferMarker()
+
+
+def _bounded(value: ops.Value, node: ast.Expr) -> ops.Value:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise SnnLimitError(
+            "integer result is too large", node.span,
+            f"compile-time integers must stay below 2**63 (about {MAX_INT:.2e})",
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SnnLimitError("arithmetic overflowed to infinity or NaN", node.span,
+                            "check the expression's operands")
+    return value
+
+
+def _number(v: ops.Value, node: ast.Expr, op: str) -> int | float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SnnTypeError(
+            f"operator '{op}' needs numbers, got {ops.format_value(v) if not isinstance(v, InferMarker) else '_'}",
+            node.span, "arithmetic works on integers and floats only",
+        )
+    return v
+
+
+def _power(a: int | float, b: int | float, node: ast.BinOp) -> int | float:
+    if isinstance(a, int) and isinstance(b, int) and b >= 0:
+        # bits of the result, estimated before computing it
+        if a not in (0, 1, -1) and b * math.log2(abs(a)) > 64:
+            raise SnnLimitError(
+                f"{a} ** {b} is too large to compute", node.span,
+                "compile-time integers must stay below 2**63",
+            )
+        return a**b
+    try:
+        result = float(a) ** float(b)
+    except (OverflowError, ZeroDivisionError) as e:
+        raise SnnLimitError(f"cannot compute {a} ** {b}: {e}", node.span, "check the operands") from None
+    if isinstance(result, complex):
+        raise SnnTypeError(f"{a} ** {b} is not a real number", node.span, "use a non-negative base")
+    return result
+
+
+def _binop(op: str, a: int | float, b: int | float, node: ast.BinOp) -> ops.Value:
+    if op in ("/", "//", "%") and b == 0:
+        raise SnnTypeError("division by zero", node.span, "the right operand evaluates to 0")
+    try:
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op == "/":
+            return a / b
+        if op == "//":
+            return a // b
+        if op == "%":
+            return a % b
+        if op == "**":
+            return _power(a, b, node)
+    except OverflowError:
+        raise SnnLimitError("arithmetic overflowed", node.span, "use smaller operands") from None
+    raise SnnTypeError(f"unknown operator '{op}'", node.span)  # the grammar makes this unreachable
+
+
+class Evaluator:
+    """Evaluates expressions against a mapping of constants (parameters and ``let``s)."""
+
+    def __init__(self, constants: Mapping[str, ops.Value], values: Mapping[str, object] = {}):
+        self.constants = constants
+        self.values = values  # names of values, for a better error when one is misused
+
+    def __call__(self, node: ast.Expr, allow_infer: bool = False) -> ops.Value | InferMarker:
+        if isinstance(node, ast.Infer):
+            if not allow_infer:
+                raise SnnTypeError(
+                    "'_' is not allowed here", node.span,
+                    "'_' stands only for an input size argument, e.g. Linear(_, 10) or Conv2d(_, 64, 3)",
+                )
+            return INFER
+        return self._eval(node)
+
+    def _eval(self, node: ast.Expr) -> ops.Value:
+        # Expressions nest only as deep as the parser allows, so recursion is bounded.
+        if isinstance(node, ast.Literal):
+            return _bounded(node.value, node)
+        if isinstance(node, ast.Name):
+            if node.id in self.constants:
+                return self.constants[node.id]
+            if node.id in self.values:
+                raise SnnTypeError(
+                    f"'{node.id}' is a value (a tensor), not a compile-time constant", node.span,
+                    "arguments must be numbers, strings or constants from `let` and parameters",
+                )
+            raise SnnNameError(
+                f"undefined constant '{node.id}'" + did_you_mean(node.id, self.constants), node.span,
+                "define it with `let` or as a parameter of the block or model",
+            )
+        if isinstance(node, ast.Infer):
+            raise SnnTypeError("'_' is not allowed inside an expression", node.span,
+                               "write '_' alone as the argument, e.g. Linear(_, 10)")
+        if isinstance(node, ast.UnaryOp):
+            v = _number(self._eval(node.operand), node, node.op)
+            return _bounded(-v if node.op == "-" else v, node)
+        if isinstance(node, ast.BinOp):
+            a = _number(self._eval(node.left), node, node.op)
+            b = _number(self._eval(node.right), node, node.op)
+            return _bounded(_binop(node.op, a, b, node), node)
+        if isinstance(node, ast.TupleExpr):
+            return tuple(self._eval(item) for item in node.items)
+        if isinstance(node, ast.CallExpr):
+            return self.surrogate(node)
+        raise SnnTypeError("this expression is not supported", node.span)  # pragma: no cover
+
+    def surrogate(self, node: ast.CallExpr) -> ops.SurrogateValue:
+        params = registry.SURROGATES.get(node.func)
+        if params is None:
+            raise SnnNameError(
+                f"unknown surrogate function '{node.func}'" + did_you_mean(node.func, registry.SURROGATES),
+                node.span, "surrogates: " + ", ".join(registry.SURROGATES),
+            )
+        given = bind_arguments(node.func, params, node.args, node.kwargs, self, node.span)
+        return ops.SurrogateValue(node.func, tuple(given.items()))
+
+
+def bind_arguments(
+    what: str,
+    params: tuple[registry.ParamSpec, ...],
+    args: tuple[ast.Expr, ...],
+    kwargs: tuple[ast.Keyword, ...],
+    evaluate: Evaluator,
+    span,
+    inferable: str | None = None,
+    require: bool = True,
+) -> dict[str, ops.Value | InferMarker]:
+    """Match call arguments to ``params``: evaluated, type-checked, in parameter order.
+
+    Returns only the arguments that were given. Errors: too many positional
+    arguments, unknown or duplicate keywords, missing required ones, wrong types,
+    ``_`` anywhere but ``inferable``.
+    """
+    names = [p.name for p in params]
+    given: dict[str, tuple[ops.Value | InferMarker, ast.Expr]] = {}
+    if len(args) > len(params):
+        extra = args[len(params)]
+        raise SnnTypeError(
+            f"{what} takes at most {len(params)} positional argument{'s' if len(params) != 1 else ''}, got {len(args)}",
+            extra.span, f"{what}({', '.join(names)})" if names else f"{what}() takes no arguments",
+        )
+    for p, expr in zip(params, args):
+        given[p.name] = (evaluate(expr, allow_infer=p.name == inferable), expr)
+    for kw in kwargs:
+        if kw.name not in names:
+            raise SnnTypeError(
+                f"{what} has no argument '{kw.name}'" + did_you_mean(kw.name, names), kw.span,
+                f"{what} takes: {', '.join(names) if names else 'no arguments'}",
+            )
+        if kw.name in given:
+            raise SnnTypeError(
+                f"argument '{kw.name}' of {what} is given twice", kw.span,
+                "give each argument once, either by position or by keyword",
+            )
+        given[kw.name] = (evaluate(kw.value, allow_infer=kw.name == inferable), kw.value)
+    for p in params:
+        if p.name in given:
+            value, expr = given[p.name]
+            if value is INFER:
+                continue
+            expected = registry.check_type(p.type, value)
+            if expected is not None:
+                raise SnnTypeError(
+                    f"argument '{p.name}' of {what} must be {expected}, got {describe(value)}",
+                    expr.span, f"{what}({', '.join(names)})",
+                )
+        elif p.required and require:
+            raise SnnTypeError(
+                f"{what} is missing its argument '{p.name}'", span,
+                f"{what}({', '.join(names)})",
+            )
+    return {p.name: given[p.name][0] for p in params if p.name in given}
+
+
+def describe(value: object) -> str:
+    if isinstance(value, bool):
+        return f"the bool {ops.format_value(value)}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the float {value}"
+    if isinstance(value, str):
+        return f"the string {ops.format_value(value)}"
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return f"the tuple {ops.format_value(value)}"
+    return str(value)

@@ -1,0 +1,185 @@
+"""The IR: a typed wrapper over a networkx ``DiGraph``.
+
+Nodes are keyed by module path (``layer1.0.conv1``); inputs by ``input.NAME`` and
+outputs by ``return.K`` (``input`` and ``return`` are keywords, so no label can clash).
+Each node holds exactly one :class:`Node` record; each edge holds the argument
+positions at which the source value enters the destination (a tuple, since
+``add(x, x)`` feeds one value twice). Graph-level facts live in typed fields of
+:class:`IR`. Nothing outside this module touches networkx attribute dicts.
+
+Order is source order: networkx keeps insertion order, and topological order breaks
+ties by it, so every iteration, dump and generated file is deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from ..diagnostics import SourceSpan
+from . import ops
+
+NODE = "node"
+POS = "pos"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One IR node: its op, where it came from, and what passes found out about it."""
+
+    path: str
+    op: ops.Op
+    span: SourceSpan
+    #: per-sample output shape (infer-shapes)
+    shape: tuple[int, ...] | None = None
+    #: does the node keep state across time steps (mark-state)
+    stateful: bool | None = None
+    #: name of the time-batched region it runs in (fuse-stateless)
+    region: str | None = None
+    #: how the node runs in multi-step mode (insert-containers):
+    #: "region" (inside a time-batched region), "native" (a multi-step module),
+    #: "step-loop" (a single-step module looped over T), "io" (inputs and outputs)
+    container: str | None = None
+    #: the label was made by the compiler, not written by the user
+    generated: bool = False
+
+    def replace(self, **changes: Any) -> Node:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A module path that is a container of layers: a block instance or a sequence.
+
+    ``kind`` is ``"block"`` (``name`` is the block's name, ``args`` its evaluated
+    arguments as text) or ``"sequence"`` (a group or a repeat: numbered children).
+    """
+
+    path: str
+    kind: str
+    name: str
+    span: SourceSpan
+    args: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A maximal connected set of stateless nodes run once on the ``[T*N, ...]`` batch.
+
+    ``static``: the region depends only on ``static`` inputs and runs once on
+    ``[N, ...]``, broadcast over T at its exit (hoist-static).
+    """
+
+    name: str
+    static: bool = False
+
+
+@dataclass
+class IR:
+    """A model's graph plus its graph-level facts."""
+
+    model: str
+    filename: str
+    params: dict[str, ops.Value] = field(default_factory=dict)
+    scopes: dict[str, Scope] = field(default_factory=dict)
+    regions: dict[str, Region] = field(default_factory=dict)
+    #: passes that have run, in order
+    passes: list[str] = field(default_factory=list)
+    #: compile options that change code generation (e.g. "carry_state")
+    options: dict[str, ops.Value] = field(default_factory=dict)
+    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+
+    # -- construction -------------------------------------------------------------------
+    def add(self, node: Node) -> None:
+        if node.path in self.graph:
+            raise KeyError(f"duplicate IR node {node.path!r}")
+        self.graph.add_node(node.path, **{NODE: node})
+
+    def connect(self, src: str, dst: str, pos: int) -> None:
+        if self.graph.has_edge(src, dst):
+            data = self.graph.edges[src, dst]
+            data[POS] = tuple(sorted((*data[POS], pos)))
+        else:
+            self.graph.add_edge(src, dst, **{POS: (pos,)})
+
+    def set(self, node: Node) -> None:
+        """Replace the record of an existing node (same path)."""
+        self.graph.nodes[node.path][NODE] = node
+
+    def update(self, path: str, **changes: Any) -> None:
+        self.set(self.node(path).replace(**changes))
+
+    def remove(self, path: str) -> None:
+        self.graph.remove_node(path)
+
+    def copy(self) -> IR:
+        return IR(self.model, self.filename, dict(self.params), dict(self.scopes),
+                  dict(self.regions), list(self.passes), dict(self.options), self.graph.copy())
+
+    # -- queries ------------------------------------------------------------------------
+    def __contains__(self, path: object) -> bool:
+        return path in self.graph
+
+    def __len__(self) -> int:
+        return self.graph.number_of_nodes()
+
+    def node(self, path: str) -> Node:
+        return self.graph.nodes[path][NODE]
+
+    def nodes(self) -> Iterator[Node]:
+        """Nodes in insertion (source) order."""
+        for path in self.graph.nodes:
+            yield self.graph.nodes[path][NODE]
+
+    def order(self) -> list[Node]:
+        """Nodes in topological order, ties broken by source order."""
+        index = {p: i for i, p in enumerate(self.graph.nodes)}
+        return [self.node(p) for p in nx.lexicographical_topological_sort(self.graph, key=index.__getitem__)]
+
+    def inputs_of(self, path: str) -> list[str]:
+        """Producers of ``path``'s arguments, in argument order (repeats included)."""
+        pairs = []
+        for src in self.graph.predecessors(path):
+            pairs += [(p, src) for p in self.graph.edges[src, path][POS]]
+        return [src for _, src in sorted(pairs)]
+
+    def users_of(self, path: str) -> list[str]:
+        return list(self.graph.successors(path))
+
+    def edges(self) -> Iterator[tuple[str, str, tuple[int, ...]]]:
+        for src, dst, data in self.graph.edges(data=True):
+            yield src, dst, data[POS]
+
+    def input_nodes(self) -> list[Node]:
+        return [n for n in self.nodes() if isinstance(n.op, ops.Input)]
+
+    def output_nodes(self) -> list[Node]:
+        outs = [n for n in self.nodes() if isinstance(n.op, ops.Output)]
+        return sorted(outs, key=lambda n: n.op.index)  # type: ignore[attr-defined]
+
+    def region_members(self, name: str) -> list[Node]:
+        return [n for n in self.order() if n.region == name]
+
+    def is_acyclic(self) -> bool:
+        return nx.is_directed_acyclic_graph(self.graph)
+
+    def find_cycle(self) -> list[str]:
+        try:
+            return [e[0] for e in nx.find_cycle(self.graph)]
+        except nx.NetworkXNoCycle:
+            return []
+
+
+def quotient_is_acyclic(ir: IR, group_of: dict[str, str]) -> bool:
+    """Would collapsing each set of nodes with the same ``group_of`` key leave a DAG?"""
+    q = nx.DiGraph()
+    q.add_nodes_from(group_of.get(p, p) for p in ir.graph.nodes)
+    for src, dst in ir.graph.edges:
+        a, b = group_of.get(src, src), group_of.get(dst, dst)
+        if a != b:
+            q.add_edge(a, b)
+    return nx.is_directed_acyclic_graph(q)

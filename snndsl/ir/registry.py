@@ -1,0 +1,211 @@
+"""The table of built-in ops: signatures, argument types and which class they become.
+
+Signatures follow ``torch.nn`` (stateless layers) and SpikingJelly (neurons,
+surrogates), written in a compact form ``name:type=default``. Per-sample conventions
+differ from ``torch.nn`` in one place: ``Flatten(start_dim=0)`` counts per-sample
+dims, so the default flattens every per-sample dimension (what ``nn.Flatten()`` does
+on ``[N, ...]``).
+
+Argument types: ``int``, ``float`` (ints accepted), ``bool``, ``str``, ``size`` (int or
+tuple of ints), ``pad`` (size or ``"same"``/``"valid"``), ``optsize`` (size or none),
+``optfloat`` (float or none), ``shape`` (int or tuple of ints), ``scale`` (float or
+tuple of floats or none), ``surrogate`` (a surrogate call), ``any``.
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+from dataclasses import dataclass, field
+
+from . import ops
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str
+    default: ops.Value = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    kind: str
+    op_class: type[ops.Layer]
+    params: tuple[ParamSpec, ...]
+    #: parameter that `_` may stand for (an input size), if any
+    inferable: str | None = None
+    #: the runtime/torch constructor the code generator emits
+    target: str = ""
+    #: short doc line for docs/language.md and `check`
+    doc: str = ""
+    #: names of the main arguments shown in tables and pictures
+    main: tuple[str, ...] = field(default=())
+
+    def param(self, name: str) -> ParamSpec | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+
+def _sig(text: str) -> tuple[ParamSpec, ...]:
+    out = []
+    for part in (p.strip() for p in text.split(";") if p.strip()):
+        head, _, default = part.partition("=")
+        name, _, typ = head.partition(":")
+        if default:
+            out.append(ParamSpec(name.strip(), typ.strip(), _literal(default.strip())))
+        else:
+            out.append(ParamSpec(name.strip(), typ.strip(), None, required=True))
+    return tuple(out)
+
+
+def _literal(text: str) -> ops.Value:
+    if text.endswith(")") and text[0].isupper():  # a surrogate default such as Sigmoid()
+        return ops.SurrogateValue(text[: text.index("(")])
+    return pyast.literal_eval(text)  # our own table, never user text
+
+
+_CONV = "in_channels:int; out_channels:int; kernel_size:size; stride:size=1; padding:pad=0; dilation:size=1; groups:int=1; bias:bool=True; padding_mode:str='zeros'"
+_CONVT = "in_channels:int; out_channels:int; kernel_size:size; stride:size=1; padding:size=0; output_padding:size=0; groups:int=1; bias:bool=True; dilation:size=1; padding_mode:str='zeros'"
+_BN = "num_features:int; eps:float=1e-05; momentum:optfloat=0.1; affine:bool=True; track_running_stats:bool=True"
+_MAXP = "kernel_size:size; stride:optsize=None; padding:size=0; dilation:size=1; return_indices:bool=False; ceil_mode:bool=False"
+_AVGP1 = "kernel_size:size; stride:optsize=None; padding:size=0; ceil_mode:bool=False; count_include_pad:bool=True"
+_AVGP = _AVGP1 + "; divisor_override:optint=None"
+_ADAPT = "output_size:optsize"
+_NEURON = "v_threshold:float=1.0; v_reset:optfloat=0.0; surrogate:surrogate=Sigmoid(); detach_reset:bool=False; store_v_seq:bool=False"
+
+_STATELESS: dict[str, tuple[str, str | None, str]] = {
+    # kind: (signature, inferable parameter, doc)
+    "Conv1d": (_CONV, "in_channels", "1-d convolution over [C, L]"),
+    "Conv2d": (_CONV, "in_channels", "2-d convolution over [C, H, W]"),
+    "Conv3d": (_CONV, "in_channels", "3-d convolution over [C, D, H, W]"),
+    "ConvTranspose1d": (_CONVT, "in_channels", "transposed 1-d convolution"),
+    "ConvTranspose2d": (_CONVT, "in_channels", "transposed 2-d convolution"),
+    "Linear": ("in_features:int; out_features:int; bias:bool=True", "in_features", "affine map of the last dim"),
+    "BatchNorm1d": (_BN, "num_features", "batch norm over [C] or [C, L], statistics over T*N"),
+    "BatchNorm2d": (_BN, "num_features", "batch norm over [C, H, W], statistics over T*N"),
+    "BatchNorm3d": (_BN, "num_features", "batch norm over [C, D, H, W], statistics over T*N"),
+    "LayerNorm": ("normalized_shape:shape; eps:float=1e-05; elementwise_affine:bool=True; bias:bool=True", "normalized_shape", "layer norm over the trailing dims"),
+    "GroupNorm": ("num_groups:int; num_channels:int; eps:float=1e-05; affine:bool=True", "num_channels", "group norm over channels"),
+    "MaxPool1d": (_MAXP, None, "max pooling over [C, L]"),
+    "MaxPool2d": (_MAXP, None, "max pooling over [C, H, W]"),
+    "MaxPool3d": (_MAXP, None, "max pooling over [C, D, H, W]"),
+    "AvgPool1d": (_AVGP1, None, "average pooling over [C, L]"),
+    "AvgPool2d": (_AVGP, None, "average pooling over [C, H, W]"),
+    "AvgPool3d": (_AVGP, None, "average pooling over [C, D, H, W]"),
+    "AdaptiveAvgPool1d": (_ADAPT, None, "average pooling to a fixed length"),
+    "AdaptiveAvgPool2d": (_ADAPT, None, "average pooling to a fixed size"),
+    "AdaptiveAvgPool3d": (_ADAPT, None, "average pooling to a fixed size"),
+    "Flatten": ("start_dim:int=0; end_dim:int=-1", None, "flatten per-sample dims start_dim..end_dim"),
+    "Identity": ("", None, "pass the value through"),
+    "Upsample": ("size:optsize=None; scale_factor:scale=None; mode:str='nearest'; align_corners:optbool=None", None, "upsample the spatial dims"),
+    "ReLU": ("", None, "max(x, 0)"),
+    "Sigmoid": ("", None, "logistic function"),
+    "Tanh": ("", None, "hyperbolic tangent"),
+    "GELU": ("approximate:str='none'", None, "Gaussian error linear unit"),
+    "VotingLayer": ("voting_size:int=10", None, "average groups of voting_size features"),
+}
+
+_STATEFUL: dict[str, tuple[type[ops.Layer], str, str]] = {
+    "IF": (ops.Neuron, _NEURON, "integrate-and-fire neuron"),
+    "LIF": (ops.Neuron, "tau:float=2.0; decay_input:bool=True; " + _NEURON, "leaky integrate-and-fire neuron"),
+    "PLIF": (ops.Neuron, "init_tau:float=2.0; decay_input:bool=True; " + _NEURON, "LIF neuron with a learnable time constant"),
+    "Dropout": (ops.StatefulLayer, "p:float=0.5", "dropout, one mask per sequence"),
+    "Dropout2d": (ops.StatefulLayer, "p:float=0.2", "channel dropout, one mask per sequence"),
+}
+
+#: runtime constructors of the stateful layers
+NEURON_TARGETS = {"IF": "neuron.IFNode", "LIF": "neuron.LIFNode", "PLIF": "neuron.ParametricLIFNode",
+                  "Dropout": "layer.Dropout", "Dropout2d": "layer.Dropout2d"}
+
+_MAIN = {
+    "in_channels", "out_channels", "kernel_size", "stride", "padding", "in_features", "out_features",
+    "num_features", "output_size", "tau", "init_tau", "v_threshold", "v_reset", "p", "normalized_shape",
+    "num_groups", "num_channels", "scale_factor", "size", "voting_size", "surrogate",
+}
+
+
+def _build() -> dict[str, LayerSpec]:
+    table: dict[str, LayerSpec] = {}
+    for kind, (sig, inferable, doc) in _STATELESS.items():
+        params = _sig(sig)
+        target = "layer.VotingLayer" if kind == "VotingLayer" else f"nn.{kind}"
+        table[kind] = LayerSpec(kind, ops.StatelessLayer, params, inferable, target, doc,
+                                tuple(p.name for p in params if p.name in _MAIN))
+    for kind, (cls, sig, doc) in _STATEFUL.items():
+        params = _sig(sig)
+        table[kind] = LayerSpec(kind, cls, params, None, NEURON_TARGETS[kind], doc,
+                                tuple(p.name for p in params if p.name in _MAIN))
+    return table
+
+
+LAYERS: dict[str, LayerSpec] = _build()
+
+#: surrogate functions and their parameters (SpikingJelly 2.0.0 defaults)
+SURROGATES: dict[str, tuple[ParamSpec, ...]] = {
+    "Sigmoid": _sig("alpha:float=4.0; spiking:bool=True"),
+    "ATan": _sig("alpha:float=2.0; spiking:bool=True"),
+    "PiecewiseQuadratic": _sig("alpha:float=1.0; spiking:bool=True"),
+    "PiecewiseExp": _sig("alpha:float=1.0; spiking:bool=True"),
+    "SoftSign": _sig("alpha:float=2.0; spiking:bool=True"),
+    "Erf": _sig("alpha:float=2.0; spiking:bool=True"),
+    "SuperSpike": _sig("alpha:float=1.0; spiking:bool=True"),
+    "PiecewiseLeakyReLU": _sig("w:float=1.0; c:float=0.01; spiking:bool=True"),
+}
+
+MERGES: dict[str, tuple[int, int | None]] = {
+    # name: (min operands, max operands or None)
+    "add": (2, None),
+    "sub": (2, 2),
+    "mul": (2, 2),
+    "iand": (2, 2),
+    "cat": (2, None),
+}
+MERGE_DOCS = {
+    "add": "element-wise sum of two or more values (SEW-ResNet's ADD)",
+    "sub": "a - b",
+    "mul": "element-wise product (SEW-ResNet's AND for spikes)",
+    "iand": "(1 - a) * b (SEW-ResNet's IAND)",
+    "cat": "concatenate along per-sample dim `dim` (default 0: channels)",
+}
+
+# Type checks ---------------------------------------------------------------------------
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: object) -> bool:
+    return (isinstance(v, (int, float))) and not isinstance(v, bool)
+
+
+def _is_size(v: object) -> bool:
+    return _is_int(v) or (isinstance(v, tuple) and len(v) > 0 and all(_is_int(x) for x in v))
+
+
+TYPE_CHECKS = {
+    "int": (_is_int, "an integer"),
+    "optint": (lambda v: v is None or _is_int(v), "an integer or none"),
+    "float": (_is_num, "a number"),
+    "optfloat": (lambda v: v is None or _is_num(v), "a number or none"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "optbool": (lambda v: v is None or isinstance(v, bool), "true, false or none"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "size": (_is_size, "an integer or a tuple of integers"),
+    "optsize": (lambda v: v is None or _is_size(v), "an integer, a tuple of integers or none"),
+    "pad": (lambda v: _is_size(v) or v in ("same", "valid"), 'an integer, a tuple of integers, "same" or "valid"'),
+    "shape": (_is_size, "an integer or a tuple of integers"),
+    "scale": (lambda v: v is None or _is_num(v) or (isinstance(v, tuple) and all(_is_num(x) for x in v)),
+              "a number, a tuple of numbers or none"),
+    "surrogate": (lambda v: isinstance(v, ops.SurrogateValue), "a surrogate function such as ATan()"),
+    "any": (lambda v: True, "any value"),
+}
+
+
+def check_type(typ: str, value: object) -> str | None:
+    """None if ``value`` fits ``typ``, else the description of what was expected."""
+    ok, what = TYPE_CHECKS[typ]
+    return None if ok(value) else what

@@ -1,0 +1,240 @@
+"""Per-sample shape rules of the built-in ops.
+
+Each rule takes the bound arguments (every parameter, defaults included) and the
+incoming per-sample shape, and returns the output shape, or raises
+:class:`ShapeProblem` with a sentence that infer-shapes turns into a located error.
+``T`` and ``N`` never appear: ``[C, H, W]`` is one sample at one time step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+Shape = tuple[int, ...]
+
+
+class ShapeProblem(Exception):
+    """The op cannot take this shape or these arguments; the message says why."""
+
+
+def fmt(shape: Shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _tuple(v: Any, n: int, name: str) -> tuple[int, ...]:
+    if isinstance(v, tuple):
+        if len(v) != n:
+            raise ShapeProblem(f"{name} has {len(v)} values but the layer works on {n} spatial dims")
+        return v
+    return (v,) * n
+
+
+def _expect_rank(shape: Shape, rank: int, what: str) -> None:
+    if len(shape) != rank:
+        raise ShapeProblem(f"expects a per-sample shape {what} ({rank} dims), got {fmt(shape)}")
+
+
+def _spatial(name: str, n: int) -> str:
+    return {1: "[C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[n]
+
+
+def _check_channels(a: dict, key: str, shape: Shape) -> None:
+    if a[key] != shape[0]:
+        raise ShapeProblem(f"{key}={a[key]} but the incoming value has {shape[0]} channels ({fmt(shape)})")
+
+
+def _positive(a: dict, *keys: str) -> None:
+    for k in keys:
+        v = a[k]
+        vals = v if isinstance(v, tuple) else (v,)
+        if any(x <= 0 for x in vals):
+            raise ShapeProblem(f"{k} must be positive, got {v}")
+
+
+def _out_dims(sizes: Shape, out: list[int]) -> Shape:
+    if any(d <= 0 for d in out):
+        raise ShapeProblem(f"the output would be empty: {fmt(sizes)} shrinks to {fmt(tuple(out))}")
+    return tuple(out)
+
+
+def conv(n: int) -> Callable[[dict, Shape], Shape]:
+    def rule(a: dict, shape: Shape) -> Shape:
+        _expect_rank(shape, n + 1, _spatial("", n))
+        _check_channels(a, "in_channels", shape)
+        _positive(a, "out_channels", "kernel_size", "stride", "dilation", "groups")
+        g = a["groups"]
+        if a["in_channels"] % g or a["out_channels"] % g:
+            raise ShapeProblem(f"in_channels and out_channels must be divisible by groups={g}")
+        k, s, d = (_tuple(a[x], n, x) for x in ("kernel_size", "stride", "dilation"))
+        pad = a["padding"]
+        if pad == "same":
+            return (a["out_channels"], *shape[1:])
+        p = (0,) * n if pad == "valid" else _tuple(pad, n, "padding")
+        out = [(shape[i + 1] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(n)]
+        return (a["out_channels"], *_out_dims(shape[1:], out))
+
+    return rule
+
+
+def conv_transpose(n: int) -> Callable[[dict, Shape], Shape]:
+    def rule(a: dict, shape: Shape) -> Shape:
+        _expect_rank(shape, n + 1, _spatial("", n))
+        _check_channels(a, "in_channels", shape)
+        _positive(a, "out_channels", "kernel_size", "stride", "dilation", "groups")
+        k, s, d, p, op = (_tuple(a[x], n, x) for x in ("kernel_size", "stride", "dilation", "padding", "output_padding"))
+        out = [(shape[i + 1] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(n)]
+        return (a["out_channels"], *_out_dims(shape[1:], out))
+
+    return rule
+
+
+def pool(n: int, kind: str) -> Callable[[dict, Shape], Shape]:
+    def rule(a: dict, shape: Shape) -> Shape:
+        _expect_rank(shape, n + 1, _spatial("", n))
+        if a.get("return_indices"):
+            raise ShapeProblem("return_indices=true is not supported (a layer yields one value)")
+        k = _tuple(a["kernel_size"], n, "kernel_size")
+        s = _tuple(a["stride"] if a["stride"] is not None else a["kernel_size"], n, "stride")
+        p = _tuple(a["padding"], n, "padding")
+        d = _tuple(a.get("dilation", 1), n, "dilation")
+        _positive({"kernel_size": k, "stride": s}, "kernel_size", "stride")
+        if any(2 * p[i] > k[i] for i in range(n)):
+            raise ShapeProblem(f"padding {a['padding']} must be at most half of kernel_size {a['kernel_size']}")
+        out = []
+        for i in range(n):
+            num = shape[i + 1] + 2 * p[i] - d[i] * (k[i] - 1) - 1
+            o = (-(-num // s[i]) if a["ceil_mode"] else num // s[i]) + 1
+            if a["ceil_mode"] and (o - 1) * s[i] >= shape[i + 1] + p[i]:
+                o -= 1
+            out.append(o)
+        return (shape[0], *_out_dims(shape[1:], out))
+
+    return rule
+
+
+def adaptive(n: int) -> Callable[[dict, Shape], Shape]:
+    def rule(a: dict, shape: Shape) -> Shape:
+        if len(shape) != n + 1:
+            _expect_rank(shape, n + 1, _spatial("", n))
+        size = a["output_size"]
+        vals = size if isinstance(size, tuple) else (size,) * n
+        if len(vals) != n:
+            raise ShapeProblem(f"output_size has {len(vals)} values, expected {n}")
+        return (shape[0], *(shape[i + 1] if v is None else v for i, v in enumerate(vals)))
+
+    return rule
+
+
+def batchnorm(n: int) -> Callable[[dict, Shape], Shape]:
+    def rule(a: dict, shape: Shape) -> Shape:
+        ok = {1: (1, 2), 2: (3,), 3: (4,)}[n]
+        if len(shape) not in ok:
+            want = {1: "[C] or [C, L]", 2: "[C, H, W]", 3: "[C, D, H, W]"}[n]
+            raise ShapeProblem(f"expects a per-sample shape {want}, got {fmt(shape)}")
+        if a["num_features"] != shape[0]:
+            raise ShapeProblem(f"num_features={a['num_features']} but the incoming value has {shape[0]} channels ({fmt(shape)})")
+        return shape
+
+    return rule
+
+
+def linear(a: dict, shape: Shape) -> Shape:
+    if not shape:
+        raise ShapeProblem("expects at least one per-sample dim")
+    if a["in_features"] != shape[-1]:
+        hint = " (add Flatten() before it?)" if len(shape) > 1 else ""
+        raise ShapeProblem(f"in_features={a['in_features']} but the incoming value is {fmt(shape)}{hint}")
+    _positive(a, "out_features")
+    return (*shape[:-1], a["out_features"])
+
+
+def layer_norm(a: dict, shape: Shape) -> Shape:
+    ns = a["normalized_shape"]
+    ns = ns if isinstance(ns, tuple) else (ns,)
+    if tuple(shape[len(shape) - len(ns):]) != ns or len(ns) > len(shape):
+        raise ShapeProblem(f"normalized_shape {fmt(ns)} does not match the trailing dims of {fmt(shape)}")
+    return shape
+
+
+def group_norm(a: dict, shape: Shape) -> Shape:
+    if not shape or a["num_channels"] != shape[0]:
+        raise ShapeProblem(f"num_channels={a['num_channels']} but the incoming value is {fmt(shape)}")
+    if a["num_groups"] <= 0 or a["num_channels"] % a["num_groups"]:
+        raise ShapeProblem(f"num_channels={a['num_channels']} is not divisible by num_groups={a['num_groups']}")
+    return shape
+
+
+def flatten(a: dict, shape: Shape) -> Shape:
+    r = len(shape)
+    s, e = a["start_dim"], a["end_dim"]
+    s2, e2 = s + r if s < 0 else s, e + r if e < 0 else e
+    if not (0 <= s2 < max(r, 1)) or not (0 <= e2 < max(r, 1)) or s2 > e2:
+        raise ShapeProblem(f"start_dim={s}, end_dim={e} are out of range for the per-sample shape {fmt(shape)} "
+                           f"(per-sample dims count from 0)")
+    return (*shape[:s2], math.prod(shape[s2 : e2 + 1]), *shape[e2 + 1 :])
+
+
+def upsample(a: dict, shape: Shape) -> Shape:
+    n = len(shape) - 1
+    if n not in (1, 2, 3):
+        raise ShapeProblem(f"expects [C, L], [C, H, W] or [C, D, H, W], got {fmt(shape)}")
+    if (a["size"] is None) == (a["scale_factor"] is None):
+        raise ShapeProblem("give exactly one of size and scale_factor")
+    if a["size"] is not None:
+        return (shape[0], *_tuple(a["size"], n, "size"))
+    f = a["scale_factor"]
+    fs = f if isinstance(f, tuple) else (f,) * n
+    return (shape[0], *_out_dims(shape[1:], [int(math.floor(shape[i + 1] * fs[i])) for i in range(n)]))
+
+
+def voting(a: dict, shape: Shape) -> Shape:
+    v = a["voting_size"]
+    if not shape or v <= 0:
+        raise ShapeProblem("voting_size must be positive and the value must have a feature dim")
+    if shape[-1] % v:
+        raise ShapeProblem(f"the last dim {shape[-1]} is not divisible by voting_size={v}")
+    return (*shape[:-1], shape[-1] // v)
+
+
+def same(a: dict, shape: Shape) -> Shape:
+    return shape
+
+
+def dropout2d(a: dict, shape: Shape) -> Shape:
+    if len(shape) < 2:
+        raise ShapeProblem(f"Dropout2d expects a per-sample shape with channels, e.g. [C, H, W], got {fmt(shape)}")
+    return shape
+
+
+def probability(a: dict, shape: Shape) -> Shape:
+    if not 0 <= a["p"] < 1:
+        raise ShapeProblem(f"p must be in [0, 1), got {a['p']}")
+    return shape
+
+
+RULES: dict[str, Callable[[dict, Shape], Shape]] = {
+    "Conv1d": conv(1), "Conv2d": conv(2), "Conv3d": conv(3),
+    "ConvTranspose1d": conv_transpose(1), "ConvTranspose2d": conv_transpose(2),
+    "Linear": linear,
+    "BatchNorm1d": batchnorm(1), "BatchNorm2d": batchnorm(2), "BatchNorm3d": batchnorm(3),
+    "LayerNorm": layer_norm, "GroupNorm": group_norm,
+    "MaxPool1d": pool(1, "max"), "MaxPool2d": pool(2, "max"), "MaxPool3d": pool(3, "max"),
+    "AvgPool1d": pool(1, "avg"), "AvgPool2d": pool(2, "avg"), "AvgPool3d": pool(3, "avg"),
+    "AdaptiveAvgPool1d": adaptive(1), "AdaptiveAvgPool2d": adaptive(2), "AdaptiveAvgPool3d": adaptive(3),
+    "Flatten": flatten, "Identity": same, "Upsample": upsample,
+    "ReLU": same, "Sigmoid": same, "Tanh": same, "GELU": same,
+    "VotingLayer": voting,
+    "IF": same, "LIF": same, "PLIF": same,
+    "Dropout": probability, "Dropout2d": lambda a, s: probability(a, dropout2d(a, s)),
+}
+
+#: which dim of the incoming shape an inferable (`_`) argument takes
+INFER_FROM: dict[str, Callable[[Shape], Any]] = {
+    "in_channels": lambda s: s[0],
+    "num_features": lambda s: s[0],
+    "num_channels": lambda s: s[0],
+    "in_features": lambda s: s[-1],
+    "normalized_shape": lambda s: s[-1],
+}

@@ -1,0 +1,134 @@
+"""Deterministic YAML form of the IR: ``dump_yaml(ir)`` and ``load_yaml(text)`` round-trip.
+
+The schema is the project's own (not networkx's node-link format): a header with the
+model's facts, then one mapping per node in source order, each with its op fields,
+span, pass results and the producers of its arguments in argument order. Values keep
+their types: tuples are YAML sequences, ``_`` is ``{infer: true}``, a surrogate is
+``{surrogate: NAME, kwargs: {...}}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import yaml
+
+from ..diagnostics import SourceSpan
+from ..frontend.evaluate import INFER, InferMarker
+from . import ops
+from .graph import IR, Node, Region, Scope
+
+
+def _value(v: Any) -> Any:
+    if isinstance(v, InferMarker):
+        return {"infer": True}
+    if isinstance(v, ops.SurrogateValue):
+        return {"surrogate": v.name, "kwargs": {k: _value(x) for k, x in v.kwargs}}
+    if isinstance(v, tuple):
+        return [_value(x) for x in v]
+    return v
+
+
+def _unvalue(v: Any) -> Any:
+    if isinstance(v, dict):
+        if v.get("infer") is True:
+            return INFER
+        return ops.SurrogateValue(v["surrogate"], tuple((k, _unvalue(x)) for k, x in v["kwargs"].items()))
+    if isinstance(v, list):
+        return tuple(_unvalue(x) for x in v)
+    return v
+
+
+def _span(s: SourceSpan) -> str:
+    return f"{s.line}:{s.column}-{s.end_line}:{s.end_column}"
+
+
+def _unspan(filename: str, text: str) -> SourceSpan:
+    a, b = text.split("-")
+    la, ca = a.split(":")
+    lb, cb = b.split(":")
+    return SourceSpan(filename, int(la), int(ca), int(lb), int(cb))
+
+
+def _op(op: ops.Op) -> dict[str, Any]:
+    out: dict[str, Any] = {"class": type(op).__name__}
+    for f in dataclasses.fields(op):
+        v = getattr(op, f.name)
+        if f.name == "kwargs":
+            out["kwargs"] = {k: _value(x) for k, x in v}
+        else:
+            out[f.name] = _value(v)
+    return out
+
+
+def _unop(d: dict[str, Any]) -> ops.Op:
+    cls = ops.OP_CLASSES[d["class"]]
+    fields = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name == "kwargs":
+            fields[f.name] = tuple((k, _unvalue(x)) for k, x in v.items())
+        else:
+            fields[f.name] = _unvalue(v)
+    return cls(**fields)
+
+
+def to_data(ir: IR) -> dict[str, Any]:
+    nodes = []
+    for n in ir.nodes():
+        entry: dict[str, Any] = {"path": n.path, "op": _op(n.op), "span": _span(n.span)}
+        ins = ir.inputs_of(n.path)
+        if ins:
+            entry["inputs"] = ins
+        for f in ("shape", "stateful", "region", "container"):
+            v = getattr(n, f)
+            if v is not None:
+                entry[f] = _value(v)
+        if n.generated:
+            entry["generated"] = True
+        nodes.append(entry)
+    data: dict[str, Any] = {
+        "model": ir.model,
+        "source": ir.filename,
+        "passes": list(ir.passes),
+        "params": {k: _value(v) for k, v in ir.params.items()},
+    }
+    if ir.options:
+        data["options"] = {k: _value(v) for k, v in ir.options.items()}
+    if ir.scopes:
+        data["scopes"] = [
+            {"path": s.path, "kind": s.kind, "name": s.name, "span": _span(s.span), **({"args": s.args} if s.args else {})}
+            for s in ir.scopes.values()
+        ]
+    if ir.regions:
+        data["regions"] = [{"name": r.name, "static": r.static} for r in ir.regions.values()]
+    data["nodes"] = nodes
+    return data
+
+
+def dump_yaml(ir: IR) -> str:
+    return yaml.safe_dump(to_data(ir), sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
+
+
+def load_yaml(text: str) -> IR:
+    d = yaml.safe_load(text)
+    fn = d["source"]
+    ir = IR(model=d["model"], filename=fn, params={k: _unvalue(v) for k, v in d["params"].items()})
+    ir.passes = list(d["passes"])
+    ir.options = {k: _unvalue(v) for k, v in d.get("options", {}).items()}
+    for s in d.get("scopes", []):
+        ir.scopes[s["path"]] = Scope(s["path"], s["kind"], s["name"], _unspan(fn, s["span"]), s.get("args", ""))
+    for r in d.get("regions", []):
+        ir.regions[r["name"]] = Region(r["name"], r["static"])
+    for e in d["nodes"]:
+        shape = e.get("shape")
+        ir.add(Node(e["path"], _unop(e["op"]), _unspan(fn, e["span"]),
+                    tuple(shape) if shape is not None else None, e.get("stateful"), e.get("region"),
+                    e.get("container"), e.get("generated", False)))
+    for e in d["nodes"]:
+        for pos, src in enumerate(e.get("inputs", [])):
+            ir.connect(src, e["path"], pos)
+    return ir

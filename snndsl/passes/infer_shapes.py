@@ -1,0 +1,133 @@
+"""infer-shapes: the per-sample output shape of every node; ``_`` arguments filled in.
+
+Built-in layers use the formulas of :mod:`snndsl.ir.shapes`; ``nn.*`` and ``use``
+modules are run once on a meta tensor (no memory is allocated, no data computed).
+A mismatch is reported at the span of the stage that cannot take its input, with
+both shapes.
+
+    fc (Linear(_, 10))        ==>   fc (Linear(128, 10))  shape [10]
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..diagnostics import SnnShapeError
+from ..frontend.evaluate import INFER
+from ..ir import ops, registry
+from ..ir.graph import IR, Node
+from ..ir.shapes import INFER_FROM, RULES, ShapeProblem, fmt
+
+MAX_ELEMENTS = 2**40  # per-sample elements of one value; larger is surely a mistake
+
+
+def bound_arguments(op: ops.Layer) -> dict[str, ops.Value]:
+    """Every parameter of a built-in layer, given or default, by name."""
+    spec = registry.LAYERS[op.kind]
+    out: dict[str, ops.Value] = {p.name: p.default for p in spec.params}
+    out.update(zip((p.name for p in spec.params), op.args))
+    out.update(op.kwargs)
+    return out
+
+
+def fill_inferred(op: ops.Layer, shape: tuple[int, ...]) -> ops.Layer:
+    """Replace ``_`` in ``op``'s arguments with the size taken from ``shape``."""
+    spec = registry.LAYERS[op.kind]
+    if spec.inferable is None or not shape:
+        return op
+    size = INFER_FROM[spec.inferable](shape)
+    names = [p.name for p in spec.params]
+    args = tuple(size if (a is INFER and names[i] == spec.inferable) else a for i, a in enumerate(op.args))
+    kwargs = tuple((k, size if v is INFER else v) for k, v in op.kwargs)
+    return type(op)(op.kind, args, kwargs)
+
+
+def meta_shape(module_factory, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Run a module built by ``module_factory`` on a meta tensor of per-sample ``shape``."""
+    with torch.device("meta"):
+        module = module_factory()
+        out = module(torch.empty((2, *shape), device="meta"))
+    if not isinstance(out, torch.Tensor):
+        raise ShapeProblem(f"the module returned {type(out).__name__}, not a tensor")
+    return tuple(out.shape[1:])
+
+
+def infer_shapes(ir: IR) -> IR:
+    ir = ir.copy()
+    for node in ir.order():
+        ins = [ir.node(p).shape for p in ir.inputs_of(node.path)]
+        try:
+            new = _infer(node, ins)  # type: ignore[arg-type]
+        except ShapeProblem as e:
+            where = f" (input {', '.join(fmt(s) for s in ins)})" if ins else ""
+            raise SnnShapeError(f"{node.op.describe() if not isinstance(node.op, ops.Layer) else node.op.kind} "
+                                f"at '{node.path}': {e}", node.span,
+                                _hint(node) + where) from None
+        if new.shape is not None and math.prod(new.shape) > MAX_ELEMENTS:
+            raise SnnShapeError(f"'{node.path}' would produce {math.prod(new.shape):,} elements per sample",
+                                node.span, "check the sizes: this cannot fit in memory")
+        ir.set(new)
+    ir.passes.append("infer-shapes")
+    return ir
+
+
+def _hint(node: Node) -> str:
+    if isinstance(node.op, ops.Layer) and node.op.kind in registry.LAYERS:
+        spec = registry.LAYERS[node.op.kind]
+        return f"{spec.kind}: {spec.doc}"
+    return "check the shapes of the values that meet here"
+
+
+def _infer(node: Node, ins: list[tuple[int, ...]]) -> Node:
+    op = node.op
+    if isinstance(op, ops.Input):
+        return node.replace(shape=op.shape)
+    if isinstance(op, ops.Output):
+        return node.replace(shape=ins[0])
+    if isinstance(op, ops.Merge):
+        return node.replace(shape=_merge(op, ins))
+    shape = ins[0]
+    if isinstance(op, (ops.StatelessLayer, ops.Neuron, ops.StatefulLayer)):
+        op = fill_inferred(op, shape)
+        out = RULES[op.kind](bound_arguments(op), shape)
+        return node.replace(op=op, shape=tuple(out))
+    if isinstance(op, ops.TorchModule):
+        cls = getattr(torch.nn, op.kind)
+        return node.replace(shape=_run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape))
+    if isinstance(op, ops.UserModule):
+        from .build import import_use_class  # the class was imported (with permission) by build
+
+        cls = import_use_class(op.path)
+        return node.replace(shape=_run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape))
+    raise ShapeProblem(f"no shape rule for {type(op).__name__}")
+
+
+def _run_meta(factory, shape: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return meta_shape(factory, shape)
+    except ShapeProblem:
+        raise
+    except Exception as e:  # torch's own message says what is wrong
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ShapeProblem(f"{type(e).__name__}: {msg}") from None
+
+
+def _merge(op: ops.Merge, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
+    first = ins[0]
+    if op.kind == "cat":
+        dim = op.dim if op.dim is not None else 0
+        r = len(first)
+        d = dim + r if dim < 0 else dim
+        if not 0 <= d < r:
+            raise ShapeProblem(f"dim={dim} is out of range for the per-sample shape {fmt(first)} "
+                               f"(per-sample dims count from 0; the batch and time dims are implicit)")
+        for s in ins[1:]:
+            if len(s) != r or any(s[i] != first[i] for i in range(r) if i != d):
+                raise ShapeProblem(f"cannot concatenate {fmt(first)} and {fmt(s)} along dim {dim}")
+        return (*first[:d], sum(s[d] for s in ins), *first[d + 1 :])
+    for s in ins[1:]:
+        if s != first:
+            raise ShapeProblem(f"operands have different shapes {fmt(first)} and {fmt(s)}")
+    return first

@@ -1,0 +1,75 @@
+"""The pass pipeline: order, verification after every pass, observation hooks.
+
+Each pass is a plain function ``IR -> IR`` (``build`` takes the AST). The manager
+runs them in order, verifies the IR after each (``verify_each``, on by default) and
+names the pass that broke an invariant, and calls ``on_after(name, ir)`` so that
+``trace_passes`` and ``snndsl viz`` can show the IR after every pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..frontend import ast
+from ..ir.graph import IR
+from ..ir.verify import verify
+from .build import build
+from .fuse_stateless import fuse_stateless
+from .hoist_static import hoist_static
+from .infer_shapes import infer_shapes
+from .insert_containers import insert_containers
+from .mark_state import mark_state
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    run: Callable[[IR], IR]
+    optional: bool = False
+    doc: str = ""
+
+
+PIPELINE: tuple[Pass, ...] = (
+    Pass("infer-shapes", infer_shapes, doc="per-sample shape of every node; `_` filled in"),
+    Pass("mark-state", mark_state, doc="which nodes keep state across time steps"),
+    Pass("fuse-stateless", fuse_stateless, doc="stateless runs and branches become regions batched over T*N"),
+    Pass("insert-containers", insert_containers, doc="how each node runs in multi-step mode"),
+    Pass("hoist-static", hoist_static, optional=True, doc="regions fed only by static inputs run once"),
+)
+BUILD_DOC = "AST to IR: blocks inlined, repeats and groups expanded, constants evaluated"
+PASS_NAMES = ("build", *(p.name for p in PIPELINE))
+OPTIONAL = tuple(p.name for p in PIPELINE if p.optional)
+
+
+def run_pipeline(
+    tree: ast.File,
+    model: str | None = None,
+    params: Mapping[str, object] | None = None,
+    allow_imports: Sequence[str] = (),
+    disable: Sequence[str] = (),
+    stop_after: str | None = None,
+    verify_each: bool = True,
+    on_after: Callable[[str, IR], None] | None = None,
+) -> IR:
+    unknown = [d for d in disable if d not in OPTIONAL]
+    if unknown:
+        raise ValueError(f"cannot disable {unknown}: optional passes are {list(OPTIONAL)}")
+    ir = build(tree, model, params, allow_imports)
+    if verify_each:
+        verify(ir, "build")
+    if on_after:
+        on_after("build", ir)
+    if stop_after == "build":
+        return ir
+    for p in PIPELINE:
+        if p.name in disable:
+            continue
+        ir = p.run(ir)
+        if verify_each:
+            verify(ir, p.name)
+        if on_after:
+            on_after(p.name, ir)
+        if stop_after == p.name:
+            break
+    return ir

@@ -1,0 +1,120 @@
+"""Base classes of compiled models.
+
+A compiled model is a :class:`CompiledModule`: ``forward`` dispatches on
+``step_mode`` to the generated ``multi_step_forward`` or ``single_step_forward``.
+
+* ``'m'`` (default): each call is one whole sequence, and neuron state starts fresh at
+  every call, so forgetting ``reset_net`` cannot leak state between batches. Set
+  ``carry_state = True`` to keep state across calls (streaming in chunks).
+* ``'s'``: one step per call; state persists until :meth:`reset`.
+
+Setting ``step_mode`` on the model sets it on every step module inside, so the model
+and its neurons never disagree (``functional.set_step_mode`` does the same).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn as nn
+
+from .base import MemoryModule, StepModule
+
+__all__ = ["CompiledModule", "Block"]
+
+
+class Block(nn.Module):
+    """A namespace for the layers of one block instance (``layer1.0``); it has no forward:
+    the model's straight-line forward calls the layers inside it directly."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.block_name = name
+
+    def extra_repr(self) -> str:
+        return f"block {self.block_name}"
+
+    def forward(self, *args: Any) -> Any:
+        raise TypeError(f"block {self.block_name} is a namespace of layers; call the compiled model instead")
+
+
+class CompiledModule(MemoryModule):
+    """Base of every generated model class."""
+
+    #: keep neuron state across multi-step calls (streaming); off: fresh state per call
+    carry_state: bool = False
+
+    def __init__(self, step_mode: str = "m", carry_state: bool = False):
+        super().__init__()
+        self.carry_state = carry_state
+        self._initial_step_mode = step_mode
+
+    def _finish_init(self) -> None:
+        """Put every submodule in the model's step mode (called at the end of __init__)."""
+        self.step_mode = self._initial_step_mode
+
+    @property  # type: ignore[override]
+    def step_mode(self) -> str:
+        return self._step_mode
+
+    @step_mode.setter
+    def step_mode(self, value: str) -> None:
+        StepModule.step_mode.fset(self, value)  # type: ignore[attr-defined]
+        for name, module in self.named_modules():
+            if module is not self and isinstance(module, StepModule) and value in module.supported_step_mode():
+                StepModule.step_mode.fset(module, value)  # type: ignore[attr-defined]
+
+    def reset(self) -> None:
+        """Reset every stateful module inside the model."""
+        for module in self.modules():
+            if module is not self and isinstance(module, MemoryModule):
+                module.reset()
+
+    def detach(self) -> None:
+        for module in self.modules():
+            if module is not self and isinstance(module, MemoryModule):
+                module.detach()
+
+    def forward(self, *inputs: Any, T: int | None = None) -> Any:
+        if self.step_mode == "m":
+            if not self.carry_state:
+                self.reset()
+            return self.multi_step_forward(*inputs, T=T)
+        return self.single_step_forward(*inputs)
+
+    def multi_step_forward(self, *inputs: Any, T: int | None = None) -> Any:  # generated
+        raise NotImplementedError
+
+    def single_step_forward(self, *inputs: Any) -> Any:  # generated
+        raise NotImplementedError
+
+    def check_input(self, name: str, x: Any, shape: tuple[int, ...], static: bool) -> None:
+        """Raise a ValueError that names the input, the expected and the actual shape."""
+        _check_input(self, name, x, shape, static, self.step_mode == "m")
+
+    def time_steps(self, T: int | None) -> int:
+        """The number of time steps for a model whose inputs are all static."""
+        if T is None:
+            T = self.default_T
+        if T is None:
+            raise ValueError(f"{type(self).__name__} has only static inputs: pass the number of time "
+                             "steps, e.g. net(img, T=4), or set net.default_T")
+        return int(T)
+
+    #: T used when a model with only static inputs is called without T=
+    default_T: int | None = None
+
+    def extra_repr(self) -> str:
+        return f"step_mode={self.step_mode}, carry_state={self.carry_state}"
+
+
+def _check_input(model: nn.Module, name: str, x: Any, shape: tuple[int, ...], static: bool,
+                 multi: bool) -> None:
+    lead = ("N",) if static or not multi else ("T", "N")
+    if not hasattr(x, "shape") or tuple(x.shape[len(lead):]) != shape or x.dim() != len(lead) + len(shape):
+        want = "[" + ", ".join((*lead, *map(str, shape))) + "]"
+        got = list(x.shape) if hasattr(x, "shape") else type(x).__name__
+        mode = "multi-step ('m')" if multi else "single-step ('s')"
+        fix = ("pass the image once as [N, ...] with T=..." if static and multi else
+               "switch modes with functional.set_step_mode(net, 's' or 'm')")
+        raise ValueError(f"{type(model).__name__} expects {name} as {want} in {mode} mode, got {got}; {fix}")
