@@ -1,0 +1,1 @@
+"""The IR: op records, the graph wrapper, verifier, YAML form and shape rules."""

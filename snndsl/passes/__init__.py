@@ -1,0 +1,1 @@
+"""The compiler passes, one file each; manager.py runs them in order."""
