@@ -43,6 +43,9 @@ class CompiledModule(MemoryModule):
 
     #: keep neuron state across multi-step calls (streaming); off: fresh state per call
     carry_state: bool = False
+    #: functional.set_step_mode sets the model's own mode and does not descend into it:
+    #: the model's setter keeps its stateful modules in step
+    step_mode_container = True
 
     def __init__(self, step_mode: str = "m", carry_state: bool = False):
         super().__init__()
@@ -60,8 +63,10 @@ class CompiledModule(MemoryModule):
     @step_mode.setter
     def step_mode(self, value: str) -> None:
         StepModule.step_mode.fset(self, value)  # type: ignore[attr-defined]
-        for name, module in self.named_modules():
-            if module is not self and isinstance(module, StepModule) and value in module.supported_step_mode():
+        # Only stateful modules switch: stateless layers always run on a flat batch
+        # ([T*N, ...] inside a region, or [N, ...]), whatever the model's mode.
+        for module in self.modules():
+            if module is not self and isinstance(module, MemoryModule) and value in module.supported_step_mode():
                 StepModule.step_mode.fset(module, value)  # type: ignore[attr-defined]
 
     def reset(self) -> None:
