@@ -136,7 +136,11 @@ class Emitter:
             return f"Block({scope.name!r})"
         kids = children.get(path, [])
         inner = [self._expr(k, children, later) for k in kids]
-        return "nn.Sequential(" + ", ".join(inner) + ")"
+        one_line = "nn.Sequential(" + ", ".join(inner) + ")"
+        if len(one_line) <= 80 and "\n" not in one_line:
+            return one_line
+        body = "".join("\n" + "\n".join("    " + ln for ln in item.split("\n")) + "," for item in inner)
+        return "nn.Sequential(" + body + "\n)"
 
     def _ctor(self, op: ops.Op) -> str:
         text = constructor(op)
@@ -152,10 +156,11 @@ class Emitter:
         parent, _, last = path.rpartition(".")
         owner = module_ref(parent) if parent else "self"
         if safe_attribute(last) and not last.isdigit():
-            self.w.line(f"{owner}.{last} = {expr}")
+            text = f"{owner}.{last} = {expr}"
         else:
-            self.w.line(f"{owner}.add_module({last!r}, {expr})" if safe_attribute(last)
-                        else f"{owner}._modules[{last!r}] = {expr}")
+            text = f"{owner}._modules[{last!r}] = {expr}"
+        for line in text.split("\n"):
+            self.w.line(line)
 
     def _scope_text(self, scope) -> str:
         if scope.kind == "block":

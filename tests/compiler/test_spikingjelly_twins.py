@@ -128,6 +128,34 @@ class StaticTwin(nn.Module):
         return x
 
 
+def plif(**kw):
+    return neuron.ParametricLIFNode(init_tau=2.0, surrogate_function=surrogate.Sigmoid(alpha=4.0),
+                                    detach_reset=True, step_mode="m", **kw)
+
+
+class PLIFTwin(nn.Module):
+    def __init__(self, c=32, k=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            layer.Conv2d(2, c, 3, padding=1, bias=False, step_mode="m"), layer.BatchNorm2d(c, step_mode="m"),
+            plif(), layer.MaxPool2d(2, step_mode="m"),
+            layer.Conv2d(c, c, 3, padding=1, bias=False, step_mode="m"), layer.BatchNorm2d(c, step_mode="m"),
+            plif(), layer.MaxPool2d(2, step_mode="m"),
+        )
+        self.flat = layer.Flatten(step_mode="m")
+        self.drop1 = layer.Dropout(0.0, step_mode="m")
+        self.fc1 = layer.Linear(c * 64, 128, step_mode="m")
+        self.sn1 = plif(decay_input=False)
+        self.fc2 = layer.Linear(128, k * 10, step_mode="m")
+        self.sn2 = plif()
+        self.vote = layer.VotingLayer(10, step_mode="m")
+
+    def forward(self, x):
+        for m in self.children():
+            x = m(x)
+        return x
+
+
 def _reset(net):
     for m in net.modules():
         if hasattr(m, "reset") and m is not net:
@@ -138,7 +166,9 @@ CASES = {
     "csnn.snn": (CSNNTwin, (1, 28, 28), False),
     "sew_resnet.snn": (SEWTwin, (3, 32, 32), False),
     "static_image.snn": (StaticTwin, (3, 32, 32), True),
+    "plif_net.snn": (PLIFTwin, (2, 34, 34), False),
 }
+PARAMS = {"plif_net.snn": {"p": 0.0}}  # dropout masks are random; the PLIF dynamics are the point
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -147,7 +177,7 @@ def test_compiled_equals_spikingjelly(name, train):
     torch.manual_seed(1)
     twin_cls, shape, static = CASES[name]
     T, N = 4, 3
-    net = snndsl.compile_file(EXAMPLES / name)
+    net = snndsl.compile_file(EXAMPLES / name, params=PARAMS.get(name))
     twin = twin_cls()
     assert list(net.state_dict()) == list(twin.state_dict()), "same keys in the same order"
     with torch.no_grad():  # strong weights so that every layer spikes

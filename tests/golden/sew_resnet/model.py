@@ -38,7 +38,11 @@ class SEWResNet(CompiledModule):
         self.layer2[0].bn2 = nn.BatchNorm2d(64)
         self.layer2[0].sn2 = neuron.IFNode(surrogate_function=surrogate.ATan(), detach_reset=True)
         # layer2.0.downsample: group
-        self.layer2[0].downsample = nn.Sequential(nn.Conv2d(32, 64, 1, stride=2, bias=False), nn.BatchNorm2d(64), neuron.IFNode(surrogate_function=surrogate.ATan(), detach_reset=True))
+        self.layer2[0].downsample = nn.Sequential(
+            nn.Conv2d(32, 64, 1, stride=2, bias=False),
+            nn.BatchNorm2d(64),
+            neuron.IFNode(surrogate_function=surrogate.ATan(), detach_reset=True),
+        )
         self.layer2[1].conv1 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
         self.layer2[1].bn1 = nn.BatchNorm2d(64)
         self.layer2[1].sn1 = neuron.IFNode(surrogate_function=surrogate.ATan(), detach_reset=True)
