@@ -1,0 +1,223 @@
+"""``nir.NIRGraph`` → ``.snn`` source and a ``state_dict`` keyed by its module paths.
+
+Nested graphs are inlined (their inner Input/Output nodes pass values through); fan-in
+becomes ``add(...)``. Every NIR node name becomes a label via :func:`sanitize`, made
+unique in the graph's node order. Runs of single-use nodes are written as one chain.
+The per-node conversion is :mod:`snndsl.interop.nir_import_ops`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import torch
+
+from .._version import __version__
+from ._common import Namer, call_text, close
+from .nir_import_ops import NO_SNN, SUPPORTED, OpConverter
+
+FIRE_NOTE = ("NIR neurons fire on v > v_threshold, snndsl neurons on v >= v_threshold "
+             "(outputs differ only where v equals the threshold exactly)")
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_graph` makes: ``.snn`` source, its weights, and the notes."""
+
+    source: str
+    state_dict: dict[str, torch.Tensor]
+    report: list[str] = field(default_factory=list)
+
+
+class _Importer(OpConverter):
+    def __init__(self, graph: Any, dt: float, origin: str | None):
+        super().__init__(dt, origin)
+        self.nodes: dict[str, tuple[str, Any]] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.flatten(graph, "", top=True)
+
+    # -- nested graphs -------------------------------------------------------------
+    def flatten(self, g: Any, prefix: str, top: bool) -> None:
+        nir = self.nir
+        for name, n in g.nodes.items():
+            full = prefix + str(name)
+            if isinstance(n, nir.NIRGraph):
+                self.flatten(n, full + ".", top=False)
+            elif isinstance(n, nir.Input):
+                self.nodes[full] = ("in" if top else "pass", n)
+            elif isinstance(n, nir.Output):
+                self.nodes[full] = ("out" if top else "pass", n)
+            else:
+                self.nodes[full] = ("op", n)
+        for src, dst in g.edges:
+            self.edges.append((self.port(g, prefix, str(src), True), self.port(g, prefix, str(dst), False)))
+
+    def port(self, g: Any, prefix: str, name: str, as_src: bool) -> str:
+        nir = self.nir
+        node = g.nodes.get(name)
+        if node is None and "." in name:
+            head, tail = name.split(".", 1)
+            sub = g.nodes.get(head)
+            if isinstance(sub, nir.NIRGraph):
+                return self.port(sub, f"{prefix}{head}.", tail, as_src)
+        if node is None:
+            raise self.error(f"NIR edge names a node '{name}' that the graph does not have")
+        if isinstance(node, nir.NIRGraph):
+            want = nir.Output if as_src else nir.Input
+            ports = [k for k, v in node.nodes.items() if isinstance(v, want)]
+            if len(ports) != 1:
+                raise self.error(f"NIR subgraph '{prefix}{name}' has {len(ports)} "
+                                 f"{'outputs' if as_src else 'inputs'}; name the port ('{name}.PORT')")
+            return f"{prefix}{name}.{ports[0]}"
+        return prefix + name
+
+    # -- ops -----------------------------------------------------------------------
+    # -- the model -----------------------------------------------------------------
+    def run(self, model: str) -> ImportResult:
+        g = nx.DiGraph()
+        g.add_nodes_from(self.nodes)
+        preds: dict[str, list[str]] = {k: [] for k in self.nodes}
+        for s, d in self.edges:
+            g.add_edge(s, d)
+            preds[d].append(s)
+        if not nx.is_directed_acyclic_graph(g):
+            cyc = " -> ".join(e[0] for e in nx.find_cycle(g)) + " -> ..."
+            raise self.error(f"the NIR graph is recurrent ({cyc}); .snn models have no recurrent "
+                             "connections")
+        bad = [f"'{k}' ({type(n).__name__})" for k, (role, n) in self.nodes.items()
+               if role == "op" and type(n).__name__ not in SUPPORTED]
+        if bad:
+            kinds = sorted({type(self.nodes[b.split("'")[1]][1]).__name__ for b in bad})
+            raise self.error(f"cannot import {', '.join(bad)}: " +
+                             "; ".join(f"{k} is {NO_SNN.get(k, 'not supported')}" for k in kinds),
+                             "snndsl imports Input, Output, Affine, Linear, Conv1d, Conv2d, AvgPool2d, "
+                             "SumPool2d, Flatten, IF and LIF nodes")
+        namer = Namer()
+        names = {k: namer(k) for k, (role, _) in self.nodes.items() if role in ("in", "op")}
+        index = {k: i for i, k in enumerate(self.nodes)}
+        order = list(nx.lexicographical_topological_sort(g, key=index.__getitem__))
+        vals: dict[str, list[str]] = {}
+        for k in order:
+            role = self.nodes[k][0]
+            vals[k] = [names[k]] if role in ("in", "op") else [v for p in preds[k] for v in vals[p]]
+        uses: dict[str, int] = {}
+        for k in order:
+            if self.nodes[k][0] in ("op", "out"):
+                for v in (v for p in preds[k] for v in vals[p]):
+                    uses[v] = uses.get(v, 0) + 1
+        inputs, stmts, returns, state = [], [], [], {}
+        ends: dict[str, list[str]] = {}  # value name -> its chain (while that chain is open)
+        needs = [(i, Counter(srcs)) for i, k in enumerate(order) if self.nodes[k][0] in ("op", "out")
+                 and len(srcs := [v for p in preds[k] for v in vals[p]]) > 1]
+        sums: list[tuple[str, Counter]] = []
+
+        def total(i: int, srcs: list[str]) -> str:
+            """One value for the sum of ``srcs``: reuse and name sums needed again later."""
+            if len(srcs) == 1:
+                return srcs[0]
+            want = Counter(srcs)
+            for name, have in sums:
+                if have == want:
+                    return name
+            parts = list(srcs)
+            best = max((s for s in sums if _within(s[1], want)), key=lambda s: sum(s[1].values()),
+                       default=None)
+            if best is not None:
+                left, parts = Counter(best[1]), []
+                for v in srcs:
+                    if left[v] > 0:
+                        left[v] -= 1
+                    else:
+                        parts.append(v)
+                parts.append(best[0])
+            expr = f"add({', '.join(parts)})"
+            if any(j > i and _within(want, later) for j, later in needs):
+                name = namer("sum")
+                stmts.append([name, expr])
+                sums.append((name, want))
+                return name
+            return expr
+
+        for i, k in enumerate(order):
+            role, n = self.nodes[k]
+            srcs = [v for p in preds[k] for v in vals[p]]
+            if role == "in":
+                shape = [int(x) for x in np.asarray(n.input_type["input"]).ravel()]
+                if not shape or min(shape) <= 0:
+                    raise self.error(f"NIR input '{k}' has no usable shape ({shape})")
+                if not uses.get(names[k]):
+                    raise self.error(f"NIR input '{k}' feeds nothing")
+                static = " static" if _meta(n, "snndsl_static") else ""
+                inputs.append(f"input {names[k]}: [{', '.join(map(str, shape))}]{static}")
+            elif role == "out":
+                if not srcs:
+                    raise self.error(f"NIR output '{k}' has no incoming edge")
+                returns.append(total(i, srcs))
+            elif role == "op":
+                if not srcs:
+                    raise self.error(f"NIR node '{k}' has no input", "add an Input node in front of it")
+                op = self.convert(k, n)
+                label = names[k]
+                for suffix, arr in op.tensors.items():
+                    state[f"{label}.{suffix}"] = torch.from_numpy(np.array(arr, dtype=np.float32))
+                stage = f"{label}: {call_text(op.kind, op.values, op.positional)}"
+                chain = ends.pop(srcs[0], None) if len(srcs) == 1 and uses.get(srcs[0]) == 1 else None
+                if chain is None:
+                    chain = ["", total(i, srcs)]
+                    stmts.append(chain)
+                chain.append(stage)
+                chain[0] = label
+                ends[label] = chain
+        if not returns:
+            raise self.error("the NIR graph has no Output node")
+        if any(self.nodes[k][0] == "op" and isinstance(self.nodes[k][1], (self.nir.IF, self.nir.LIF))
+               for k in self.nodes):
+            self.notes.append(FIRE_NOTE)
+        body = [*inputs]
+        for value, start, *stages in stmts:
+            body.append(f"{value} = {start}" + "".join(
+                (" -> " if j == 0 else "\n        -> ") + st for j, st in enumerate(stages)))
+        body.append("return " + ", ".join(returns))
+        where = f" from {_safe(os.path.basename(self.origin))}" if self.origin else ""
+        head = [f"# Imported{where} by snndsl {__version__} (NIR, dt = {self.dt:g} s).",
+                "# The weights are in the .pt file beside this one, keyed by these labels."]
+        head += [f"# note: {_safe(line)}" for line in self.notes]
+        text = "\n".join(head) + f"\nmodel {model}() {{\n" + \
+            "\n".join("    " + line for line in body) + "\n}\n"
+        return ImportResult(text, state, list(self.notes))
+
+
+
+def _within(a: Counter, b: Counter) -> bool:
+    """Is multiset ``a`` contained in ``b``?"""
+    return all(b[k] >= c for k, c in a.items())
+
+
+def _meta(n: Any, key: str) -> Any:
+    m = getattr(n, "metadata", None)
+    return m.get(key) if isinstance(m, dict) else None
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def import_graph(graph: Any, dt: float = 1e-4, model: str | None = None,
+                 origin: str | None = None) -> ImportResult:
+    """Convert a ``nir.NIRGraph`` into ``.snn`` source and a ``state_dict``."""
+    imp = _Importer(graph, dt, origin)
+    meta = graph.metadata if isinstance(getattr(graph, "metadata", None), dict) else {}
+    if model is None:
+        raw = meta.get("snndsl_model")
+        model = raw.decode() if isinstance(raw, bytes) else raw if isinstance(raw, str) else "Imported"
+    model = Namer()(model)
+    file_dt = meta.get("snndsl_dt")
+    if file_dt is not None and not close(float(file_dt), imp.dt):
+        imp.notes.append(f"the file was exported with dt = {float(file_dt):g} s; imported with "
+                         f"dt = {imp.dt:g} s")
+    return imp.run(model)
