@@ -86,7 +86,10 @@ def cmd_compile(args: argparse.Namespace, params) -> int:
     text = _read(args.file)
     _, gen = generate(text, args.file, args.model, params, args.allow_import)
     if args.output:
-        write_atomic(args.output, gen.source)
+        try:
+            write_atomic(args.output, gen.source)
+        except OSError as e:
+            raise UsageError(f"cannot write {args.output}: {e.strerror or e}") from None
         print(f"wrote {args.output} (class {gen.class_name})", file=sys.stderr)
     else:
         sys.stdout.write(gen.source)

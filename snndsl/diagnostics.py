@@ -106,7 +106,7 @@ def render(err: SnnError, source: str | None, color: bool = False) -> str:
     bold, red, cyan, reset = ("\x1b[1m", "\x1b[31m", "\x1b[36m", "\x1b[0m") if color else ("",) * 4
     out = [f"{bold}{span}: {red}{err.kind}:{reset}{bold} {err.message}{reset}"]
     if source is not None:
-        lines = source.splitlines()
+        lines = [ln.removesuffix("\r") for ln in source.split("\n")]  # the parser counts only \n
         if 1 <= span.line <= len(lines):
             text = lines[span.line - 1].expandtabs(1)
             if len(text) > 200:  # keep huge generated lines readable

@@ -17,6 +17,10 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = (target.stat().st_mode & 0o777) if target.exists() else (0o666 & ~umask)
+        os.chmod(tmp, mode)  # mkstemp makes 0600 files; keep the usual permissions
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
             fh.flush()

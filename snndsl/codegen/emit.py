@@ -27,7 +27,7 @@ from .._version import __version__
 from ..ir import ops, registry
 from ..ir.graph import IR, Node
 from ..passes.infer_shapes import bound_arguments
-from .names import Namespace, is_identifier, module_ref, safe_attribute
+from .names import RESERVED, Namespace, is_identifier, module_ref, safe_attribute
 from .writer import Writer
 
 
@@ -114,17 +114,15 @@ class Emitter:
     # -- the module tree --------------------------------------------------------------
     def _tree(self) -> dict[str, list[str]]:
         """Children of every scope path ('' is the model), in source order."""
-        children: dict[str, list[str]] = {"": []}
+        children: dict[str, dict[str, None]] = {"": {}}  # dicts: ordered sets
         for n in self.ir.nodes():
             if not isinstance(n.op, ops.Layer):
                 continue
             parts = n.path.split(".")
             for i in range(len(parts)):
                 parent, child = ".".join(parts[:i]), ".".join(parts[: i + 1])
-                kids = children.setdefault(parent, [])
-                if child not in kids:
-                    kids.append(child)
-        return children
+                children.setdefault(parent, {})[child] = None
+        return {k: list(v) for k, v in children.items()}
 
     def _expr(self, path: str, children: dict[str, list[str]], later: list[str]) -> str:
         if path in self.ir and isinstance(self.ir.node(path).op, ops.Layer):
@@ -175,15 +173,15 @@ class Emitter:
         w = self.w
         with w.block('def __init__(self, step_mode: str = "m", carry_state: bool = False):'):
             w.line("super().__init__(step_mode, carry_state)")
-            pending = list(children[""])
+            pending = list(reversed(children[""]))  # a stack: pop() from the end
             while pending:
-                path = pending.pop(0)
+                path = pending.pop()
                 scope = self.ir.scopes.get(path)
                 if scope is not None:
                     w.line(comment(self._scope_text(scope)))
                 later: list[str] = []
                 self._assign(path, self._expr(path, children, later))
-                pending[0:0] = [c for blk in later for c in children.get(blk, [])]
+                pending.extend(reversed([c for blk in later for c in children.get(blk, [])]))
             w.line("self.step_mode = step_mode")
 
     # -- forward ----------------------------------------------------------------------
@@ -202,8 +200,10 @@ class Emitter:
             if unit_of[src] != unit_of[dst]:
                 q.add_edge(unit_of[src], unit_of[dst])
         order = list(nx.lexicographical_topological_sort(q, key=index.__getitem__))
-        topo = self.ir.order()
-        return [[n for n in topo if unit_of[n.path] == u] for u in order]
+        members: dict[str, list[Node]] = {u: [] for u in order}
+        for n in self.ir.order():
+            members[unit_of[n.path]].append(n)
+        return [members[u] for u in order]
 
     def emit_forward(self, multi: bool) -> None:
         ir, w = self.ir, self.w
@@ -337,7 +337,7 @@ class Emitter:
         ir = self.ir
         body = Writer()
         self.w = body
-        name = ir.model if is_identifier(ir.model) else "Model"
+        name = class_name(ir.model, set(self.uses))
         self.emit_init()
         self.emit_forward(multi=True)
         self.emit_forward(multi=False)
@@ -367,6 +367,16 @@ class Emitter:
             head.line("")
             head.extend(body)
         return GeneratedModule(head.text(), name)
+
+
+def class_name(model: str, aliases: set[str]) -> str:
+    """The model's name as a class name that shadows nothing the module uses."""
+    import builtins
+
+    name = model if is_identifier(model) else "Model"
+    if name in RESERVED or name in aliases or hasattr(builtins, name) or name.startswith("__"):
+        name = name.strip("_") + "Model" if name.startswith("__") else name + "_"
+    return name
 
 
 def emit_module(ir: IR) -> GeneratedModule:

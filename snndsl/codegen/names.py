@@ -19,7 +19,7 @@ import torch.nn as nn
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 RESERVED = {
     "self", "torch", "nn", "neuron", "layer", "surrogate", "functional", "Block", "T", "N",
-    "CompiledModule", "step_mode", "carry_state",
+    "CompiledModule", "step_mode", "carry_state", "super", "object", "type",
 }
 
 

@@ -9,7 +9,7 @@ Shape of a file::
     File(items=(LetStmt | DefaultsStmt | UseDecl | BlockDef | ModelDef, ...))
     BlockDef/ModelDef(name, params=(Param, ...), body=(statement, ...))
     statement = InputStmt | LetStmt | DefaultsStmt | AssignStmt | ReturnStmt
-    AssignStmt(targets=("h",), value=Chain)        # h = x -> a: Op() -> b: Op()
+    AssignStmt(target="h", value=Chain)        # h = x -> a: Op() -> b: Op()
     Chain(head=Value, stages=(Stage, ...))
     Value = NameRef | MergeCall | Chain             # a parenthesised chain is a Chain
     Stage = OpStage | GroupStage                    # each may carry `label` and `repeat`

@@ -173,6 +173,12 @@ class IR:
         except nx.NetworkXNoCycle:
             return []
 
+    def _repr_svg_(self) -> str:
+        """Jupyter shows an IR as its picture (drawn by ``snndsl.viz``)."""
+        from ..viz import render
+
+        return render(self, fmt="svg")
+
 
 def quotient_is_acyclic(ir: IR, group_of: dict[str, str]) -> bool:
     """Would collapsing each set of nodes with the same ``group_of`` key leave a DAG?"""

@@ -57,8 +57,9 @@ def problems(ir: IR) -> list[str]:
         group = {n.path: n.region for n in ir.nodes() if n.region is not None}
         if not quotient_is_acyclic(ir, group):  # type: ignore[arg-type]
             out.append("regions form a cycle")
+        used = {n.region for n in ir.nodes()}
         for name in ir.regions:
-            if not any(n.region == name for n in ir.nodes()):
+            if name not in used:
                 out.append(f"region {name} is empty")
     return out
 

@@ -175,7 +175,7 @@ class Builder:
             return next(iter(self.models.values()))
         if not self.models:
             raise SnnNameError(f"{self.filename} defines no model", SourceSpan.point(self.filename, 1, 1),
-                               "add `model Name { input x: [...] ... return y }`")
+                               "add `model Name() { input x: [...] ... return y }`")
         raise UsageError(f"{self.filename} defines several models ({', '.join(self.models)}); "
                          "choose one with --model NAME (API: model=...)")
 

@@ -20,8 +20,12 @@ from ..ir.graph import IR
 
 def hoist_static(ir: IR) -> IR:
     ir = ir.copy()
+    by_region: dict[str, set[str]] = {name: set() for name in ir.regions}
+    for n in ir.nodes():
+        if n.region is not None:
+            by_region[n.region].add(n.path)
     for name in list(ir.regions):
-        members = {n.path for n in ir.region_members(name)}
+        members = by_region[name]
         sources = {src for p in members for src in ir.inputs_of(p) if src not in members}
         static = bool(sources) and all(
             isinstance(ir.node(s).op, ops.Input) and ir.node(s).op.static for s in sources  # type: ignore[attr-defined]

@@ -1,0 +1,177 @@
+"""The Lark parser for ``grammars/snn.lark``: found once, built once, shared.
+
+The grammar ships in the wheel as the package ``snndsl.grammars`` (see pyproject.toml);
+in a source checkout it is ``<repo>/grammars/snn.lark``. :func:`get_parser` builds the
+LALR parser on first use and memoises it (strict, i.e. refusing conflicts and colliding
+terminals, when ``interegular`` is installed). ``driver.py`` parses with its tables;
+Lark's own ``parse`` runs when there is a syntax error to describe.
+
+The post-lexer :class:`BracketPostLexer` does what a context-free grammar cannot do
+cheaply: it drops line breaks inside ``( )`` and ``[ ]`` (as Python does), it counts
+bracket nesting so that absurdly deep input stops early with a clear error, and it moves
+each ``->`` token's position from the line breaks it swallowed onto the arrow itself.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+from lark import Lark, Token
+from lark.lark import PostLex
+
+GRAMMAR_FILE = "snn.lark"
+
+#: The deepest nesting of brackets (and of the syntax tree) that the front end accepts.
+#: Real models nest a handful of levels; the bound keeps every later recursive walk of
+#: the AST far from Python's recursion limit.
+MAX_NESTING = 200
+
+_OPEN = {"LPAR": "(", "LSQB": "[", "LBRACE": "{"}
+_CLOSE = {"RPAR": "LPAR", "RSQB": "LSQB", "RBRACE": "LBRACE"}
+
+
+class NestingTooDeep(Exception):
+    """Raised by the post-lexer at the bracket that exceeds :data:`MAX_NESTING`."""
+
+    def __init__(self, token: Token):
+        super().__init__(token)
+        self.token = token
+
+
+@dataclass
+class LexState:
+    """What the post-lexer saw in one parse, kept for the error messages."""
+
+    open: list[Token] = field(default_factory=list)  # unclosed ( [ {, innermost last
+    recent: list[Token] = field(default_factory=list)  # the last tokens handed to the parser
+
+    @property
+    def current(self) -> Token | None:
+        return self.recent[-1] if self.recent else None
+
+
+class BracketPostLexer(PostLex):
+    """Drops line breaks inside brackets, bounds nesting, fixes ``->`` positions."""
+
+    always_accept = ("_SEP",)  # the lexer must produce line breaks even inside brackets
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @property
+    def state(self) -> LexState | None:
+        """The state of the latest parse on this thread."""
+        return getattr(self._local, "state", None)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        state = LexState()
+        self._local.state = state
+        opened = state.open
+        for tok in stream:
+            kind = tok.type
+            if kind == "_SEP":
+                if opened and opened[-1].type != "LBRACE" and ";" not in tok:
+                    continue  # a line break inside ( ) or [ ]
+            elif kind == "_ARROW":
+                tok = arrow_at_arrow(tok)
+            recent = state.recent
+            recent.append(tok)
+            if len(recent) > 3:
+                del recent[0]
+            yield tok
+            # The parser asks for the next token only once it has accepted this one, so
+            # when it fails, `opened` holds the brackets before the token it failed on.
+            if kind in _OPEN:
+                opened.append(tok)
+                if len(opened) > MAX_NESTING:
+                    raise NestingTooDeep(tok)
+            elif kind in _CLOSE and opened:
+                opened.pop()  # an accepted closing bracket always matches the innermost one
+
+
+class Pos(NamedTuple):
+    """A token's position as plain ints (Lark types them Optional; its lexer sets them)."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    start: int
+    end: int
+
+
+def pos(tok: Token) -> Pos:
+    line, column = tok.line or 1, tok.column or 1
+    start = tok.start_pos or 0
+    return Pos(
+        line,
+        column,
+        tok.end_line or line,
+        tok.end_column or column + len(tok),
+        start,
+        tok.end_pos if tok.end_pos is not None else start + len(tok),
+    )
+
+
+def arrow_at_arrow(tok: Token) -> Token:
+    """Move an ``_ARROW`` token, which may start with line breaks, onto its ``->``."""
+    text = str(tok)
+    at = text.index("->")
+    if at == 0:
+        return tok
+    p = pos(tok)
+    breaks = text.count("\n", 0, at)
+    line = p.line + breaks
+    column = (at - text.rindex("\n", 0, at)) if breaks else p.column + at
+    return Token("_ARROW", "->", p.start + at, line, column, line, column + 2, p.start + at + 2)
+
+
+def lex_state(parser: Lark) -> LexState | None:
+    """What the post-lexer saw in ``parser``'s latest parse on this thread."""
+    postlex = parser.options.postlex
+    return postlex.state if isinstance(postlex, BracketPostLexer) else None
+
+
+def grammar_text() -> str:
+    """The text of ``snn.lark``, from the installed package or from the source tree."""
+    try:
+        resource = importlib.resources.files("snndsl.grammars").joinpath(GRAMMAR_FILE)
+        if resource.is_file():
+            return resource.read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        pass
+    repo_copy = Path(__file__).resolve().parents[2] / "grammars" / GRAMMAR_FILE
+    return repo_copy.read_text(encoding="utf-8")
+
+
+def _can_be_strict() -> bool:
+    # Lark's strict mode checks terminals for collisions with `interegular`; without it,
+    # strict=True refuses to load. The tests check the grammar for LALR conflicts either
+    # way (tests/frontend/test_grammar.py), and a non-strict load builds the same tables.
+    return importlib.util.find_spec("interegular") is not None
+
+
+def build_parser(strict: bool) -> Lark:
+    """A new LALR parser for the grammar (use :func:`get_parser` for the shared one)."""
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        strict=strict,
+        propagate_positions=True,
+        maybe_placeholders=True,
+        postlex=BracketPostLexer(),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_parser() -> Lark:
+    """The shared parser, built on first use."""
+    return build_parser(strict=_can_be_strict())

@@ -1,0 +1,275 @@
+r"""Spiking neurons: IF, LIF and parametric LIF, as SpikingJelly 2.0.0 defines them.
+
+Each neuron keeps one memory, the membrane potential ``v``; with ``vr = 0`` for soft
+reset (``v_reset=None``) and ``vr = v_reset`` otherwise, one step is, in this order:
+
+=================  ==========================================================
+charge (IF)        ``H[t] = V[t-1] + X[t]``
+charge (LIF)       ``H[t] = V[t-1] + (X[t] - (V[t-1] - vr)) / tau``  (``decay_input``)
+                   ``H[t] = V[t-1] - (V[t-1] - vr) / tau + X[t]``    (otherwise)
+charge (PLIF)      the LIF lines with ``* k``, ``k = sigmoid(w)``, in place of ``/ tau``
+fire               ``S[t] = heaviside(H[t] - v_threshold)``, ``heaviside(x) = (x >= 0)``
+reset (hard)       ``V[t] = S[t] v_reset + (1 - S[t]) H[t]``
+reset (soft)       ``V[t] = H[t] - S[t] v_threshold``
+=================  ==========================================================
+
+``S`` is detached inside the reset when ``detach_reset``. ``v`` starts as the float ``vr``
+and becomes a tensor shaped like one input step at the first call; a later input of
+another shape silently restarts it from ``vr`` (SpikingJelly 2.0.0 does the same).
+
+In ``'s'`` mode a call is one step (autograd through the ops above). In ``'m'`` mode a call
+on ``[T, N, *]`` is one fused operation (:func:`.kernels.multi_step`): the same spikes and
+``v`` bit for bit, gradients within rounding of the step loop, much faster. The input may
+be non-contiguous (e.g. ``x.expand(T, ...)``). Under ``torch.compile`` the results equal
+eager mode; dynamo breaks the graph at the fused neuron (``torch._dynamo.explain`` counts
+2 breaks for Linear-LIF-Linear-PLIF on CPU, from a ``Tensor.item()`` in the traced
+backward), and compiles the layers around it.
+
+Differences from SpikingJelly, on purpose: integer arguments are accepted where floats
+are expected (SpikingJelly asserts floats); the default surrogate is a fresh
+``surrogate.Sigmoid()`` per neuron rather than one instance shared by every neuron.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from . import kernels, surrogate
+from .base import MemoryModule
+from .kernels import reference
+from .kernels.reference import NeuronSpec
+
+__all__ = ["BaseNode", "IFNode", "LIFNode", "ParametricLIFNode"]
+
+
+def _as_float(owner: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a real number, got {value!r}")
+    return float(value)
+
+
+class BaseNode(MemoryModule):
+    """Common state and step logic; subclasses say which charge equation (``_kind``)."""
+
+    _kind = "if"
+
+    def __init__(
+        self,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        surrogate_function: surrogate.SurrogateFunctionBase | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+        store_v_seq: bool = False,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.v_threshold = _as_float(name, "v_threshold", v_threshold)
+        self.v_reset = None if v_reset is None else _as_float(name, "v_reset", v_reset)
+        if not isinstance(detach_reset, bool):
+            raise TypeError(f"{name}: detach_reset must be a bool, got {detach_reset!r}")
+        self.detach_reset = detach_reset
+        if surrogate_function is None:
+            surrogate_function = surrogate.Sigmoid()
+        self.surrogate_function = surrogate_function
+        self.register_memory("v", 0.0 if self.v_reset is None else self.v_reset)
+        self.step_mode = step_mode
+        self.store_v_seq = store_v_seq
+
+    # -- v_seq ----------------------------------------------------------------------
+    @property
+    def store_v_seq(self) -> bool:
+        """Record the post-reset ``V`` of every step in ``self.v_seq`` (``[T, N, *]``)."""
+        return self._store_v_seq
+
+    @store_v_seq.setter
+    def store_v_seq(self, value: bool) -> None:
+        self._store_v_seq = bool(value)
+        self.v_seq: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.v_seq = None
+
+    def detach(self) -> None:
+        super().detach()
+        if isinstance(self.v_seq, torch.Tensor):
+            self.v_seq = self.v_seq.detach()
+
+    # -- the neuron as data ------------------------------------------------------------
+    def spec(self) -> NeuronSpec:
+        """This neuron's constants, as the kernels take them."""
+        return NeuronSpec(
+            kind=self._kind,
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            detach_reset=self.detach_reset,
+            surrogate=self.surrogate_function,
+            **self._decay_args(),
+        )
+
+    def _decay_args(self) -> dict[str, Any]:
+        return {}
+
+    def _k(self) -> torch.Tensor | None:
+        """PLIF's ``k = sigmoid(w)`` (as a differentiable tensor); ``None`` otherwise."""
+        return None
+
+    def _w(self) -> torch.Tensor | None:
+        return None
+
+    def _initial_v(self, x: torch.Tensor) -> torch.Tensor | float:
+        """``v`` for a step shaped like ``x``: the stored tensor, or a float to start all
+        neurons at (a fresh state, or a restart because the shape changed)."""
+        v = self.v
+        if not isinstance(v, torch.Tensor):
+            return float(v)
+        if v.shape != x.shape:
+            return 0.0 if self.v_reset is None else self.v_reset
+        if v.dtype != x.dtype or v.device != x.device:
+            return v.to(dtype=x.dtype, device=x.device)
+        return v
+
+    def _materialize_v(self, x: torch.Tensor) -> torch.Tensor:
+        """``v`` as a tensor shaped like one step ``x``."""
+        v = self._initial_v(x)
+        return v if isinstance(v, torch.Tensor) else torch.full_like(x, v)
+
+    # -- forward ------------------------------------------------------------------------
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One charge/fire/reset step on ``x`` of shape ``[N, *]``; returns ``S[t]``."""
+        v = self._materialize_v(x)
+        spike, v, _ = reference.step(self.spec(), x, v, self._k())
+        self.v = v
+        if self.store_v_seq:
+            self._append_v_seq(v)
+        return spike
+
+    def _append_v_seq(self, v: torch.Tensor) -> None:
+        step = v.unsqueeze(0)
+        seq = self.v_seq
+        if (
+            seq is None
+            or seq.shape[1:] != step.shape[1:]
+            or seq.dtype != step.dtype
+            or (seq.device != step.device)
+        ):
+            self.v_seq = step.clone()
+        else:
+            self.v_seq = torch.cat((seq, step))
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """All ``T`` steps of ``x_seq`` (``[T, N, *]``) as one fused operation."""
+        if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 1 or x_seq.shape[0] < 1:
+            shape = tuple(x_seq.shape) if isinstance(x_seq, torch.Tensor) else type(x_seq)
+            raise ValueError(
+                f"{type(self).__name__}(step_mode='m') expects a sequence x_seq of shape "
+                f"[T, N, *] with T >= 1, got {shape}; pass the whole sequence, or set "
+                "step_mode='s' to feed one step [N, *] per call"
+            )
+        v = self._initial_v(x_seq[0])
+        spikes, v_last, v_seq = kernels.multi_step(
+            x_seq, v, self.spec(), self._w(), self.store_v_seq
+        )
+        self.v = v_last
+        if self.store_v_seq:
+            self.v_seq = v_seq
+        return spikes
+
+    def extra_repr(self) -> str:
+        return (
+            f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, "
+            f"detach_reset={self.detach_reset}, step_mode={self.step_mode}"
+        )
+
+
+class IFNode(BaseNode):
+    r"""Integrate-and-fire: ``H[t] = V[t-1] + X[t]`` (a perfect integrator)."""
+
+    _kind = "if"
+
+
+class LIFNode(BaseNode):
+    r"""Leaky integrate-and-fire with membrane time constant ``tau`` (> 1).
+
+    ``H[t] = V[t-1] + (X[t] - (V[t-1] - vr)) / tau`` when ``decay_input``, else
+    ``H[t] = V[t-1] - (V[t-1] - vr) / tau + X[t]``.
+    """
+
+    _kind = "lif"
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        decay_input: bool = True,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        surrogate_function: surrogate.SurrogateFunctionBase | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+        store_v_seq: bool = False,
+    ) -> None:
+        tau = _as_float(type(self).__name__, "tau", tau)
+        if not tau > 1.0:
+            raise ValueError(f"{type(self).__name__}: tau must be > 1, got {tau}")
+        super().__init__(
+            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq
+        )
+        self.tau = tau
+        self.decay_input = bool(decay_input)
+
+    def _decay_args(self) -> dict[str, Any]:
+        return {"tau": self.tau, "decay_input": self.decay_input}
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", tau={self.tau}, decay_input={self.decay_input}"
+
+
+class ParametricLIFNode(BaseNode):
+    r"""LIF with a learnt decay ``k = sigmoid(w)`` (= 1/tau), ``w`` initialised to
+    ``-log(init_tau - 1)`` so that ``tau`` starts at ``init_tau`` (Fang et al., 2021).
+
+    ``H[t] = V[t-1] + (X[t] - (V[t-1] - vr)) k`` when ``decay_input``, else
+    ``H[t] = V[t-1] - (V[t-1] - vr) k + X[t]``.
+    """
+
+    _kind = "plif"
+
+    def __init__(
+        self,
+        init_tau: float = 2.0,
+        decay_input: bool = True,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        surrogate_function: surrogate.SurrogateFunctionBase | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+        store_v_seq: bool = False,
+    ) -> None:
+        init_tau = _as_float(type(self).__name__, "init_tau", init_tau)
+        if not init_tau > 1.0:
+            raise ValueError(f"{type(self).__name__}: init_tau must be > 1, got {init_tau}")
+        super().__init__(
+            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq
+        )
+        self.decay_input = bool(decay_input)
+        self.w = nn.Parameter(torch.as_tensor(-math.log(init_tau - 1.0)))
+
+    def _decay_args(self) -> dict[str, Any]:
+        return {"decay_input": self.decay_input}
+
+    def _k(self) -> torch.Tensor:
+        return self.w.sigmoid()
+
+    def _w(self) -> torch.Tensor:
+        return self.w
+
+    def extra_repr(self) -> str:
+        with torch.no_grad():
+            tau = 1.0 / self.w.sigmoid().item()
+        return super().extra_repr() + f", tau={tau}, decay_input={self.decay_input}"

@@ -1,0 +1,314 @@
+"""Train a network compiled from a ``.snn`` file on a bundled data set.
+
+``snndsl train examples/digits.snn --data digits`` calls :func:`run_training`:
+direct encoding (the image is the input at every time step, through a ``static``
+input), surrogate-gradient training with Adam and a cosine learning-rate schedule,
+cross-entropy on the output averaged over time, a progress bar per epoch, and a run
+folder with the checkpoint, the per-epoch metrics and three pictures::
+
+    runs/digits/model.pt       state_dict keyed by the .snn labels (torch.load(..., weights_only=True))
+    runs/digits/metrics.json   settings, per-epoch loss / accuracy / spike rate, summary
+    runs/digits/curves.png     loss and train/test accuracy per epoch
+    runs/digits/raster.png     spikes of one test image through every spiking layer
+    runs/digits/rates.png      firing rate per layer and time step on the test split
+
+``snndsl run FILE --weights runs/digits/model.pt --data digits`` calls
+:func:`evaluate_checkpoint` on the same held-out split.
+
+scikit-learn, matplotlib and tqdm are optional (``pip install "snndsl[examples]"``);
+without them these functions raise :class:`snndsl.diagnostics.UsageError` that says
+how to install them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .diagnostics import UsageError
+from .fileio import write_atomic
+from .ir import ops
+from .ir.graph import IR
+from .training.data import Split, check_dataset, load_split, require
+from .training.monitor import SpikeMonitor
+
+__all__ = ["run_training", "evaluate_checkpoint"]
+
+
+# -- the model's interface ----------------------------------------------------------------
+def _interface(net: torch.nn.Module, split: Split) -> tuple[tuple[int, ...], bool]:
+    """The input shape to feed and whether the input is ``static``; checks the output size."""
+    ir: IR = net.snn_ir  # type: ignore[assignment]
+    inputs, outputs = ir.input_nodes(), ir.output_nodes()
+    name = f"model {ir.model}"
+    if len(inputs) != 1:
+        raise UsageError(f"{name} has {len(inputs)} inputs; training on {split.name!r} needs exactly one")
+    if len(outputs) != 1:
+        raise UsageError(f"{name} returns {len(outputs)} values; training on {split.name!r} needs exactly one")
+    inp = inputs[0].op
+    assert isinstance(inp, ops.Input)
+    shape = tuple(inp.shape)
+    if math.prod(shape) != math.prod(split.shape):
+        raise UsageError(f"{name} takes input {list(shape)} but {split.name!r} images are "
+                         f"{list(split.shape)}; declare e.g. `input img: {list(split.shape)} static`")
+    out = outputs[0].shape
+    if out is None or math.prod(out) != split.num_classes:
+        raise UsageError(f"{name} outputs {list(out or ())} per sample; {split.name!r} has "
+                         f"{split.num_classes} classes: end the model with e.g. `Linear(_, {split.num_classes})`")
+    return shape, bool(inp.static)
+
+
+def _forward(net: torch.nn.Module, x: torch.Tensor, T: int, static: bool) -> torch.Tensor:
+    """Class scores averaged over time, ``[N, classes]`` (a fresh sequence at every call)."""
+    out = net(x, T=T) if static else net(x.unsqueeze(0).expand(T, *x.shape))
+    return out.reshape(out.shape[0], out.shape[1], -1).mean(0)
+
+
+@torch.no_grad()
+def _evaluate(net, x, y, T, static, batch_size=512, monitor=None) -> tuple[float, float]:
+    """(accuracy, mean loss) on ``x, y``; the caller sets eval mode."""
+    correct, loss = 0, 0.0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        logits = _forward(net, xb, T, static)
+        loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+        correct += int((logits.argmax(1) == yb).sum())
+    return correct / len(x), loss / len(x)
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("no CUDA device is available here")
+    return dev
+
+
+def _threads() -> int:
+    """Intra-op threads for training on the CPU.
+
+    The bundled data sets are tiny (8x8 images, batches of 64): every kernel is so small
+    that splitting it over threads costs more than it saves. Measured on the 2-core
+    development machine, one epoch of examples/digits.snn took 0.34 s with one thread
+    and 2.7 s with two (the second thread spins waiting for work). So: one thread, and
+    ``SNNDSL_THREADS`` overrides it.
+    """
+    env = os.environ.get("SNNDSL_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise UsageError(f"SNNDSL_THREADS must be a positive integer, got {env!r}") from None
+    return 1
+
+
+# -- evaluation of a checkpoint (snndsl run --data) -------------------------------------------
+def evaluate_checkpoint(net: torch.nn.Module, data: str, T: int = 4,
+                        device: str | torch.device | None = None) -> float:
+    """Accuracy in [0, 1] of ``net`` on the held-out test split of ``data``."""
+    check_dataset(data)
+    if T < 1:
+        raise UsageError("-T must be positive")
+    split = load_split(data)
+    shape, static = _interface(net, split)
+    dev = _device(device) if device is not None else next(
+        (p.device for p in net.parameters()), torch.device("cpu"))
+    was_training = net.training
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(_threads())
+    net.to(dev).eval()
+    try:
+        acc, _ = _evaluate(net, split.x_test.reshape(-1, *shape).to(dev), split.y_test.to(dev), T, static)
+    finally:
+        net.train(was_training)
+        torch.set_num_threads(threads_before)
+    return acc
+
+
+# -- training (snndsl train) ----------------------------------------------------------------
+def _check_args(T: int, epochs: int, batch_size: int, lr: float) -> None:
+    if T < 1:
+        raise UsageError("-T must be positive")
+    if epochs < 1:
+        raise UsageError("--epochs must be positive")
+    if batch_size < 1:
+        raise UsageError("--batch-size must be positive")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise UsageError("--lr must be a positive number")
+
+
+def _save_checkpoint(net: torch.nn.Module, path: Path) -> None:
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_atomic(path, buf.getvalue())
+
+
+def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epochs: int = 10,
+                 out: str | os.PathLike = "runs/digits", batch_size: int = 64, lr: float = 1e-3,
+                 seed: int = 0, params: Mapping[str, object] | None = None, model: str | None = None,
+                 allow_imports: Iterable[str] = (), device: str | torch.device | None = None,
+                 progress: bool = True, plots: bool = True) -> dict[str, Any]:
+    """Compile ``file``, train it on ``data``, write the run folder ``out``; return a summary.
+
+    The summary holds ``test_accuracy`` (final, in [0, 1]), ``best_test_accuracy``,
+    ``epochs``, ``wall_time_s`` (compile + training + pictures), ``train_time_s`` and
+    ``paths`` (checkpoint, metrics, pictures).
+    """
+    t_start = time.perf_counter()
+    check_dataset(data)
+    _check_args(T, epochs, batch_size, lr)
+    need = ["sklearn", "tqdm"] + (["matplotlib"] if plots else [])
+    mods = require(*need, purpose="snndsl train")
+    tqdm = mods["tqdm"].tqdm  # type: ignore[attr-defined]
+    from .compiler import compile_file
+
+    dev = _device(device)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(_threads())
+    try:
+        torch.manual_seed(seed)
+        net = compile_file(file, model=model, params=params, allow_imports=allow_imports)
+        split = load_split(data)
+        shape, static = _interface(net, split)
+        net = net.to(dev)
+        x_train = split.x_train.reshape(-1, *shape).to(dev)
+        y_train = split.y_train.to(dev)
+        x_test = split.x_test.reshape(-1, *shape).to(dev)
+        y_test = split.y_test.to(dev)
+        n = len(x_train)
+        steps = math.ceil(n / batch_size)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
+        gen = torch.Generator().manual_seed(seed)
+        ir: IR = net.snn_ir  # type: ignore[assignment]
+        n_params = sum(p.numel() for p in net.parameters())
+        nt = torch.get_num_threads()
+        where = f"{dev} ({nt} thread{'s' if nt > 1 else ''})" if dev.type == "cpu" else str(dev)
+        print(f"training model {ir.model} from {os.fspath(file)} on {data} "
+              f"({n} train / {len(x_test)} test images, {split.num_classes} classes), "
+              f"{n_params:,} parameters, T={T}, {epochs} epochs, batch {batch_size}, Adam lr={lr:g}, "
+              f"{where}", flush=True)
+
+        history: list[dict[str, Any]] = []
+        monitor = SpikeMonitor(net, T)
+        t_train = time.perf_counter()
+        for epoch in range(1, epochs + 1):
+            net.train()
+            monitor.reset()
+            perm = torch.randperm(n, generator=gen).to(dev)
+            seen, correct, loss_sum = 0, 0, 0.0
+            bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", disable=not progress,
+                       leave=True, dynamic_ncols=True, file=sys.stderr)
+            with monitor:
+                for i in range(0, n, batch_size):
+                    idx = perm[i:i + batch_size]
+                    xb, yb = x_train[idx], y_train[idx]
+                    logits = _forward(net, xb, T, static)
+                    loss = F.cross_entropy(logits, yb)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    seen += len(idx)
+                    loss_sum += float(loss.detach()) * len(idx)
+                    correct += int((logits.detach().argmax(1) == yb).sum())
+                    bar.update(len(idx))
+                    bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}",
+                                    rate=f"{monitor.overall_rate():.3f}", refresh=False)
+            train_rate = monitor.overall_rate()
+            net.eval()
+            monitor.reset()
+            with monitor:
+                test_acc, test_loss = _evaluate(net, x_test, y_test, T, static)
+            row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                   "test_loss": test_loss, "test_accuracy": test_acc, "train_spike_rate": train_rate,
+                   "test_spike_rate": monitor.overall_rate(),
+                   "elapsed_s": time.perf_counter() - t_train}
+            history.append(row)
+            bar.set_postfix(loss=f"{row['train_loss']:.4f}", acc=f"{row['train_accuracy']:.3f}",
+                            rate=f"{train_rate:.3f}", test_acc=f"{test_acc:.3f}")
+            bar.close()
+            if not progress:
+                print(f"epoch {epoch}/{epochs}: loss {row['train_loss']:.4f}, train acc "
+                      f"{row['train_accuracy']:.3f}, test acc {test_acc:.3f}, spike rate {train_rate:.3f}")
+        train_time = time.perf_counter() - t_train
+
+        # test-set firing rates per layer and step (the last evaluation), and one raster sample
+        layer_rates, step_rates = monitor.rates(), monitor.rates_per_step()
+        outdir = Path(out)
+        ckpt = outdir / "model.pt"
+        _save_checkpoint(net, ckpt)
+        paths: dict[str, str] = {"checkpoint": str(ckpt)}
+        if plots:
+            from .training import plots as P
+
+            title = f"{ir.model} on {data} (T={T})"
+            sample = 0
+            rec = SpikeMonitor(net, T, record=True)
+            xs = x_test[sample:sample + 1]
+            with rec, torch.no_grad():
+                seq = net(xs, T=T) if static else net(xs.unsqueeze(0).expand(T, *xs.shape))
+            step_scores = seq.reshape(seq.shape[0], -1).float().cpu().numpy()  # [T, classes]
+            trains = {w.path: (w.shape, rec.train_of(w.path)[:, 0].numpy()) for w in rec.layers}
+            paths["curves"] = P.write_png(P.curves(history, title), outdir / "curves.png")
+            image = split.x_test[sample].reshape(split.shape[-2:]).numpy()
+            paths["raster"] = P.write_png(
+                P.raster(image, int(split.y_test[sample]), step_scores, trains, title, sample),
+                outdir / "raster.png")
+            paths["rates"] = P.write_png(P.rates(layer_rates, step_rates, title), outdir / "rates.png")
+        final = history[-1]
+        summary: dict[str, Any] = {
+            "model": ir.model, "file": os.fspath(file), "data": data, "T": T, "epochs": epochs,
+            "batch_size": batch_size, "lr": lr, "seed": seed, "device": str(dev),
+            "threads": torch.get_num_threads(), "parameters": n_params,
+            "train_size": n, "test_size": len(x_test),
+            "test_accuracy": final["test_accuracy"], "train_accuracy": final["train_accuracy"],
+            "best_test_accuracy": max(r["test_accuracy"] for r in history),
+            "best_epoch": max(history, key=lambda r: r["test_accuracy"])["epoch"],
+            "test_spike_rate": final["test_spike_rate"], "layer_spike_rates": layer_rates,
+            "train_time_s": train_time,
+        }
+        metrics = outdir / "metrics.json"
+        paths["metrics"] = str(metrics)
+        summary["paths"] = paths
+        summary["wall_time_s"] = time.perf_counter() - t_start
+        write_atomic(metrics, json.dumps({"summary": summary, "history": history,
+                                          "params": dict(params or {})}, indent=2, default=str) + "\n")
+    finally:
+        torch.set_num_threads(threads_before)
+    _print_summary(summary, params, model, allow_imports)
+    return summary
+
+
+def _cli_value(v: object) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def _print_summary(s: Mapping[str, Any], params: Mapping[str, object] | None, model: str | None,
+                   allow_imports: Iterable[str]) -> None:
+    print(f"\nmodel {s['model']} on {s['data']}: test accuracy {s['test_accuracy'] * 100:.2f}% "
+          f"after {s['epochs']} epochs (best {s['best_test_accuracy'] * 100:.2f}% at epoch {s['best_epoch']}), "
+          f"train accuracy {s['train_accuracy'] * 100:.2f}%")
+    print(f"  time: {s['wall_time_s']:.1f} s in all, {s['train_time_s']:.1f} s training "
+          f"({s['device']}, {s['threads']} thread{'s' if s['threads'] > 1 else ''})")
+    rates = ", ".join(f"{p} {r:.3f}" for p, r in s["layer_spike_rates"].items())
+    print(f"  spike rate on the test split: {s['test_spike_rate']:.3f} ({rates})")
+    for key, path in s["paths"].items():
+        print(f"  {key + ':':12s}{path}")
+    extra = "".join(f" --set {k}={_cli_value(v)}" for k, v in (params or {}).items())
+    extra += f" --model {model}" if model else ""
+    extra += "".join(f" --allow-import {m}" for m in allow_imports)
+    print(f"  evaluate:   snndsl run {s['file']} --weights {s['paths']['checkpoint']} "
+          f"--data {s['data']} -T {s['T']}{extra}")

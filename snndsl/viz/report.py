@@ -1,0 +1,208 @@
+"""``snndsl viz``: the IR after every pass as DOT and pictures, and an ``index.html``.
+
+The index reads top to bottom as the compiler works: build → shapes → state →
+fusion → containers. Each pass gets its name, one line on what it does, what it
+changed (computed from the IRs before and after it, drawn as an overlay on its
+picture) and a link to its DOT file. Everything is computed and drawn before the
+first file is written, so an error leaves an existing output directory untouched;
+every file is written atomically, and the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+from .._version import __version__
+from ..compiler import trace_passes
+from ..diagnostics import UsageError
+from ..fileio import write_atomic
+from ..ir import ops
+from ..ir.graph import IR, Node
+from ..passes.manager import BUILD_DOC, PIPELINE
+from .dot import LEGEND, Diff, to_dot
+from .render import run_graphviz
+
+FORMATS = ("svg", "png", "dot")
+PASS_DOCS = {"build": BUILD_DOC, **{p.name: p.doc for p in PIPELINE}}
+_FIELDS = ("op", "shape", "stateful", "region", "container", "generated", "span")
+
+
+@dataclasses.dataclass(frozen=True)
+class PassChange:
+    """What one pass did: the overlay, a one-line summary and a line per touched node."""
+
+    diff: Diff
+    summary: str
+    details: tuple[str, ...]
+
+
+def _show(field: str, v: object) -> str:
+    if v is None:
+        return "-"
+    if field == "op" and isinstance(v, ops.Op):
+        return v.describe()
+    if field == "shape" and isinstance(v, tuple):
+        return "[" + ", ".join(str(d) for d in v) + "]"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (list, tuple)):
+        return "(" + ", ".join(str(x) for x in v) + ")"
+    return str(v)
+
+
+def _record(ir: IR, node: Node) -> dict[str, object]:
+    return {**{f: getattr(node, f) for f in _FIELDS}, "inputs": tuple(ir.inputs_of(node.path))}
+
+
+def diff_ir(before: IR | None, after: IR) -> PassChange:
+    """Nodes, edges and regions that differ between consecutive IRs (``before`` None: the first)."""
+    if before is None:
+        n_blocks = sum(1 for s in after.scopes.values() if s.kind == "block")
+        summary = (f"the first IR: {len(after)} nodes, {sum(1 for _ in after.edges())} edges, "
+                   f"{n_blocks} block instances")
+        return PassChange(Diff(), summary, ())
+    added = [p for p in after.graph.nodes if p not in before]
+    removed = tuple(n for n in before.nodes() if n.path not in after)
+    changed: dict[str, tuple[str, ...]] = {}
+    details = [f"+ {p}: {after.node(p).op.describe()}" for p in added]
+    details += [f"- {n.path}: {n.op.describe()}" for n in removed]
+    for node in after.nodes():
+        if node.path not in before:
+            continue
+        old, new = _record(before, before.node(node.path)), _record(after, node)
+        fields = tuple(f for f in new if old[f] != new[f])
+        if fields:
+            changed[node.path] = fields
+            details.append(f"~ {node.path}: " + "; ".join(f"{f} {_show(f, old[f])} \u2192 {_show(f, new[f])}"
+                                                         for f in fields))
+    old_edges = [(a, b) for a, b, _ in before.edges()]
+    new_edges = [(a, b) for a, b, _ in after.edges()]
+    old_set, new_set = set(old_edges), set(new_edges)
+    diff = Diff(frozenset(added), changed, removed,
+                frozenset(e for e in new_edges if e not in old_set and e[0] in before and e[1] in before),
+                tuple(e for e in old_edges if e not in new_set),
+                frozenset(r for r in after.regions if r in before.regions and before.regions[r] != after.regions[r]))
+    parts = [f"{len(added)} added", f"{len(removed)} removed", f"{len(changed)} changed"]
+    counts = {f: n for f in (*_FIELDS, "inputs") if (n := sum(f in fs for fs in changed.values()))}
+    summary = ", ".join(parts) + (" (" + ", ".join(f"{f} on {n}" for f, n in counts.items()) + ")" if counts else "")
+    regions = _region_changes(before, after)
+    if regions:
+        summary += "; " + regions
+    if not (added or removed or changed or regions):
+        summary = "no change: the IR is the same as after the previous pass"
+    return PassChange(diff, summary, tuple(details))
+
+
+def _region_changes(before: IR, after: IR) -> str:
+    new = [r for r in after.regions if r not in before.regions]
+    gone = [r for r in before.regions if r not in after.regions]
+    static = [r for r, reg in after.regions.items() if reg.static and not (r in before.regions
+                                                                          and before.regions[r].static)]
+    out = [f"{len(new)} time-batched regions formed"] if new else []
+    out += [f"{len(gone)} regions dissolved"] if gone else []
+    out += [f"static (run once, broadcast over T): {', '.join(static)}"] if static else []
+    return "; ".join(out)
+
+
+def _name(i: int, pass_name: str) -> str:
+    return f"{i:02d}-{pass_name}"
+
+
+def build_report(traces: Sequence[tuple[str, IR]], fmt: str = "svg", collapse: bool = False,
+                 source: str = "") -> dict[str, str | bytes]:
+    """File name → contents for a report over ``traces``; nothing is written."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    files: dict[str, str | bytes] = {}
+    changes: list[PassChange] = []
+    before: IR | None = None
+    for i, (name, ir) in enumerate(traces):
+        change = diff_ir(before, ir)
+        changes.append(change)
+        files[_name(i, name) + ".dot"] = to_dot(ir, title=f"{name} ({i + 1}/{len(traces)})", diff=change.diff,
+                                                collapse=collapse)
+        before = ir
+    if fmt != "dot":
+        dots = [(n, text) for n, text in files.items() if isinstance(text, str)]
+        workers = max(1, min(len(dots), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            pictures = list(pool.map(lambda item: run_graphviz(item[1], fmt), dots))
+        for (n, _), pic in zip(dots, pictures, strict=True):
+            files[n[: -len(".dot")] + "." + fmt] = pic
+    files["index.html"] = index_html(traces, changes, fmt, source, collapse)
+    return files
+
+
+def write_report(text: str, filename: str, outdir: str | os.PathLike, fmt: str = "svg", model: str | None = None,
+                 params: Mapping[str, object] | None = None, allow_imports: Iterable[str] = (),
+                 collapse: bool = False) -> list[str]:
+    """Compile ``text``, draw the IR after every pass into ``outdir``; returns the paths written."""
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{os.fspath(outdir)} exists and is not a directory")
+    traces = trace_passes(text, filename, model, params, allow_imports)
+    files = build_report(traces, fmt, collapse, filename)
+    written = []
+    for name, data in files.items():  # index.html last: it is complete only when all it shows is
+        path = out / name
+        try:
+            write_atomic(path, data)
+        except OSError as e:
+            raise UsageError(f"cannot write {os.fspath(path)}: {e.strerror or e}") from None
+        written.append(os.fspath(path))
+    return written
+
+
+_CSS = """body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,sans-serif;margin:0 auto;
+max-width:1100px;padding:0 24px 48px;color:#212529}h1{font-size:1.5em;margin-bottom:.2em}
+.sub{color:#495057;margin-top:0}nav ol{padding-left:1.4em}section{border-top:1px solid #dee2e6;
+padding-top:8px;margin-top:28px}h2{font-size:1.2em;margin:.4em 0}h2 .n{color:#868e96}
+.doc{margin:.2em 0}.changes{margin:.2em 0;color:#495057}details{margin:.3em 0 .6em}
+details li{font:12px/1.4 ui-monospace,monospace}figure{margin:8px 0}figure img{max-width:100%;height:auto;
+border:1px solid #e9ecef}.legend{display:flex;flex-wrap:wrap;gap:6px;padding:0;list-style:none}
+.legend li{font-size:12px;padding:3px 8px;border:1px solid;border-radius:6px}
+.legend li span{color:#495057}"""
+
+
+def index_html(traces: Sequence[tuple[str, IR]], changes: Sequence[PassChange], fmt: str, source: str,
+               collapse: bool) -> str:
+    """The page that shows the passes in order, each with its picture, doc and changes."""
+    e = html.escape
+    last = traces[-1][1]
+    params = ", ".join(f"{k}={ops.format_value(v)}" for k, v in last.params.items())
+    story = " \u2192 ".join(n for n, _ in traces)
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{e(last.model)}: the IR after every pass</title>", f"<style>{_CSS}</style></head><body>",
+           f"<h1>{e(last.model)}: the IR after every pass</h1>",
+           f'<p class="sub">{e(source or last.filename)}' + (f" ({e(params)})" if params else "")
+           + f" &middot; snndsl {e(__version__)}" + (" &middot; blocks collapsed" if collapse else "") + "</p>",
+           f"<p>Read top to bottom: {e(story)}. Hover a node in a picture (open it by clicking) to see "
+           "where it comes from (<code>file:line:col</code>).</p>", '<ul class="legend">']
+    for sw in LEGEND:
+        style = f"background:{sw.fill};border-color:{sw.border}" + (";border-style:dashed" if sw.dashed else "")
+        out.append(f'<li style="{style}"><b>{e(sw.title)}</b> <span>{e(sw.meaning)}</span></li>')
+    out.append("</ul><nav><ol>")
+    for i, (name, _) in enumerate(traces):
+        out.append(f'<li><a href="#{e(_name(i, name))}">{e(name)}</a></li>')
+    out.append("</ol></nav>")
+    for i, ((name, _), change) in enumerate(zip(traces, changes, strict=True)):
+        stem = _name(i, name)
+        out += [f'<section id="{e(stem)}">', f'<h2><span class="n">{i:02d}</span> {e(name)}</h2>',
+                f'<p class="doc">{e(PASS_DOCS.get(name, ""))}</p>',
+                f'<p class="changes"><b>Changed:</b> {e(change.summary)}</p>']
+        if change.details:
+            out.append(f"<details><summary>{len(change.details)} nodes touched</summary><ul>"
+                       + "".join(f"<li>{e(d)}</li>" for d in change.details) + "</ul></details>")
+        if fmt != "dot":
+            href = quote(f"{stem}.{fmt}")
+            out.append(f'<figure><a href="{href}"><img src="{href}" alt="{e(last.model)} after {e(name)}">'
+                       f"</a></figure>")
+        out.append(f'<p>DOT: <a href="{quote(stem)}.dot">{e(stem)}.dot</a></p></section>')
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,146 @@
+"""Loading weights safely: every ``torch.load`` of a user file uses ``weights_only=True``, a
+pickle that would run code is refused without running it, and a state_dict that does not
+fit reports the keys and shapes by module path."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+import snndsl
+
+from .support import ROOT, assert_clean, run_cli
+
+MODEL = """\
+block Basic(c: int) {
+    input x
+    h = x -> conv1: Linear(c, c) -> sn1: LIF()
+    return add(h, x)
+}
+model Net() {
+    input x: [4]
+    h = x -> layer1: Basic(4) * 2 -> fc: Linear(4, 2)
+    return h
+}
+"""
+
+
+def test_every_torch_load_uses_weights_only() -> None:
+    offenders = []
+    for path in sorted((ROOT / "snndsl").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+            if name == "load" and isinstance(f, ast.Attribute) and ast.unparse(f.value) in ("torch", "th"):
+                kw = {k.arg: k.value for k in node.keywords}
+                value = kw.get("weights_only")
+                if not (isinstance(value, ast.Constant) and value.value is True):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if name in ("loads", "load", "Unpickler") and isinstance(f, ast.Attribute) and \
+                    ast.unparse(f.value) in ("pickle", "dill", "cloudpickle", "marshal"):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} ({ast.unparse(f)})")
+    assert offenders == [], "unsafe loads: " + ", ".join(offenders)
+
+
+class _Payload:
+    """Unpickling this creates the file at ``path``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(str(self.path)),))
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    src = tmp_path / "net.snn"
+    src.write_text(MODEL)
+    net = snndsl.compile_source(MODEL, "net.snn")
+    good = net.state_dict()
+    canary = tmp_path / "CANARY"
+    out = {"src": src, "canary": canary}
+
+    def save(name: str, obj: object) -> None:
+        out[name] = tmp_path / f"{name}.pt"
+        torch.save(obj, out[name])
+
+    save("good", good)
+    save("evil", {**good, "fc.weight": _Payload(canary)})
+    save("evil_top", _Payload(canary))
+    out["evil_legacy"] = tmp_path / "evil_legacy.pt"
+    out["evil_legacy"].write_bytes(pickle.dumps({"fc.weight": _Payload(canary)}))
+    save("missing", {k: v for k, v in good.items() if k != "layer1.1.conv1.bias"})
+    save("extra", {**good, "layer1.0.conv9.weight": torch.zeros(4, 4)})
+    save("shape", {**good, "fc.weight": torch.zeros(3, 4)})
+    save("tensor", torch.zeros(3))
+    out["garbage"] = tmp_path / "garbage.pt"
+    out["garbage"].write_bytes(b"PK\x03\x04 not really a zip file")
+    return out
+
+
+def test_the_payload_works_when_loaded_unsafely(files: dict[str, Path]) -> None:
+    """Positive control: without weights_only, loading the file creates the canary."""
+    torch.load(files["evil_top"], weights_only=False)
+    assert files["canary"].exists()
+
+
+_EXPORT_PICKLE = pytest.mark.xfail(
+    strict=True, raises=pickle.UnpicklingError,
+    reason="BUG: interop.nir.load_weights does not catch pickle.UnpicklingError (what weights_only=True "
+           "raises for a file with code in it): `export --weights` ends in a traceback (no code runs)")
+
+
+def _weight_cases():
+    for command in ("run", "export"):
+        for name in ("evil", "evil_top", "evil_legacy", "tensor", "garbage"):
+            marks = [_EXPORT_PICKLE] if command == "export" and name.startswith("evil") else []
+            yield pytest.param(name, command, id=f"{command}-{name}", marks=marks)
+
+
+@pytest.mark.parametrize("name,command", list(_weight_cases()))
+def test_unsafe_or_invalid_weights_are_refused(name: str, command: str, files: dict[str, Path], tmp_path: Path) -> None:
+    if command == "export":
+        pytest.importorskip("nir")
+        argv = ["export", str(files["src"]), "--nir", str(tmp_path / "o.nir"), "--weights", str(files[name])]
+    else:
+        argv = ["run", str(files["src"]), "-T", "2", "-N", "1", "--weights", str(files[name])]
+    status, out, err = run_cli(argv)
+    assert_clean(status, out, err, allowed=(1, 2))
+    assert status != 0
+    if command == "run":  # (minor: export's "not a state_dict" message does not name the file)
+        assert str(files[name]) in err
+    assert not files["canary"].exists(), "loading weights ran code from the file"
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("missing", ["missing", "layer1.1.conv1.bias"]),
+    ("extra", ["unexpected", "layer1.0.conv9.weight"]),
+    ("shape", ["fc.weight", "[3, 4]", "[2, 4]"]),
+])
+def test_mismatched_weights_name_keys_and_shapes(name: str, expected: list[str], files: dict[str, Path]) -> None:
+    status, out, err = run_cli(["run", str(files["src"]), "-T", "2", "-N", "1", "--weights", str(files[name])])
+    assert_clean(status, out, err, allowed=(1, 2))
+    assert status != 0
+    for text in expected:
+        assert text in err, err
+
+
+def test_matching_weights_load(files: dict[str, Path]) -> None:
+    status, out, err = run_cli(["run", str(files["src"]), "-T", "2", "-N", "1", "--weights", str(files["good"])])
+    assert status == 0, err
+    assert "output 0: [2, 1, 2]" in out
+
+
+def test_no_weights_file(files: dict[str, Path]) -> None:
+    status, out, err = run_cli(["run", str(files["src"]), "--weights", str(files["src"].parent / "nope.pt")])
+    assert_clean(status, out, err, allowed=(2,))
+    assert "nope.pt" in err
