@@ -7,7 +7,6 @@ traceback); 2 bad command-line usage. Results go to stdout, errors to stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 

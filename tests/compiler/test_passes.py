@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 import snndsl
 from snndsl.compiler import lower
 from snndsl.diagnostics import SnnPermissionError
+from snndsl.frontend.parse import parse
 from snndsl.ir import ops
 from snndsl.ir.graph import Node, quotient_is_acyclic
 from snndsl.ir.verify import IRVerificationError, verify
 from snndsl.passes.manager import PIPELINE, run_pipeline
-from snndsl.frontend.parse import parse
 
 RESIDUAL = """
 model R() {

@@ -1,6 +1,5 @@
 """User modules for `use` tests: a single-step stateful module and a stateless one."""
 
-import torch
 from torch import nn
 
 
