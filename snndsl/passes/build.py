@@ -21,6 +21,7 @@ import torch.nn
 
 from ..diagnostics import (
     SnnError,
+    SnnLimitError,
     SnnNameError,
     SnnPermissionError,
     SnnTypeError,
@@ -94,6 +95,7 @@ class Builder:
         self.blocks: dict[str, ast.BlockDef] = {}
         self.models: dict[str, ast.ModelDef] = {}
         self.stack: list[str] = []  # blocks being elaborated, for recursion errors
+        self.expansions = 0
         self.ir: IR | None = None
 
     # -- file level ---------------------------------------------------------------------
@@ -507,6 +509,10 @@ class Builder:
 
     def block(self, stage: ast.OpStage, incoming: str, body: Body, path: str) -> str:
         decl = self.blocks[stage.op]
+        self.expansions += 1
+        if self.expansions > MAX_NODES:  # blocks that add no node must not run forever
+            raise SnnLimitError(f"the model expands more than {MAX_NODES} block instances", stage.span,
+                                "reduce the repeat counts of nested blocks")
         if decl.name in self.stack:
             chain = " -> ".join([*self.stack[self.stack.index(decl.name):], decl.name])
             raise SnnNameError(f"block {decl.name} uses itself ({chain})", stage.op_span,
