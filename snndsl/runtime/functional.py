@@ -99,7 +99,12 @@ def _keeps_children(module: nn.Module) -> bool:
     # Imported late: layer imports this module.
     from .layer import MultiStepContainer, SeqToANNContainer, StepModeContainer
 
-    return isinstance(module, (MultiStepContainer, SeqToANNContainer, StepModeContainer))
+    # A compiled model (runtime.model.CompiledModule) is a container too: its own
+    # step_mode setter keeps its stateful modules in step, while its stateless layers
+    # always run on a flat batch and must not be switched.
+    return isinstance(module, (MultiStepContainer, SeqToANNContainer, StepModeContainer)) or bool(
+        getattr(type(module), "step_mode_container", False)
+    )
 
 
 def _step_modules(net: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -62,6 +62,9 @@ def test_single_step_equals_multi_step(name):
         ys = torch.stack([net(*[x if s else x[t] for x, s in zip(xs, static)]) for t in range(T)])
     assert ym.shape == ys.shape
     torch.testing.assert_close(ym, ys, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():  # and back: stateless layers (VotingLayer) keep running on flat batches
+        snndsl.runtime.functional.set_step_mode(net, "m")
+        torch.testing.assert_close(net(*xs, T=T), ym, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", EXAMPLE_FILES)
