@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import linecache
-import math
 import os
 import sys
 import types
@@ -173,4 +172,4 @@ def param_count(n: int) -> str:
 
 
 __all__ = ["lower", "trace_passes", "emit_python", "compile_source", "compile_file", "load_class",
-           "parameter_counts", "math"]
+           "parameter_counts"]

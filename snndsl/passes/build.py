@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import torch.nn
 
 from ..diagnostics import (
-    SnnError,
     SnnLimitError,
     SnnNameError,
     SnnPermissionError,
@@ -30,7 +29,7 @@ from ..diagnostics import (
     did_you_mean,
 )
 from ..frontend import ast
-from ..frontend.evaluate import INFER, Evaluator, bind_arguments
+from ..frontend.evaluate import Evaluator, bind_arguments
 from ..ir import ops, registry
 from ..ir.graph import IR, Node, Scope
 
@@ -114,7 +113,7 @@ class Builder:
         for item in self.tree.items:
             if isinstance(item, ast.LetStmt):
                 declare(item.name, item.name_span, "let")
-                self.constants[item.name] = self._constant(Evaluator(self.constants), item)
+                self.constants[item.name] = Evaluator(self.constants)(item.value)
             elif isinstance(item, ast.DefaultsStmt):
                 self._defaults(self.defaults, item, Evaluator(self.constants))
             elif isinstance(item, ast.UseDecl):
@@ -128,10 +127,6 @@ class Builder:
                 self.models[item.name] = item
         for alias, decl in self.uses.items():
             self.use_classes[alias] = self._import_use(decl)
-
-    def _constant(self, ev: Evaluator, item: ast.LetStmt) -> ops.Value:
-        value = ev(item.value)
-        return value
 
     def _defaults(self, table: dict[str, dict[str, ops.Value]], item: ast.DefaultsStmt, ev: Evaluator) -> None:
         spec = registry.LAYERS.get(item.op)
@@ -576,4 +571,4 @@ class CliParams(dict):
     from_api = False
 
 
-__all__ = ["build", "snake", "parse_cli_value", "CliParams", "SnnError", "INFER"]
+__all__ = ["build", "snake", "parse_cli_value", "CliParams", "import_use_class"]
