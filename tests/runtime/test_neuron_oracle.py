@@ -77,7 +77,7 @@ def test_mirror_path_matches_too(
 ):
     """The portable op sequence (used off CPU, for half precision, for non-spiking
     surrogates) gives the same results as the fast in-place one."""
-    monkeypatch.setattr(kernels, "use_fast_path", lambda spec, x: False)
+    monkeypatch.setattr(kernels, "select_path", lambda spec, x: "mirror")
     ours, ref = neurons(kind, decay_input=decay_input, v_reset=v_reset, sg="Erf")
     x, v0 = _inputs(5, (5, 3, 4), quantised=kind == "if")
     assert_match(run(ours, x, v0, "m"), run(ref, x, v0, "m"))

@@ -43,8 +43,8 @@ CHECK = textwrap.dedent(
             xx, vv = x.clone().requires_grad_(), v0.clone().requires_grad_()
             ww = w.clone().requires_grad_() if kind == "plif" else None
             if impl == "torch":
-                fast = torch_neuron.use_fast_path(spec, xx)
-                s, v = torch_neuron.MultiStepNeuron.apply(xx, vv, ww, spec, store, fast)
+                path = torch_neuron.select_path(spec, xx)
+                s, v = torch_neuron.MultiStepNeuron.apply(xx, vv, ww, spec, store, path)
             else:
                 s, v = triton_neuron.TritonMultiStepNeuron.apply(xx, vv, ww, spec, store)
             gs = torch.randn(s.shape, generator=torch.Generator().manual_seed(1))

@@ -2,7 +2,8 @@
 
 :func:`multi_step` picks the implementation: the Triton kernel (:mod:`.triton_neuron`)
 when Triton imports, the tensors are on CUDA and the surrogate is one the kernel knows;
-otherwise the fused PyTorch ``autograd.Function`` (:mod:`.torch_neuron`). Both reproduce
+otherwise the fused ``autograd.Function`` of :mod:`.torch_neuron`, which runs the
+compiled C loop of :mod:`.native_neuron` on CPU float32 and ATen op sequences elsewhere. Both reproduce
 :mod:`.reference` (the single-step equations) bit for bit in the forward pass.
 """
 
@@ -12,7 +13,7 @@ import torch
 
 from . import triton_neuron
 from .reference import NeuronSpec
-from .torch_neuron import MultiStepNeuron, use_fast_path
+from .torch_neuron import MultiStepNeuron, select_path
 
 __all__ = ["NeuronSpec", "multi_step"]
 
@@ -37,12 +38,12 @@ def multi_step(
             x_seq, v_init, w, spec, store_v_seq
         )
     else:
-        fast = use_fast_path(spec, x_seq)
+        path = select_path(spec, x_seq)
         if isinstance(v_init, torch.Tensor):
             v_tensor, v_fill = v_init, 0.0
         else:
             v_tensor, v_fill = None, float(v_init)
-        spikes, v_out = MultiStepNeuron.apply(x_seq, v_tensor, w, spec, store_v_seq, fast, v_fill)
+        spikes, v_out = MultiStepNeuron.apply(x_seq, v_tensor, w, spec, store_v_seq, path, v_fill)
     if store_v_seq:
         return spikes, v_out[-1], v_out
     return spikes, v_out, None

@@ -14,17 +14,24 @@ and ``sg = surrogate'(H[t] - v_th)``:
 
 and finally ``grad_V[-1] = g`` and ``grad_w = grad_k k (1 - k)``.
 
-Two op sequences compute this:
+Three implementations compute this, chosen per call by :func:`select_path`:
 
-* *fast* (:mod:`.cpu_neuron`; CPU, float32/float64, spiking surrogate): in-place
-  ops on cache-sized blocks, saving ``-H`` for the backward;
+* *native* (:mod:`.native_neuron`; CPU, float32, the eight spiking surrogates): the whole
+  loop as one compiled C pass over memory, saving ``-H`` for the backward;
+* *fast* (:mod:`.cpu_neuron`; CPU, float32/float64, spiking surrogate, when the native
+  kernel is off or cannot be built): in-place ATen ops on cache-sized blocks, saving
+  ``-H`` too;
 * *mirror* (here; everything else: other devices without Triton, float16/bfloat16,
   ``spiking=False``): the reference step ops themselves, so the
   result is bit-identical whatever the device's kernels do (CUDA's ``x / tau``, for one,
   multiplies by ``1/tau``). It saves only the inputs and the spikes (the output) and
   recomputes ``H`` in the backward.
 
-Both give spikes and ``V`` bit-identical to the step loop of :mod:`.reference`.
+All give spikes and ``V`` bit-identical to the step loop of :mod:`.reference`.
+
+Any dense layout is accepted without a copy (e.g. ``[T, N, C, H, W]`` whose steps are
+channels-last): the neurons are element-wise, so the kernels run over the memory order
+and the outputs get the input's strides.
 """
 
 from __future__ import annotations
@@ -33,21 +40,50 @@ from typing import Any
 
 import torch
 
-from . import cpu_neuron
+from . import cpu_neuron, native_neuron
 from .reference import NeuronSpec, charge, reset, step
 
-__all__ = ["MultiStepNeuron", "use_fast_path"]
+__all__ = ["MultiStepNeuron", "select_path"]
 
 Tensor = torch.Tensor
 
+_IMPLEMENTATIONS = {"native": native_neuron, "fast": cpu_neuron}
 
-def use_fast_path(spec: NeuronSpec, x: Tensor) -> bool:
-    """Whether the in-place CPU sequence applies (and is bit-exact) for this call."""
-    return (
+
+def select_path(spec: NeuronSpec, x: Tensor) -> str:
+    """``'native'``, ``'fast'`` or ``'mirror'``: the implementation for this call.
+
+    While ``torch.compile`` traces, the mirror: plain tensor ops that Inductor fuses.
+    """
+    if torch.compiler.is_compiling():
+        return "mirror"
+    if native_neuron.supports(spec, x):
+        return "native"
+    if (
         x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)
         and spec.surrogate.spiking
-    )
+    ):
+        return "fast"
+    return "mirror"
+
+
+def _memory_order(x: Tensor) -> list[int] | None:
+    """A permutation ``p`` with ``p[0] == 0`` and ``x.permute(p)`` contiguous, if any."""
+    if x.is_contiguous():
+        return None
+    rest = sorted(range(1, x.dim()), key=lambda d: -x.stride(d))
+    order = [0, *rest]
+    if x.permute(order).is_contiguous():
+        return order
+    return None
+
+
+def _inverse(order: list[int]) -> list[int]:
+    inv = [0] * len(order)
+    for i, d in enumerate(order):
+        inv[d] = i
+    return inv
 
 
 class MultiStepNeuron(torch.autograd.Function):
@@ -65,26 +101,37 @@ class MultiStepNeuron(torch.autograd.Function):
         w: Tensor | None,
         spec: NeuronSpec,
         store_v_seq: bool,
-        fast: bool,
+        path: str,
         v_fill: float = 0.0,
     ) -> tuple[Tensor, Tensor]:
         T = x_seq.shape[0]
         k = w.detach().sigmoid() if spec.kind == "plif" and w is not None else None
+        order = _memory_order(x_seq) if path != "mirror" else None
+        if order is not None:  # run over the memory order; outputs get x's strides
+            x_seq = x_seq.permute(order)
+            if v_init is not None:
+                v_init = v_init.permute([d - 1 for d in order[1:]])
         x2 = x_seq.reshape(T, -1)
-        if v_init is None and not fast:
+        if v_init is None and path == "mirror":
             v_init = torch.full_like(x_seq[0], v_fill)
         v0 = None if v_init is None else v_init.reshape(-1)
-        if fast:
-            spikes, v_out, saved = cpu_neuron.forward(x2, v0, v_fill, k, spec, store_v_seq)
-        else:
+        if path == "mirror":
             spikes, v_out = _forward_mirror(x2, v0, k, spec, store_v_seq)
             saved = (x2, v0, spikes)
+        else:
+            impl = _IMPLEMENTATIONS[path]
+            spikes, v_out, saved = impl.forward(x2, v0, v_fill, k, spec, store_v_seq)
         ctx.save_for_backward(k, *saved)
-        ctx.spec, ctx.store_v_seq, ctx.fast, ctx.v_fill = spec, store_v_seq, fast, v_fill
-        ctx.x_shape = x_seq.shape
+        ctx.spec, ctx.store_v_seq, ctx.path, ctx.v_fill = spec, store_v_seq, path, v_fill
+        ctx.x_shape, ctx.order = x_seq.shape, order
         ctx.set_materialize_grads(False)
         v_shape = x_seq.shape if store_v_seq else x_seq.shape[1:]
-        return spikes.view(x_seq.shape), v_out.view(v_shape)
+        spikes, v_out = spikes.view(x_seq.shape), v_out.view(v_shape)
+        if order is not None:
+            inv = _inverse(order)
+            spikes = spikes.permute(inv)
+            v_out = v_out.permute(inv if store_v_seq else [d - 1 for d in inv[1:]])
+        return spikes, v_out
 
     @staticmethod
     def backward(  # type: ignore[override]
@@ -93,21 +140,33 @@ class MultiStepNeuron(torch.autograd.Function):
         k, *saved = ctx.saved_tensors
         T = ctx.x_shape[0]
         M = saved[0].numel() // T
+        order = ctx.order
+        if order is not None:  # the gradients in the forward's memory order
+            if grad_s is not None:
+                grad_s = grad_s.permute(order)
+            if grad_v is not None:
+                grad_v = grad_v.permute(order if ctx.store_v_seq else [d - 1 for d in order[1:]])
         gs2 = None if grad_s is None else grad_s.reshape(T, M)
         gv = None if grad_v is None else grad_v.reshape((T, M) if ctx.store_v_seq else (M,))
-        if ctx.fast:
-            gx, gv0, gk = cpu_neuron.backward(
+        if ctx.path == "mirror":
+            x2, v0, spikes = saved
+            gx, gv0, gk = _backward_mirror(ctx.spec, x2, v0, spikes, k, gs2, gv, ctx.store_v_seq)
+        else:
+            gx, gv0, gk = _IMPLEMENTATIONS[ctx.path].backward(
                 ctx.spec, tuple(saved), ctx.v_fill, k, gs2, gv, ctx.store_v_seq,
                 ctx.needs_input_grad[1],
             )  # fmt: skip
-        else:
-            x2, v0, spikes = saved
-            gx, gv0, gk = _backward_mirror(ctx.spec, x2, v0, spikes, k, gs2, gv, ctx.store_v_seq)
         gw = None
         if k is not None and ctx.needs_input_grad[2]:
             gw = (gk * k * (1.0 - k)).to(k.dtype)
+        gx = gx.view(ctx.x_shape)
         gv_init = gv0.view(ctx.x_shape[1:]) if ctx.needs_input_grad[1] else None
-        return gx.view(ctx.x_shape), gv_init, gw, None, None, None, None
+        if order is not None:
+            inv = _inverse(order)
+            gx = gx.permute(inv)
+            if gv_init is not None:
+                gv_init = gv_init.permute([d - 1 for d in inv[1:]])
+        return gx, gv_init, gw, None, None, None, None
 
 
 # -- mirror: the reference ops, one whole step at a time -----------------------------------

@@ -1,0 +1,255 @@
+/* Fused multi-step IF/LIF/PLIF neurons for float32 on the CPU: one pass over memory.
+ *
+ * Built on first use by snndsl/runtime/kernels/native_neuron.py with the system C
+ * compiler and called through ctypes, which releases the GIL, so Python threads can run
+ * disjoint neuron ranges at once.
+ *
+ * Layout: every [T, M] array holds step t's M neurons at offset t * M. A call handles
+ * the neurons [begin, end) in blocks of BLK: the block's V (or its gradient) stays in L1
+ * while the time loop streams the inputs and outputs once. The inner loops run across
+ * neurons and are vectorised by the compiler.
+ *
+ * Rounding. The forward pass evaluates the reference equations of
+ * snndsl/runtime/kernels/reference.py operation for operation in float32, with FMA
+ * contraction disabled (-ffp-contract=off), so spikes and V are bit-identical to the
+ * step loop and to SpikingJelly. The backward pass computes the formulas of the mirror
+ * path of torch_neuron.py (within 1e-6 of it, not bit for bit: exp, 1/tau).
+ *
+ * The saved tensor is -H, the negated charge, as the in-place ATen path of
+ * cpu_neuron.py saves it, so each backward can consume the other's forward.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BLK 1024
+#define INLINE static inline __attribute__((always_inline))
+
+/* Charge equations (reference.charge); "decay" is tau for LIF, k = sigmoid(w) for PLIF. */
+enum {
+    CHARGE_IF = 0,
+    CHARGE_LIF = 1,       /* H = V + (X - (V - vr)) / tau */
+    CHARGE_LIF_NODI = 2,  /* H = V - (V - vr) / tau + X   (decay_input=False) */
+    CHARGE_PLIF = 3,      /* H = V + (X - (V - vr)) * k */
+    CHARGE_PLIF_NODI = 4, /* H = V - (V - vr) * k + X */
+};
+enum {
+    SG_SIGMOID = 0,
+    SG_ATAN = 1,
+    SG_PIECEWISE_QUADRATIC = 2,
+    SG_PIECEWISE_EXP = 3,
+    SG_SOFT_SIGN = 4,
+    SG_ERF = 5,
+    SG_SUPER_SPIKE = 6,
+    SG_PIECEWISE_LEAKY_RELU = 7,
+};
+
+typedef struct {
+    int32_t charge;    /* CHARGE_* */
+    int32_t hard;      /* hard reset to vr, else soft reset (subtract v_th) */
+    int32_t detach;    /* detach_reset */
+    int32_t surrogate; /* SG_* */
+    float v_th, vr;    /* vr = v_reset for hard reset, 0 for soft */
+    float decay;       /* tau (LIF) or k (PLIF) */
+    float p, q;        /* backward: dH/dX and dH/dV */
+    float a, b;        /* surrogate parameters: alpha (w, c for the leaky ReLU) */
+} snn_params;
+
+/* exp that the compiler can vectorise: Cephes' expf polynomial, about 1 ulp. */
+INLINE float exp_f32(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float n = __builtin_rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+INLINE float charge(const int kind, float x, float v, float vr, float decay) {
+    switch (kind) {
+    case CHARGE_IF: return v + x;
+    case CHARGE_LIF: return v + (x - (v - vr)) / decay;
+    case CHARGE_LIF_NODI: return v - (v - vr) / decay + x;
+    case CHARGE_PLIF: return v + (x - (v - vr)) * decay;
+    default: return v - (v - vr) * decay + x;
+    }
+}
+
+/* reference.reset: hard V = S vr + (1 - S) H, soft V = H - S v_th. */
+INLINE float reset(const int hard, float h, float s, float vr, float vth) {
+    return hard ? s * vr + (1.0f - s) * h : h - s * vth;
+}
+
+/* reference.fire with a spiking surrogate: heaviside(H - v_th). */
+INLINE float fire(float h, float vth) { return h - vth >= 0.0f ? 1.0f : 0.0f; }
+
+INLINE void forward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t begin,
+                         int64_t end, const float *x, const float *v0, float v_fill,
+                         float *spikes, float *nh, float *v_out, int store_v_seq,
+                         const int KIND, const int HARD) {
+    const float vth = p->v_th, vr = p->vr, decay = p->decay;
+    float v[BLK];
+    for (int64_t b0 = begin; b0 < end; b0 += BLK) {
+        const int64_t n = end - b0 < BLK ? end - b0 : BLK;
+        if (v0)
+            memcpy(v, v0 + b0, n * sizeof(float));
+        else
+            for (int64_t i = 0; i < n; i++) v[i] = v_fill;
+        for (int64_t t = 0; t < nT; t++) {
+            const float *xt = x + t * M + b0;
+            float *st = spikes + t * M + b0, *ht = nh + t * M + b0;
+            for (int64_t i = 0; i < n; i++) {
+                const float h = charge(KIND, xt[i], v[i], vr, decay);
+                const float s = fire(h, vth);
+                st[i] = s;
+                ht[i] = -h;
+                v[i] = reset(HARD, h, s, vr, vth);
+            }
+            if (store_v_seq) memcpy(v_out + t * M + b0, v, n * sizeof(float));
+        }
+        if (!store_v_seq) memcpy(v_out + b0, v, n * sizeof(float));
+    }
+}
+
+/* Spikes, -H and V (the last, or every step's with store_v_seq) of neurons [begin, end). */
+void snn_forward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int64_t end,
+                 const float *x, const float *v0, float v_fill, float *spikes, float *nh,
+                 float *v_out, int32_t store_v_seq) {
+#define FORWARD(KIND, HARD)                                                                \
+    forward_impl(p, nT, M, begin, end, x, v0, v_fill, spikes, nh, v_out, store_v_seq, KIND, \
+                 HARD)
+    switch (p->charge * 2 + (p->hard != 0)) {
+    case 0: FORWARD(CHARGE_IF, 0); break;
+    case 1: FORWARD(CHARGE_IF, 1); break;
+    case 2: FORWARD(CHARGE_LIF, 0); break;
+    case 3: FORWARD(CHARGE_LIF, 1); break;
+    case 4: FORWARD(CHARGE_LIF_NODI, 0); break;
+    case 5: FORWARD(CHARGE_LIF_NODI, 1); break;
+    case 6: FORWARD(CHARGE_PLIF, 0); break;
+    case 7: FORWARD(CHARGE_PLIF, 1); break;
+    case 8: FORWARD(CHARGE_PLIF_NODI, 0); break;
+    case 9: FORWARD(CHARGE_PLIF_NODI, 1); break;
+    }
+#undef FORWARD
+}
+
+/* Sigmoid's g'(x) = (1 - s) s alpha with s = sigmoid(alpha x). */
+INLINE float sigmoid_grad(float x, float a) {
+    const float s = 1.0f / (1.0f + exp_f32(-(x * a)));
+    return (1.0f - s) * s * a;
+}
+
+/* sg[i] = g'(H - v_th) for one block and step (runtime/surrogate.py's derivatives). */
+static void surrogate_grad(const snn_params *p, const float *nh, float *sg, int64_t n) {
+    const float vth = p->v_th, a = p->a, b = p->b;
+#define LOOP(EXPR)                                                                         \
+    for (int64_t i = 0; i < n; i++) {                                                      \
+        const float x = -nh[i] - vth, ab = fabsf(x);                                       \
+        (void)ab;                                                                          \
+        sg[i] = (EXPR);                                                                    \
+    }                                                                                      \
+    break
+    switch (p->surrogate) {
+    case SG_SIGMOID: {
+        LOOP(sigmoid_grad(x, a));
+    }
+    case SG_ATAN: {
+        const float c = (float)M_PI * (a / 2.0f);
+        LOOP((a / 2.0f) / (1.0f + (c * x) * (c * x)));
+    }
+    case SG_PIECEWISE_QUADRATIC: LOOP(ab > 1.0f / a ? 0.0f : -(a * a) * ab + a);
+    case SG_PIECEWISE_EXP: LOOP(a / 2.0f * exp_f32(-a * ab));
+    case SG_SOFT_SIGN: LOOP(1.0f / (2.0f * a * ((1.0f / a + ab) * (1.0f / a + ab))));
+    case SG_ERF: LOOP(exp_f32(-((x * a) * (x * a))) * (a / 1.7724538509055160273f));
+    case SG_SUPER_SPIKE: LOOP(a / ((ab + 1.0f) * (ab + 1.0f)));
+    default: LOOP(ab < a ? 1.0f / (2.0f * a) : b); /* leaky ReLU: a = w, b = c */
+    }
+#undef LOOP
+}
+
+INLINE void backward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t begin,
+                          int64_t end, const float *nh, const float *gs, const float *gv,
+                          int32_t store_v_seq, const float *x, const float *v0, float v_fill,
+                          float *gx, float *gv0, double *gk, const int HARD, const int DETACH,
+                          const int PLIF) {
+    const float vth = p->v_th, vr = p->vr, dx = p->p, dv = p->q;
+    float g[BLK], sg[BLK], gh[BLK], acc[BLK];
+    double gk_sum = 0.0;
+    for (int64_t b0 = begin; b0 < end; b0 += BLK) {
+        const int64_t n = end - b0 < BLK ? end - b0 : BLK;
+        for (int64_t i = 0; i < n; i++) g[i] = gv && !store_v_seq ? gv[b0 + i] : 0.0f;
+        for (int64_t i = 0; i < n; i++) acc[i] = 0.0f;
+        for (int64_t t = nT - 1; t >= 0; t--) {
+            const float *ht = nh + t * M + b0;
+            const float *gst = gs ? gs + t * M + b0 : NULL;
+            float *gxt = gx + t * M + b0;
+            if (gv && store_v_seq)
+                for (int64_t i = 0; i < n; i++) g[i] += gv[t * M + b0 + i];
+            surrogate_grad(p, ht, sg, n);
+            for (int64_t i = 0; i < n; i++) {
+                const float h = -ht[i], s = fire(h, vth);
+                float dv_dh;
+                if (HARD)
+                    dv_dh = DETACH ? 1.0f - s : (1.0f - s) + (vr - h) * sg[i];
+                else
+                    dv_dh = DETACH ? 1.0f : 1.0f - vth * sg[i];
+                float grad_h = g[i] * dv_dh;
+                if (gst) grad_h += gst[i] * sg[i];
+                gxt[i] = grad_h * dx;
+                g[i] = grad_h * dv;
+                if (PLIF) gh[i] = grad_h;
+            }
+            if (PLIF) { /* grad_k += grad_H dH/dk; dH/dk = [X] - (V[t-1] - vr) */
+                const float *xt = x ? x + t * M + b0 : NULL;
+                const float *hp = t > 0 ? nh + (t - 1) * M + b0 : NULL;
+                for (int64_t i = 0; i < n; i++) {
+                    float vp;
+                    if (hp) {
+                        const float hh = -hp[i];
+                        vp = reset(HARD, hh, fire(hh, vth), vr, vth);
+                    } else {
+                        vp = v0 ? v0[b0 + i] : v_fill;
+                    }
+                    acc[i] += gh[i] * (xt ? xt[i] - (vp - vr) : -(vp - vr));
+                }
+            }
+        }
+        if (gv0) memcpy(gv0 + b0, g, n * sizeof(float));
+        if (PLIF)
+            for (int64_t i = 0; i < n; i++) gk_sum += (double)acc[i];
+    }
+    if (gk) *gk = gk_sum;
+}
+
+/* grad_X (and grad_V[init], grad_k for PLIF) of neurons [begin, end); gs, gv may be NULL.
+ * x is the input for PLIF with decay_input (else NULL); v0 the initial V or NULL. */
+void snn_backward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int64_t end,
+                  const float *nh, const float *gs, const float *gv, int32_t store_v_seq,
+                  const float *x, const float *v0, float v_fill, float *gx, float *gv0,
+                  double *gk) {
+#define BACKWARD(HARD, DETACH, PLIF)                                                       \
+    backward_impl(p, nT, M, begin, end, nh, gs, gv, store_v_seq, x, v0, v_fill, gx, gv0,  \
+                  gk, HARD, DETACH, PLIF)
+    const int plif = p->charge == CHARGE_PLIF || p->charge == CHARGE_PLIF_NODI;
+    switch (plif * 4 + (p->hard != 0) * 2 + (p->detach != 0)) {
+    case 0: BACKWARD(0, 0, 0); break;
+    case 1: BACKWARD(0, 1, 0); break;
+    case 2: BACKWARD(1, 0, 0); break;
+    case 3: BACKWARD(1, 1, 0); break;
+    case 4: BACKWARD(0, 0, 1); break;
+    case 5: BACKWARD(0, 1, 1); break;
+    case 6: BACKWARD(1, 0, 1); break;
+    case 7: BACKWARD(1, 1, 1); break;
+    }
+#undef BACKWARD
+}

@@ -1,0 +1,350 @@
+r"""The multi-step neurons as one compiled C loop on the CPU (float32, spiking surrogates).
+
+Every ATen op is a pass over memory; the in-place sequence of :mod:`.cpu_neuron` needs
+about nine per step. ``csrc/neuron.c`` does the whole time loop of a block of neurons
+in one pass instead: forward reads ``X`` and writes the spikes and ``-H`` (saved for
+backward), backward reads ``-H`` and the spike gradient and writes the input gradient.
+The forward evaluates the reference equations op for op with FMA contraction off, so
+spikes and ``V`` stay bit-identical to the step loop.
+
+The C file ships with the package and is compiled on first use with the system
+compiler (``$CC``, else ``cc``/``gcc``/``clang``; about 3 s) into a cache directory
+(``$SNNDSL_CACHE_DIR``, else ``$XDG_CACHE_HOME/snndsl``, else ``~/.cache/snndsl``),
+keyed by a hash of the source, the flags, the compiler and the CPU's feature flags
+(it is built with ``-march=native``). The library is loaded with :mod:`ctypes`; its
+calls release the GIL, so a large call is split into ``torch.get_num_threads()``
+neuron ranges run by a thread pool.
+
+``SNNDSL_CPU_KERNEL`` selects: ``auto`` (default: this kernel when it builds, else the
+ATen sequence with one warning), ``native`` (this kernel or an error), ``aten`` (never
+this kernel). The kernel is bypassed while ``torch.compile`` traces.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from .. import surrogate as sg
+from . import buffer_pool
+from .reference import NeuronSpec
+
+__all__ = ["available", "supports", "forward", "backward", "library_path"]
+
+Tensor = torch.Tensor
+
+_SOURCE = Path(__file__).with_name("csrc") / "neuron.c"
+_FLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=gnu11")
+_NATIVE_FLAGS = ("-march=native",)
+
+_SURROGATE_IDS: dict[type, int] = {
+    sg.Sigmoid: 0,
+    sg.ATan: 1,
+    sg.PiecewiseQuadratic: 2,
+    sg.PiecewiseExp: 3,
+    sg.SoftSign: 4,
+    sg.Erf: 5,
+    sg.SuperSpike: 6,
+    sg.PiecewiseLeakyReLU: 7,
+}
+
+#: Below this many neurons x steps a call runs on the calling thread.
+PARALLEL_MIN = 1 << 16
+#: Thread ranges are multiples of this many neurons (whole cache lines, vector loads).
+_ALIGN = 64
+
+
+class _Params(ctypes.Structure):
+    _fields_ = [  # noqa: RUF012 - ctypes' declaration
+        ("charge", ctypes.c_int32),
+        ("hard", ctypes.c_int32),
+        ("detach", ctypes.c_int32),
+        ("surrogate", ctypes.c_int32),
+        ("v_th", ctypes.c_float),
+        ("vr", ctypes.c_float),
+        ("decay", ctypes.c_float),
+        ("p", ctypes.c_float),
+        ("q", ctypes.c_float),
+        ("a", ctypes.c_float),
+        ("b", ctypes.c_float),
+    ]
+
+
+_lock = threading.Lock()
+_state: dict[str, object] = {}  # "lib", "path", "error", "executor"
+
+
+def _mode() -> str:
+    mode = os.environ.get("SNNDSL_CPU_KERNEL", "auto").strip().lower() or "auto"
+    if mode not in ("auto", "native", "aten"):
+        raise ValueError(
+            f"SNNDSL_CPU_KERNEL={mode!r}: expected 'auto', 'native' or 'aten'"
+        )
+    return mode
+
+
+def _cache_dir() -> Path:
+    configured = os.environ.get("SNNDSL_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "snndsl"
+
+
+def _fallback_dir() -> Path:
+    """A private directory under the system temp dir (for read-only home directories)."""
+    path = Path(tempfile.gettempdir()) / f"snndsl-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    st = path.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise RuntimeError(f"{path} is not a private directory")
+    return path
+
+
+def _compiler() -> str:
+    for candidate in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    raise RuntimeError("no C compiler found (install gcc or clang, or set CC)")
+
+
+def _cpu_signature() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line.strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _build() -> Path:
+    """Compile ``csrc/neuron.c`` into the cache (atomically) unless it is there already."""
+    cc = _compiler()
+    st = os.stat(cc)
+    source = _SOURCE.read_bytes()
+    key_text = repr((cc, st.st_size, st.st_mtime_ns, _FLAGS, _NATIVE_FLAGS,
+                     platform.machine(), _cpu_signature()))  # fmt: skip
+    key = hashlib.sha256(source + key_text.encode()).hexdigest()[:20]
+    name = f"neuron-{key}.so"
+    try:
+        directory = _cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        if not os.access(directory, os.W_OK):
+            raise PermissionError(directory)
+    except OSError:
+        directory = _fallback_dir()
+    target = directory / name
+    if target.exists():
+        return target
+    fd, tmp = tempfile.mkstemp(prefix=".neuron-", suffix=".so", dir=directory)
+    os.close(fd)
+    try:
+        errors = []
+        for extra in (_NATIVE_FLAGS, ()):  # -march=native first; portable code otherwise
+            cmd = [cc, *_FLAGS, *extra, str(_SOURCE), "-o", tmp, "-lm"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            if proc.returncode == 0:
+                os.replace(tmp, target)
+                return target
+            errors.append(proc.stderr.strip()[-2000:])
+        raise RuntimeError(f"{cc} failed:\n" + "\n".join(errors))
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load() -> ctypes.CDLL | None:
+    """The compiled library, building it on first use; ``None`` when it cannot be built."""
+    if "lib" in _state:
+        return _state["lib"]  # type: ignore[return-value]
+    with _lock:
+        if "lib" in _state:
+            return _state["lib"]  # type: ignore[return-value]
+        lib = None
+        try:
+            path = _build()
+            lib = ctypes.CDLL(str(path))
+            ptr, i64, i32, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_float
+            params = ctypes.POINTER(_Params)
+            lib.snn_forward.argtypes = [params, i64, i64, i64, i64, ptr, ptr, f32, ptr, ptr,
+                                        ptr, i32]  # fmt: skip
+            lib.snn_forward.restype = None
+            lib.snn_backward.argtypes = [params, i64, i64, i64, i64, ptr, ptr, ptr, i32, ptr,
+                                         ptr, f32, ptr, ptr, ctypes.POINTER(ctypes.c_double)]  # fmt: skip
+            lib.snn_backward.restype = None
+            _state["path"] = path
+        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+            _state["error"] = f"{type(exc).__name__}: {exc}"
+            lib = None
+        _state["lib"] = lib
+        return lib
+
+
+def library_path() -> Path | None:
+    """Where the compiled kernel lives (building it if needed); ``None`` if unavailable."""
+    _load()
+    return _state.get("path")  # type: ignore[return-value]
+
+
+def available() -> bool:
+    """Whether the native kernel may be used (``SNNDSL_CPU_KERNEL`` and the build)."""
+    mode = _mode()
+    if mode == "aten":
+        return False
+    if _load() is not None:
+        return True
+    if mode == "native":
+        raise RuntimeError(f"SNNDSL_CPU_KERNEL=native, but the kernel did not build: "
+                           f"{_state.get('error')}")  # fmt: skip
+    if not _state.get("warned"):
+        _state["warned"] = True
+        warnings.warn(
+            "snndsl: the native CPU neuron kernel could not be built "
+            f"({_state.get('error')}); using the slower PyTorch op sequence. "
+            "Set SNNDSL_CPU_KERNEL=aten to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return False
+
+
+def supports(spec: NeuronSpec, x: Tensor) -> bool:
+    """Whether this call can run natively: CPU float32, a known spiking surrogate."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and spec.surrogate.spiking
+        and type(spec.surrogate) in _SURROGATE_IDS
+        and not torch.compiler.is_compiling()
+        and available()
+    )
+
+
+def _params(spec: NeuronSpec, k: Tensor | None) -> _Params:
+    surrogate = spec.surrogate
+    params = list(surrogate.params.values())
+    a = params[0] if params else 0.0
+    b = params[1] if len(params) > 1 else 0.0
+    if spec.kind == "if":
+        charge, decay, p, q = 0, 0.0, 1.0, 1.0
+    elif spec.kind == "lif":
+        rate = 1.0 / spec.tau
+        charge, decay = (1 if spec.decay_input else 2), spec.tau
+        p, q = (rate if spec.decay_input else 1.0), 1.0 - rate
+    else:
+        assert k is not None
+        kv = float(k)
+        charge, decay = (3 if spec.decay_input else 4), kv
+        p, q = (kv if spec.decay_input else 1.0), 1.0 - kv
+    return _Params(
+        charge, int(spec.v_reset is not None), int(spec.detach_reset),
+        _SURROGATE_IDS[type(surrogate)], spec.v_threshold, spec.vr, decay, p, q, a, b,
+    )  # fmt: skip
+
+
+def _ranges(M: int, work: int) -> list[tuple[int, int]]:
+    threads = torch.get_num_threads() if work >= PARALLEL_MIN else 1
+    if threads <= 1 or M < 2 * _ALIGN:
+        return [(0, M)]
+    per = -(-M // threads)
+    per = -(-per // _ALIGN) * _ALIGN
+    return [(b, min(b + per, M)) for b in range(0, M, per)]
+
+
+def _run(fn, ranges: list[tuple[int, int]], *args: object) -> list[object]:  # type: ignore[no-untyped-def]
+    """Call ``fn(begin, end, *args)`` per range; the ranges run in parallel threads."""
+    if len(ranges) == 1:
+        return [fn(*ranges[0], *args)]
+    executor = _state.get("executor")
+    if executor is None:
+        with _lock:
+            executor = _state.get("executor")
+            if executor is None:
+                executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                              thread_name_prefix="snndsl-neuron")  # fmt: skip
+                _state["executor"] = executor
+    futures = [executor.submit(fn, b0, b1, *args) for b0, b1 in ranges]  # type: ignore[attr-defined]
+    return [f.result() for f in futures]
+
+
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def forward(
+    x2: Tensor,
+    v0: Tensor | None,
+    v_fill: float,
+    k: Tensor | None,
+    spec: NeuronSpec,
+    store_v_seq: bool,
+) -> tuple[Tensor, Tensor, tuple[Tensor | None, ...]]:
+    """Same contract as :func:`.cpu_neuron.forward` (``x2``: contiguous ``[T, M]``)."""
+    lib = _load()
+    assert lib is not None
+    T, M = x2.shape
+    x2 = x2.contiguous()
+    v0c = None if v0 is None else v0.contiguous()
+    nh_seq = buffer_pool.empty((T, M), x2.dtype)
+    spikes = buffer_pool.empty((T, M), x2.dtype)
+    v_out = buffer_pool.empty((T, M) if store_v_seq else (M,), x2.dtype)
+    params = _params(spec, k)
+    pointers = (_ptr(x2), _ptr(v0c), v_fill, _ptr(spikes), _ptr(nh_seq), _ptr(v_out))
+
+    def call(b0: int, b1: int) -> None:
+        lib.snn_forward(ctypes.byref(params), T, M, b0, b1, *pointers, int(store_v_seq))
+
+    _run(call, _ranges(M, T * M))
+    saved = (nh_seq, x2, v0c) if spec.kind == "plif" else (nh_seq, None, None)
+    return spikes, v_out, saved
+
+
+def backward(
+    spec: NeuronSpec,
+    saved: tuple[Tensor | None, ...],
+    v_fill: float,
+    k: Tensor | None,
+    gs2: Tensor | None,
+    gv_out: Tensor | None,
+    store_v_seq: bool,
+    need_gv0: bool,
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Same contract as :func:`.cpu_neuron.backward`."""
+    lib = _load()
+    assert lib is not None
+    nh_seq, x2, v0 = saved
+    assert nh_seq is not None
+    T, M = nh_seq.shape
+    gs = None if gs2 is None else gs2.contiguous()
+    gv = None if gv_out is None else gv_out.contiguous()
+    x_in = x2 if spec.kind == "plif" and spec.decay_input else None
+    gx = buffer_pool.empty((T, M), nh_seq.dtype)
+    gv0 = torch.empty((M,), dtype=nh_seq.dtype) if need_gv0 else None
+    params = _params(spec, k)
+    pointers = (_ptr(nh_seq), _ptr(gs), _ptr(gv), int(store_v_seq), _ptr(x_in), _ptr(v0),
+                v_fill, _ptr(gx), _ptr(gv0))  # fmt: skip
+    plif = spec.kind == "plif"
+
+    def call(b0: int, b1: int) -> float:
+        total = ctypes.c_double(0.0)
+        lib.snn_backward(ctypes.byref(params), T, M, b0, b1, *pointers,
+                         ctypes.byref(total) if plif else None)  # fmt: skip
+        return total.value
+
+    sums = _run(call, _ranges(M, T * M))
+    gk = torch.tensor(sum(sums), dtype=torch.float64) if plif else None  # type: ignore[arg-type]
+    return gx, gv0, gk
