@@ -25,7 +25,7 @@ import networkx as nx
 
 from .._version import __version__
 from ..ir import ops, registry
-from ..ir.graph import IR, Node
+from ..ir.graph import IR, Node, Region
 from ..passes.infer_shapes import bound_arguments
 from .names import RESERVED, Namespace, is_identifier, module_ref, safe_attribute
 from .writer import Writer
@@ -182,7 +182,33 @@ class Emitter:
                 later: list[str] = []
                 self._assign(path, self._expr(path, children, later))
                 pending.extend(reversed([c for blk in later for c in children.get(blk, [])]))
+            convs = self._channels_last_weights()
+            if convs:
+                w.line(comment("convolutions of channels-last regions keep their weights channels-last too"))
+                items = ", ".join(convs) + ("," if len(convs) == 1 else "")
+                if len(items) <= 60:
+                    header = f"for conv in ({items}):"
+                else:
+                    header = "for conv in (\n" + "".join(f"    {c},\n" for c in convs) + "):"
+                lines = header.split("\n")
+                for ln in lines[:-1]:
+                    w.line(ln)
+                with w.block(lines[-1]):
+                    w.line("conv.to(memory_format=torch.channels_last)")
             w.line("self.step_mode = step_mode")
+
+    def _channels_last_weights(self) -> list[str]:
+        """Module references of the convolutions in channels-last regions."""
+        refs = []
+        for n in self.ir.nodes():
+            if (
+                n.region is not None
+                and self.ir.regions[n.region].layout == "channels_last"
+                and isinstance(n.op, ops.StatelessLayer)
+                and n.op.kind in ("Conv2d", "ConvTranspose2d")
+            ):
+                refs.append(module_ref(n.path))
+        return refs
 
     # -- forward ----------------------------------------------------------------------
     def units(self) -> list[list[Node]]:
@@ -303,6 +329,8 @@ class Emitter:
         shown = " -> ".join(labels[:6]) + (" -> ..." if len(labels) > 6 else "")
         if multi:
             how = "static: once on [N, ...], then broadcast over T" if region.static else "batched over T*N"
+            if region.layout == "channels_last":
+                how += ", channels-last"
         else:
             how = "time-batched in multi-step mode"
         w.line(comment(f"{region.name} ({how}): {shown}"))
@@ -311,7 +339,7 @@ class Emitter:
             for src in ir.inputs_of(n.path):
                 if src in members or src in local:
                     continue
-                local[src] = self._entry(src, var, ns, multi, region.static, seq, flat)
+                local[src] = self._entry(src, var, ns, multi, region, seq, flat)
         for n in unit:
             ins = [local.get(s, var[s]) for s in ir.inputs_of(n.path)]
             if isinstance(n.op, ops.Merge):
@@ -320,17 +348,33 @@ class Emitter:
                 w.line(f"{var[n.path]} = {module_ref(n.path)}({ins[0]})")
             if multi and not region.static:
                 flat[n.path] = var[n.path]
+                if region.layout == "channels_last":  # the region's layers keep the format
+                    flat[n.path + "\0nhwc"] = var[n.path]
 
-    def _entry(self, src: str, var: dict[str, str], ns: Namespace, multi: bool, static: bool,
+    def _entry(self, src: str, var: dict[str, str], ns: Namespace, multi: bool, region: Region,
                seq: dict[str, str], flat: dict[str, str]) -> str:
-        """The name under which a region reads ``src``, emitting a flatten when needed."""
-        if not multi or static:
+        """The name under which a region reads ``src``, emitting a flatten when needed (and
+        the conversion to channels-last memory for such a region's ``[*, C, H, W]`` values)."""
+        if not multi:
             return var[src]
-        if src not in flat:
+        nhwc = region.layout == "channels_last" and len(self.ir.node(src).shape or ()) == 3
+        convert = ".contiguous(memory_format=torch.channels_last)" if nhwc else ""
+        key = src + "\0nhwc" if nhwc else src
+        if key in flat:
+            return flat[key]
+        if region.static:
+            if not nhwc:
+                return var[src]
+            name = ns.name(var[src] + "_nhwc")
+            self.w.line(f"{name} = {var[src]}{convert}")
+        elif src in flat:  # already flat (another region's output): only the conversion
+            name = ns.name(var[src] + "_nhwc")
+            self.w.line(f"{name} = {flat[src]}{convert}")
+        else:
             name = ns.name(var[src] + "_flat")
-            self.w.line(f"{name} = {self._seq_expr(src, var, seq)}.flatten(0, 1)")
-            flat[src] = name
-        return flat[src]
+            self.w.line(f"{name} = {self._seq_expr(src, var, seq)}.flatten(0, 1){convert}")
+        flat[key] = name
+        return name
 
     # -- the file -----------------------------------------------------------------------
     def emit(self) -> GeneratedModule:

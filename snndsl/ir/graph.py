@@ -72,10 +72,13 @@ class Region:
 
     ``static``: the region depends only on ``static`` inputs and runs once on
     ``[N, ...]``, broadcast over T at its exit (hoist-static).
+    ``layout``: the memory format its ``[*, C, H, W]`` entries are converted to,
+    ``"contiguous"`` or ``"channels_last"`` (the channels-last pass).
     """
 
     name: str
     static: bool = False
+    layout: str = "contiguous"
 
 
 @dataclass

@@ -104,7 +104,10 @@ def to_data(ir: IR) -> dict[str, Any]:
             for s in ir.scopes.values()
         ]
     if ir.regions:
-        data["regions"] = [{"name": r.name, "static": r.static} for r in ir.regions.values()]
+        data["regions"] = [
+            {"name": r.name, "static": r.static, **({"layout": r.layout} if r.layout != "contiguous" else {})}
+            for r in ir.regions.values()
+        ]
     data["nodes"] = nodes
     return data
 
@@ -122,7 +125,7 @@ def load_yaml(text: str) -> IR:
     for s in d.get("scopes", []):
         ir.scopes[s["path"]] = Scope(s["path"], s["kind"], s["name"], _unspan(fn, s["span"]), s.get("args", ""))
     for r in d.get("regions", []):
-        ir.regions[r["name"]] = Region(r["name"], r["static"])
+        ir.regions[r["name"]] = Region(r["name"], r["static"], r.get("layout", "contiguous"))
     for e in d["nodes"]:
         shape = e.get("shape")
         ir.add(Node(e["path"], _unop(e["op"]), _unspan(fn, e["span"]),

@@ -15,6 +15,7 @@ from ..frontend import ast
 from ..ir.graph import IR
 from ..ir.verify import verify
 from .build import build
+from .channels_last import channels_last
 from .fuse_stateless import fuse_stateless
 from .hoist_static import hoist_static
 from .infer_shapes import infer_shapes
@@ -36,6 +37,7 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("fuse-stateless", fuse_stateless, doc="stateless runs and branches become regions batched over T*N"),
     Pass("insert-containers", insert_containers, doc="how each node runs in multi-step mode"),
     Pass("hoist-static", hoist_static, optional=True, doc="regions fed only by static inputs run once"),
+    Pass("channels-last", channels_last, optional=True, doc="regions of 2-d convolutions and pools run in NHWC memory"),
 )
 BUILD_DOC = "AST to IR: blocks inlined, repeats and groups expanded, constants evaluated"
 PASS_NAMES = ("build", *(p.name for p in PIPELINE))

@@ -218,6 +218,8 @@ def _cluster_attrs(ir: IR, key: str, members: list[Node]) -> dict[str, str]:
         text = f"{name}: stateless, on [T*N, ...]"
     else:
         text, cls = "MultiStep: loop over T", ["container"]
+    if kind == "region" and name in ir.regions and ir.regions[name].layout == "channels_last":
+        text += ", channels-last"
     return {"label": dot_quote(text), "class": dot_quote(" ".join(dict.fromkeys([*cls, sw.key]))),
             "style": dot_quote(style), "color": dot_quote(sw.border), "fillcolor": dot_quote(sw.fill),
             "tooltip": dot_tooltip(f"{tip}\n{text}")}

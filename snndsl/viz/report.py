@@ -107,6 +107,9 @@ def _region_changes(before: IR, after: IR) -> str:
     out = [f"{len(new)} time-batched regions formed"] if new else []
     out += [f"{len(gone)} regions dissolved"] if gone else []
     out += [f"static (run once, broadcast over T): {', '.join(static)}"] if static else []
+    nhwc = [r for r, reg in after.regions.items() if reg.layout == "channels_last"
+            and not (r in before.regions and before.regions[r].layout == "channels_last")]
+    out += [f"channels-last memory: {', '.join(nhwc)}"] if nhwc else []
     return "; ".join(out)
 
 

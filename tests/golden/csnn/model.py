@@ -1,5 +1,6 @@
 # Compiled by snndsl 0.1.0 from 'examples/csnn.snn', model CSNN.
 # Generated code: edit the .snn file and recompile rather than editing this file.
+import torch
 from torch import nn
 
 from snndsl.runtime import neuron, surrogate
@@ -25,25 +26,28 @@ class CSNN(CompiledModule):
         self.sn3 = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), detach_reset=True)
         self.fc2 = nn.Linear(1024, 10, bias=False)
         self.sn4 = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), detach_reset=True)
+        # convolutions of channels-last regions keep their weights channels-last too
+        for conv in (self.conv1, self.conv2):
+            conv.to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):
         """Inputs img: [T, N, 1, 28, 28]."""
         self.check_input('img', img, (1, 28, 28), False)
         T, N = img.shape[:2]
-        # region0 (batched over T*N): conv1 -> bn1
-        img_flat = img.flatten(0, 1)
+        # region0 (batched over T*N, channels-last): conv1 -> bn1
+        img_flat = img.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         conv1 = self.conv1(img_flat)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1.unflatten(0, (T, N)))
-        # region1 (batched over T*N): pool1 -> conv2 -> bn2
-        sn1_flat = sn1.flatten(0, 1)
+        # region1 (batched over T*N, channels-last): pool1 -> conv2 -> bn2
+        sn1_flat = sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         pool1 = self.pool1(sn1_flat)
         conv2 = self.conv2(pool1)
         bn2 = self.bn2(conv2)
         sn2 = self.sn2(bn2.unflatten(0, (T, N)))
-        # region2 (batched over T*N): pool2 -> flat -> fc1
-        sn2_flat = sn2.flatten(0, 1)
+        # region2 (batched over T*N, channels-last): pool2 -> flat -> fc1
+        sn2_flat = sn2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         pool2 = self.pool2(sn2_flat)
         flat = self.flat(pool2)
         fc1 = self.fc1(flat)

@@ -1,5 +1,6 @@
 # Compiled by snndsl 0.1.0 from 'examples/digits.snn', model DigitsSNN.
 # Generated code: edit the .snn file and recompile rather than editing this file.
+import torch
 from torch import nn
 
 from snndsl.runtime import neuron, surrogate
@@ -21,6 +22,9 @@ class DigitsSNN(CompiledModule):
         self.bn2 = nn.BatchNorm1d(128, momentum=0.2)
         self.sn2 = neuron.LIFNode(tau=2.0, v_threshold=0.5, surrogate_function=surrogate.ATan(), detach_reset=True)
         self.fc2 = nn.Linear(128, 10)
+        # convolutions of channels-last regions keep their weights channels-last too
+        for conv in (self.conv1,):
+            conv.to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):
@@ -28,12 +32,13 @@ class DigitsSNN(CompiledModule):
         self.check_input('img', img, (1, 8, 8), True)
         N = img.shape[0]
         T = self.time_steps(T)
-        # region0 (static: once on [N, ...], then broadcast over T): conv1 -> bn1
-        conv1 = self.conv1(img)
+        # region0 (static: once on [N, ...], then broadcast over T, channels-last): conv1 -> bn1
+        img_nhwc = img.contiguous(memory_format=torch.channels_last)
+        conv1 = self.conv1(img_nhwc)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1.expand(T, *bn1.shape))
-        # region1 (batched over T*N): pool1 -> flat -> fc1 -> bn2
-        sn1_flat = sn1.flatten(0, 1)
+        # region1 (batched over T*N, channels-last): pool1 -> flat -> fc1 -> bn2
+        sn1_flat = sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         pool1 = self.pool1(sn1_flat)
         flat = self.flat(pool1)
         fc1 = self.fc1(flat)

@@ -1,5 +1,6 @@
 # Compiled by snndsl 0.1.0 from 'examples/plif_net.snn', model PLIFNet.
 # Generated code: edit the .snn file and recompile rather than editing this file.
+import torch
 from torch import nn
 
 from snndsl.runtime import layer, neuron, surrogate
@@ -30,25 +31,28 @@ class PLIFNet(CompiledModule):
         self.fc2 = nn.Linear(128, 100)
         self.sn2 = neuron.ParametricLIFNode(init_tau=2.0, surrogate_function=surrogate.Sigmoid(alpha=4.0), detach_reset=True)
         self.vote = layer.VotingLayer(10)
+        # convolutions of channels-last regions keep their weights channels-last too
+        for conv in (self.features[0], self.features[4]):
+            conv.to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, x, T: int | None = None):
         """Inputs x: [T, N, 2, 34, 34]."""
         self.check_input('x', x, (2, 34, 34), False)
         T, N = x.shape[:2]
-        # region0 (batched over T*N): features.0 -> features.1
-        x_flat = x.flatten(0, 1)
+        # region0 (batched over T*N, channels-last): features.0 -> features.1
+        x_flat = x.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         features_0 = self.features[0](x_flat)
         features_1 = self.features[1](features_0)
         features_2 = self.features[2](features_1.unflatten(0, (T, N)))
-        # region1 (batched over T*N): features.3 -> features.4 -> features.5
-        features_2_flat = features_2.flatten(0, 1)
+        # region1 (batched over T*N, channels-last): features.3 -> features.4 -> features.5
+        features_2_flat = features_2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         features_3 = self.features[3](features_2_flat)
         features_4 = self.features[4](features_3)
         features_5 = self.features[5](features_4)
         features_6 = self.features[6](features_5.unflatten(0, (T, N)))
-        # region2 (batched over T*N): features.7 -> flat
-        features_6_flat = features_6.flatten(0, 1)
+        # region2 (batched over T*N, channels-last): features.7 -> flat
+        features_6_flat = features_6.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         features_7 = self.features[7](features_6_flat)
         flat = self.flat(features_7)
         drop1 = self.drop1(flat.unflatten(0, (T, N)))

@@ -1,5 +1,6 @@
 # Compiled by snndsl 0.1.0 from 'examples/static_image.snn', model StaticCIFAR.
 # Generated code: edit the .snn file and recompile rather than editing this file.
+import torch
 from torch import nn
 
 from snndsl.runtime import neuron, surrogate
@@ -24,6 +25,9 @@ class StaticCIFAR(CompiledModule):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten_0 = nn.Flatten()
         self.fc = nn.Linear(64, 10)
+        # convolutions of channels-last regions keep their weights channels-last too
+        for conv in (self.encoder, self.conv1, self.conv2):
+            conv.to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):
@@ -31,22 +35,23 @@ class StaticCIFAR(CompiledModule):
         self.check_input('img', img, (3, 32, 32), True)
         N = img.shape[0]
         T = self.time_steps(T)
-        # region0 (static: once on [N, ...], then broadcast over T): encoder -> encoder_bn
-        encoder = self.encoder(img)
+        # region0 (static: once on [N, ...], then broadcast over T, channels-last): encoder -> encoder_bn
+        img_nhwc = img.contiguous(memory_format=torch.channels_last)
+        encoder = self.encoder(img_nhwc)
         encoder_bn = self.encoder_bn(encoder)
         sn0 = self.sn0(encoder_bn.expand(T, *encoder_bn.shape))
-        # region1 (batched over T*N): conv1 -> bn1
-        sn0_flat = sn0.flatten(0, 1)
+        # region1 (batched over T*N, channels-last): conv1 -> bn1
+        sn0_flat = sn0.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         conv1 = self.conv1(sn0_flat)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1.unflatten(0, (T, N)))
-        # region2 (batched over T*N): conv2 -> bn2
-        sn1_flat = sn1.flatten(0, 1)
+        # region2 (batched over T*N, channels-last): conv2 -> bn2
+        sn1_flat = sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         conv2 = self.conv2(sn1_flat)
         bn2 = self.bn2(conv2)
         sn2 = self.sn2(bn2.unflatten(0, (T, N)))
-        # region3 (batched over T*N): pool -> flatten_0 -> fc
-        sn2_flat = sn2.flatten(0, 1)
+        # region3 (batched over T*N, channels-last): pool -> flatten_0 -> fc
+        sn2_flat = sn2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
         pool = self.pool(sn2_flat)
         flatten_0 = self.flatten_0(pool)
         fc = self.fc(flatten_0)
