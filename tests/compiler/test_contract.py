@@ -13,6 +13,8 @@ import torch
 import snndsl
 from snndsl.runtime import functional
 
+from ..conftest import EXAMPLES
+
 SMALL = """
 defaults LIF(tau=2.0, detach_reset=true)
 model Small(h: int = 16) {
@@ -114,6 +116,26 @@ def test_torch_compile_matches_eager_without_graph_breaks():
     assert explanation.graph_break_count == 0, explanation.break_reasons
     compiled = torch.compile(net, backend="aot_eager")
     torch.testing.assert_close(compiled(x), expected)
+
+
+def test_torch_compile_of_a_training_step_has_no_graph_break():
+    """Conv-BN-LIF-pool in train mode, channels-last regions: one graph; the compiled
+    step (the neurons traced as plain tensor ops) gives eager's outputs and gradients."""
+    net = snndsl.compile_file(EXAMPLES / "csnn.snn", params={"channels": 4}).train()
+    x = torch.rand(3, 2, 1, 28, 28) * 3
+    explanation = torch._dynamo.explain(net)(x)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    compiled = torch.compile(net, backend="aot_eager")
+    results = []
+    for model in (net, compiled):
+        model.zero_grad()
+        y = model(x)
+        (y * torch.linspace(0, 1, y.numel()).view(y.shape)).sum().backward()
+        results.append((y.detach(), [p.grad.clone() for p in net.parameters()]))
+    (y1, g1), (y2, g2) = results
+    torch.testing.assert_close(y2, y1)
+    for a, b in zip(g2, g1, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
 def test_labels_that_clash_with_module_attributes_and_keywords():
