@@ -342,7 +342,14 @@ class Emitter:
                 local[src] = self._entry(src, var, ns, multi, region, seq, flat)
         for n in unit:
             ins = [local.get(s, var[s]) for s in ir.inputs_of(n.path)]
-            if isinstance(n.op, ops.Merge):
+            folded = self._folded_user(n.path)
+            if n.container == "folded":
+                pass  # computed with its producer
+            elif folded is not None:
+                helper = "linear_bn" if n.op.kind == "Linear" else "conv_bn"  # type: ignore[attr-defined]
+                self.modules_used.add("fused")
+                w.line(f"{var[folded]} = fused.{helper}({module_ref(n.path)}, {module_ref(folded)}, {ins[0]})")
+            elif isinstance(n.op, ops.Merge):
                 w.line(f"{var[n.path]} = {merge_expr(n.op, ins)}")
             else:
                 w.line(f"{var[n.path]} = {module_ref(n.path)}({ins[0]})")
@@ -350,6 +357,13 @@ class Emitter:
                 flat[n.path] = var[n.path]
                 if region.layout == "channels_last":  # the region's layers keep the format
                     flat[n.path + "\0nhwc"] = var[n.path]
+
+    def _folded_user(self, path: str) -> str | None:
+        """The BatchNorm folded into the layer at ``path`` (fold-batchnorm), if any."""
+        users = self.ir.users_of(path)
+        if len(users) == 1 and self.ir.node(users[0]).container == "folded":
+            return users[0]
+        return None
 
     def _entry(self, src: str, var: dict[str, str], ns: Namespace, multi: bool, region: Region,
                seq: dict[str, str], flat: dict[str, str]) -> str:
@@ -391,7 +405,7 @@ class Emitter:
         if "torch." in "\n".join(body.lines):
             head.line("import torch")
         head.line("from torch import nn")
-        rt = sorted({m for m in self.modules_used if m in ("functional", "layer", "neuron", "surrogate")})
+        rt = sorted({m for m in self.modules_used if m in ("functional", "fused", "layer", "neuron", "surrogate")})
         head.line("")
         if rt:
             head.line(f"from snndsl.runtime import {', '.join(rt)}")

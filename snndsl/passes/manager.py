@@ -16,6 +16,7 @@ from ..ir.graph import IR
 from ..ir.verify import verify
 from .build import build
 from .channels_last import channels_last
+from .fold_batchnorm import fold_batchnorm
 from .fuse_stateless import fuse_stateless
 from .hoist_static import hoist_static
 from .infer_shapes import infer_shapes
@@ -29,6 +30,8 @@ class Pass:
     run: Callable[[IR], IR]
     optional: bool = False
     doc: str = ""
+    #: runs unless disabled (``False``: opt-in, runs only when enabled, e.g. by ``-O``)
+    default: bool = True
 
 
 PIPELINE: tuple[Pass, ...] = (
@@ -38,10 +41,15 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("insert-containers", insert_containers, doc="how each node runs in multi-step mode"),
     Pass("hoist-static", hoist_static, optional=True, doc="regions fed only by static inputs run once"),
     Pass("channels-last", channels_last, optional=True, doc="regions of 2-d convolutions and pools run in NHWC memory"),
+    Pass("fold-batchnorm", fold_batchnorm, optional=True, default=False,
+         doc="BatchNorm after Conv/Linear folded into it for eval-mode inference (-O inference)"),
 )
 BUILD_DOC = "AST to IR: blocks inlined, repeats and groups expanded, constants evaluated"
 PASS_NAMES = ("build", *(p.name for p in PIPELINE))
 OPTIONAL = tuple(p.name for p in PIPELINE if p.optional)
+OPT_IN = tuple(p.name for p in PIPELINE if not p.default)
+#: ``-O`` levels: the opt-in passes each enables
+OPTIMIZE = {"inference": ("fold-batchnorm",)}
 
 
 def run_pipeline(
@@ -50,6 +58,7 @@ def run_pipeline(
     params: Mapping[str, object] | None = None,
     allow_imports: Sequence[str] = (),
     disable: Sequence[str] = (),
+    enable: Sequence[str] = (),
     stop_after: str | None = None,
     verify_each: bool = True,
     on_after: Callable[[str, IR], None] | None = None,
@@ -57,6 +66,9 @@ def run_pipeline(
     unknown = [d for d in disable if d not in OPTIONAL]
     if unknown:
         raise ValueError(f"cannot disable {unknown}: optional passes are {list(OPTIONAL)}")
+    unknown = [e for e in enable if e not in OPT_IN]
+    if unknown:
+        raise ValueError(f"cannot enable {unknown}: opt-in passes are {list(OPT_IN)}")
     ir = build(tree, model, params, allow_imports)
     if verify_each:
         verify(ir, "build")
@@ -65,7 +77,7 @@ def run_pipeline(
     if stop_after == "build":
         return ir
     for p in PIPELINE:
-        if p.name in disable:
+        if p.name in disable or not (p.default or p.name in enable):
             continue
         ir = p.run(ir)
         if verify_each:

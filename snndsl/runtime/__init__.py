@@ -8,6 +8,6 @@ for SpikingJelly runs with one changed import line::
 The contract is ``shared/spec/runtime.md``; SpikingJelly itself is never imported here.
 """
 
-from . import base, functional, layer, neuron, surrogate
+from . import base, functional, fused, layer, neuron, surrogate
 
-__all__ = ["base", "functional", "layer", "neuron", "surrogate"]
+__all__ = ["base", "functional", "fused", "layer", "neuron", "surrogate"]

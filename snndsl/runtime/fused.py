@@ -1,0 +1,70 @@
+"""Layers folded together for eval-mode inference (the fold-batchnorm pass).
+
+``conv_bn(conv, bn, x)`` equals ``bn(conv(x))`` and ``linear_bn(linear, bn, x)`` equals
+``bn(linear(x))``. When ``bn`` is in eval mode with running statistics, the BatchNorm's
+per-channel affine map is folded into the weight and bias first, so the activations are
+read and written once instead of twice. With gradients enabled the folding runs on
+every call (a few weight-sized ops), so gradients flow to every parameter; under
+``no_grad`` the folded tensors are cached on the BatchNorm module and recomputed when any
+tensor they come from changes (version counter, storage, dtype or device), so
+``load_state_dict``, an optimiser step or ``.to()`` never leave a stale fold.
+(``torch.nn.utils.fusion`` has the same formulas but returns new ``nn.Parameter``
+objects, which would not carry gradients back to the layers.)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["conv_bn", "linear_bn"]
+
+
+def _foldable(bn: nn.Module) -> bool:
+    return not bn.training and bn.running_mean is not None and bn.running_var is not None
+
+
+def _fold(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = bn.weight * scale
+    shift = -bn.running_mean * scale if bias is None else (bias - bn.running_mean) * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    w = weight * scale.reshape(-1, *([1] * (weight.dim() - 1)))
+    return w, shift
+
+
+def _folded(layer: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """The folded weight and bias; under ``no_grad`` cached on ``bn`` until a tensor they
+    come from changes (its version counter moves: optimiser steps, ``load_state_dict``)
+    or is replaced (``.to()``, a copy)."""
+    if torch.is_grad_enabled() or torch.compiler.is_compiling():
+        return _fold(layer.weight, layer.bias, bn)
+    sources = (layer.weight, layer.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    key = (float(bn.eps),) + tuple(
+        None if t is None else (t.data_ptr(), t._version, t.dtype, t.device) for t in sources
+    )
+    cached = bn.__dict__.get("_snndsl_folded")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    folded = _fold(layer.weight, layer.bias, bn)
+    bn.__dict__["_snndsl_folded"] = (key, folded)
+    return folded
+
+
+def conv_bn(conv: nn.Module, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``bn(conv(x))`` for a Conv1d/2d/3d followed by its BatchNorm."""
+    if not _foldable(bn):
+        return bn(conv(x))
+    weight, bias = _folded(conv, bn)
+    return conv._conv_forward(x, weight, bias)
+
+
+def linear_bn(linear: nn.Module, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``bn(linear(x))`` for a Linear followed by a BatchNorm1d over its features."""
+    if not _foldable(bn):
+        return bn(linear(x))
+    weight, bias = _folded(linear, bn)
+    return F.linear(x, weight, bias)
