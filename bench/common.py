@@ -214,13 +214,18 @@ def compare(
     naive: torch.nn.Module | None = None,
     ours_kw: Mapping[str, object] | None = None,
     theirs_kw: Mapping[str, object] | None = None,
+    inference_opt: torch.nn.Module | None = None,
 ) -> dict[str, dict[str, float]]:
     """Check that ``ours`` and ``theirs`` agree, then time a training step and inference of
-    each, interleaved; print one ratio line per comparison. Returns the medians."""
+    each, interleaved; print one ratio line per comparison. Returns the medians.
+
+    ``inference_opt``: the model compiled with ``-O inference`` (fold-batchnorm), timed
+    in the inference rounds too."""
     ours_kw, theirs_kw = dict(ours_kw or {}), dict(theirs_kw or {})
     nets = {"snndsl": ours, "spikingjelly": theirs}
     if naive is not None:
         nets["naive per-step loop"] = naive
+    opt_label = "snndsl -O inference"
 
     def reset_of(label: str) -> Callable[[], None] | None:
         return None if label == "snndsl" else (lambda: reset_sj(nets[label]))
@@ -236,6 +241,10 @@ def compare(
             if label != "snndsl":
                 reset_sj(net)
                 assert_same(ref, net(x, **kw_of(label)), f"{name}: snndsl vs {label} (eval)")
+        if inference_opt is not None:
+            inference_opt.load_state_dict(ours.state_dict())
+            inference_opt.eval()
+            assert_same(ref, inference_opt(x, **ours_kw), f"{name}: snndsl vs {opt_label} (eval)")
     results: dict[str, dict[str, float]] = {}
     for mode in ("train", "inference"):
         make = train_step if mode == "train" else infer_step
@@ -244,11 +253,16 @@ def compare(
         cases = {
             label: make(net, x, reset_of(label), **kw_of(label)) for label, net in nets.items()
         }
+        if mode == "inference" and inference_opt is not None:
+            cases[opt_label] = make(inference_opt, x, None, **ours_kw)
         med = time_interleaved(cases, args.repeats, args.warmup, device)
         results[mode] = med
         for label in nets:
             if label != "snndsl":
                 ratio_line(f"{name} {mode}", med["snndsl"], med[label], theirs_name=label)
+        if opt_label in med:
+            ratio_line(f"{name} inference -O inference", med[opt_label], med["spikingjelly"],
+                       ours_name=opt_label)  # fmt: skip
     return results
 
 

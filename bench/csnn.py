@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     naive = twins.PerStepLoop(twins.CSNN(C)).to(device)
     naive.net.load_state_dict(net.state_dict(), strict=True)
     x = torch.rand(T, N, 1, 28, 28, device=device)
-    compare("csnn", net, sj, x, args, device, naive=naive)
+    compare("csnn", net, sj, x, args, device, naive=naive,
+            inference_opt=build(optimize="inference"))
     if args.torch_compile:
         torch_compiled("csnn", lambda: build(torch_compile=True), net, x, args, device)
 

@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         naive = twins.PerStepLoop(twins.SEWResNet18(C)).to(device)
         naive.net.load_state_dict(net.state_dict(), strict=True)
     x = torch.rand(T, N, 3, 32, 32, device=device)
-    compare("resnet", net, sj, x, args, device, naive=naive)
+    compare("resnet", net, sj, x, args, device, naive=naive,
+            inference_opt=build(optimize="inference"))
     if args.torch_compile:
         torch_compiled("resnet", lambda: build(torch_compile=True), net, x, args, device)
 

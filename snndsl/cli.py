@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .diagnostics import SnnError, UsageError, print_error
+from .diagnostics import SnnError, UsageError, print_error, printable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +41,11 @@ def _common(p: argparse.ArgumentParser, model: bool = True) -> None:
                    help="allow `use` declarations to import from PKG (repeatable)")
 
 
+def _optimize(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-O", "--optimize", choices=("inference",), default=None, metavar="LEVEL",
+                   help="'inference': add the passes for eval-mode inference (fold-batchnorm)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="snndsl", description="Compile .snn spiking-network descriptions to PyTorch.")
     from ._version import __version__
@@ -52,10 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="validate a file and print its layer table")
     _common(p)
     p.add_argument("--print-ir-after", metavar="PASS", help="print the IR as YAML after PASS ('all' for every pass)")
+    _optimize(p)
 
     p = sub.add_parser("compile", help="emit the generated Python module")
     _common(p)
     p.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
+    _optimize(p)
+    p.add_argument("--no-memory-check", action="store_true",
+                   help="compile a model whose parameters exceed this machine's memory (for a larger machine)")
 
     p = sub.add_parser("run", help="run the model on random input: shapes, spike rates, time per step")
     _common(p)
@@ -65,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step-mode", choices=("m", "s"), default="m", help="multi-step (m) or single-step (s)")
     p.add_argument("--seed", type=int, default=0, help="random seed for weights and input")
     p.add_argument("--torch-compile", action="store_true", help="wrap the module in torch.compile")
+    _optimize(p)
     p.add_argument("--weights", help="load a state_dict (.pt, loaded with weights_only=True) first")
     p.add_argument("--data", choices=("digits",), help="evaluate on a data set's test split instead of random input")
 
@@ -83,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.add_argument("--format", choices=("svg", "png", "dot"), default="svg")
     p.add_argument("--collapse", action="store_true", help="draw each block instance as one node")
+    _optimize(p)
 
     p = sub.add_parser("export", help="export the model as a NIR graph")
     _common(p)
@@ -114,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(e)
         return 1
     except UsageError as e:
-        print(f"snndsl {args.command}: error: {e}", file=sys.stderr)
+        print(f"snndsl {args.command}: error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from .compiler import _read, generate, load_class, lower, parameter_counts
-from .diagnostics import UsageError
-from .fileio import write_atomic
+from .compiler import (
+    _read,
+    available_memory,
+    check_memory,
+    generate,
+    load_class,
+    lower,
+    parameter_counts,
+)
+from .diagnostics import SnnError, SnnLimitError, UsageError
+from .fileio import load_weights_file, write_atomic
 from .ir import ops
 from .ir.graph import IR
 from .ir.yaml import dump_yaml
@@ -55,7 +64,7 @@ def cmd_check(args: argparse.Namespace, params) -> int:
     dumps: list[tuple[str, IR]] = []
     after = args.print_ir_after
     ir = lower(text, args.file, args.model, params, args.allow_import,
-               on_after=(lambda n, i: dumps.append((n, i))) if after else None)
+               on_after=(lambda n, i: dumps.append((n, i))) if after else None, optimize=args.optimize)
     if after:
         for name, snapshot in dumps:
             if after in ("all", name):
@@ -76,21 +85,35 @@ def cmd_check(args: argparse.Namespace, params) -> int:
     outs = ", ".join(_shape(n.shape) for n in ir.output_nodes())
     print(f"\n{len(rows)} nodes, {stateful} stateful, {len(ir.regions)} time-batched regions; "
           f"{total:,} parameters and buffers ({total * 4 / 2**20:,.2f} MiB as float32); output {outs}")
+    if total * 4 > available_memory():
+        print(f"note: that is more than this machine's {available_memory() / 2**30:,.1f} GiB: `run` refuses "
+              "the model and `compile` needs --no-memory-check")
     made = [n.path for n in ir.nodes() if n.generated and isinstance(n.op, ops.Layer)]
     if made:
         print(f"labels made by the compiler (label these layers to choose their state_dict keys): {', '.join(made)}")
     return 0
 
 
+def _check_memory(ir: IR, counts: dict[str, int], text: str) -> None:
+    """``compile`` refuses what ``run`` and ``compile_source`` could not instantiate here."""
+    try:
+        check_memory(ir, counts)
+    except SnnError as e:
+        e.hint = (f"{e.hint}; or pass --no-memory-check to compile it anyway (for a larger machine)")
+        raise e.with_source(text) from None
+
+
 def cmd_compile(args: argparse.Namespace, params) -> int:
     text = _read(args.file)
-    _, gen = generate(text, args.file, args.model, params, args.allow_import)
+    ir, gen = generate(text, args.file, args.model, params, args.allow_import, optimize=args.optimize)
+    if not args.no_memory_check:
+        _check_memory(ir, parameter_counts(load_class(gen)), text)
     if args.output:
         try:
             write_atomic(args.output, gen.source)
         except OSError as e:
             raise UsageError(f"cannot write {args.output}: {e.strerror or e}") from None
-        print(f"wrote {args.output} (class {gen.class_name})", file=sys.stderr)
+        print(f"wrote {args.output} (class {gen.class_name})")
     else:
         sys.stdout.write(gen.source)
     return 0
@@ -98,14 +121,7 @@ def cmd_compile(args: argparse.Namespace, params) -> int:
 
 def load_weights(net, path: str) -> None:
     """Load a state_dict safely (``weights_only=True``), reporting mismatches by module path."""
-    import torch
-
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UsageError(f"no such weights file: {path}") from None
-    except Exception as e:
-        raise UsageError(f"cannot load weights from {path}: {str(e).splitlines()[0]}") from None
+    state = load_weights_file(path)
     if not isinstance(state, dict):
         raise UsageError(f"{path} does not hold a state_dict (got {type(state).__name__})")
     own = net.state_dict()
@@ -125,6 +141,55 @@ def load_weights(net, path: str) -> None:
     net.load_state_dict(state, strict=True)
 
 
+def run_device(name: str):
+    """The ``torch.device`` for ``run --device NAME``: one that can hold data here."""
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r}") from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    usable = device.type in ("cpu", "cuda") or (device.type == "mps" and torch.backends.mps.is_available())
+    if not usable:
+        why = "meta tensors hold no data" if device.type == "meta" else "it is not available here"
+        raise UsageError(f"--device {name}: cannot run on this device ({why}); use cpu or cuda")
+    return device
+
+
+def device_memory(device) -> int:
+    """Bytes of memory of ``device`` (the machine's memory for the CPU)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device.index or 0).total_memory
+    return available_memory()
+
+
+def check_run_memory(ir: IR, T: int, N: int, step_mode: str, device) -> None:
+    """Refuse a run whose input or largest value (float32, all of ``[T, N, ...]`` at
+    once in multi-step mode) cannot fit in the device's memory, before allocating it."""
+    limit = device_memory(device)
+    worst, size = None, 0
+    for n in ir.nodes():
+        if n.shape is None or isinstance(n.op, ops.Output):
+            continue
+        static = isinstance(n.op, ops.Input) and n.op.static
+        lead = N if (static or step_mode == "s") else T * N
+        nbytes = math.prod(n.shape) * lead * 4
+        if nbytes > size:
+            worst, size = n, nbytes
+    if worst is not None and size > limit:
+        what = f"input '{worst.op.name}'" if isinstance(worst.op, ops.Input) else f"the value of '{worst.path}'"
+        raise SnnLimitError(
+            f"with T={T} and N={N}, {what} needs {size / 2**30:,.1f} GiB, more than the "
+            f"{limit / 2**30:,.1f} GiB of {device.type} memory here", worst.span,
+            "lower -T or -N, or check the sizes in the file")
+
+
 def cmd_run(args: argparse.Namespace, params) -> int:
     import torch
 
@@ -132,16 +197,15 @@ def cmd_run(args: argparse.Namespace, params) -> int:
 
     if args.T < 1 or args.N < 1:
         raise UsageError("-T and -N must be positive")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available here")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        raise UsageError(f"unknown device {args.device!r}") from None
+    device = run_device(args.device)
     torch.manual_seed(args.seed)
     text = _read(args.file)
     net = compile_source(text, args.file, args.model, params, step_mode=args.step_mode,
-                         allow_imports=args.allow_import)
+                         allow_imports=args.allow_import, optimize=args.optimize)
+    try:
+        check_run_memory(net.snn_ir, args.T, args.N, args.step_mode, device)
+    except SnnError as e:
+        raise e.with_source(text) from None
     if args.weights:
         load_weights(net, args.weights)
     net = net.to(device).eval()
@@ -211,7 +275,7 @@ def cmd_viz(args: argparse.Namespace, params) -> int:
 
     text = _read(args.file)
     written = write_report(text, args.file, args.output, fmt=args.format, model=args.model, params=params,
-                           allow_imports=args.allow_import, collapse=args.collapse)
+                           allow_imports=args.allow_import, collapse=args.collapse, optimize=args.optimize)
     print(f"wrote {len(written)} files to {args.output} (open {os.path.join(args.output, 'index.html')})")
     return 0
 

@@ -20,7 +20,7 @@ from .codegen.emit import GeneratedModule, emit_module
 from .diagnostics import SnnError, SnnLimitError, UsageError
 from .frontend.parse import parse
 from .ir.graph import IR
-from .passes.manager import run_pipeline
+from .passes.manager import OPTIMIZE, run_pipeline
 
 
 def _read(path: str | os.PathLike) -> str:
@@ -48,12 +48,17 @@ def lower(
     disable: Iterable[str] = (),
     stop_after: str | None = None,
     on_after: Callable[[str, IR], None] | None = None,
+    optimize: str | None = None,
 ) -> IR:
-    """Parse ``text`` and run the pass pipeline; returns the final IR."""
+    """Parse ``text`` and run the pass pipeline; returns the final IR.
+
+    ``optimize="inference"`` (CLI ``-O inference``) adds the opt-in passes for eval-mode
+    inference (fold-batchnorm)."""
+    enable = optimize_passes(optimize)
     try:
         tree = parse(text, filename)
-        return run_pipeline(tree, model, params, tuple(allow_imports), tuple(disable), stop_after,
-                            on_after=on_after)
+        return run_pipeline(tree, model, params, tuple(allow_imports), tuple(disable), enable=enable,
+                            stop_after=stop_after, on_after=on_after)
     except SnnError as e:
         raise e.with_source(text) from None
     except RecursionError:
@@ -63,27 +68,37 @@ def lower(
                             "flatten deeply nested expressions or groups").with_source(text) from None
 
 
+def optimize_passes(optimize: str | None) -> tuple[str, ...]:
+    """The opt-in passes of an ``-O`` level (``None``: none)."""
+    if optimize is None:
+        return ()
+    if optimize not in OPTIMIZE:
+        raise UsageError(f"unknown optimisation level {optimize!r}; expected one of {sorted(OPTIMIZE)}")
+    return OPTIMIZE[optimize]
+
+
 def trace_passes(text: str, filename: str = "<string>", model: str | None = None,
                  params: Mapping[str, object] | None = None, allow_imports: Iterable[str] = (),
-                 disable: Iterable[str] = ()) -> list[tuple[str, IR]]:
+                 disable: Iterable[str] = (), optimize: str | None = None) -> list[tuple[str, IR]]:
     """``[(pass_name, IR)]`` after every pass, in order."""
     out: list[tuple[str, IR]] = []
-    lower(text, filename, model, params, allow_imports, disable, on_after=lambda n, ir: out.append((n, ir)))
+    lower(text, filename, model, params, allow_imports, disable, on_after=lambda n, ir: out.append((n, ir)),
+          optimize=optimize)
     return out
 
 
 def generate(text: str, filename: str = "<string>", model: str | None = None,
              params: Mapping[str, object] | None = None, allow_imports: Iterable[str] = (),
-             disable: Iterable[str] = ()) -> tuple[IR, GeneratedModule]:
-    ir = lower(text, filename, model, params, allow_imports, disable)
+             disable: Iterable[str] = (), optimize: str | None = None) -> tuple[IR, GeneratedModule]:
+    ir = lower(text, filename, model, params, allow_imports, disable, optimize=optimize)
     return ir, emit_module(ir)
 
 
 def emit_python(text: str, filename: str = "<string>", model: str | None = None,
                 params: Mapping[str, object] | None = None, allow_imports: Iterable[str] = (),
-                disable: Iterable[str] = ()) -> str:
+                disable: Iterable[str] = (), optimize: str | None = None) -> str:
     """The generated Python source of the model."""
-    return generate(text, filename, model, params, allow_imports, disable)[1].source
+    return generate(text, filename, model, params, allow_imports, disable, optimize)[1].source
 
 
 def load_class(gen: GeneratedModule) -> type[torch.nn.Module]:
@@ -107,7 +122,7 @@ def load_class(gen: GeneratedModule) -> type[torch.nn.Module]:
     return getattr(mod, gen.class_name)
 
 
-def _available_memory() -> int:
+def available_memory() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
@@ -125,29 +140,32 @@ def parameter_counts(cls: type[torch.nn.Module]) -> dict[str, int]:
     return counts
 
 
-def check_memory(ir: IR, cls: type[torch.nn.Module]) -> None:
-    counts = parameter_counts(cls)
+def check_memory(ir: IR, counts: Mapping[str, int]) -> None:
+    """Refuse a model whose parameters and buffers (float32) exceed this machine's memory;
+    ``counts`` are those of :func:`parameter_counts`."""
     total = sum(counts.values()) * 4
-    if total > _available_memory():
+    if total > available_memory():
         worst = max(counts, key=counts.__getitem__)
         span = ir.node(worst).span if worst in ir else ir.input_nodes()[0].span
         raise SnnLimitError(
             f"the model needs {total / 2**30:,.1f} GiB for its parameters, more than this machine's "
-            f"{_available_memory() / 2**30:,.1f} GiB; '{worst}' alone has {counts[worst]:,} values", span,
+            f"{available_memory() / 2**30:,.1f} GiB; '{worst}' alone has {counts[worst]:,} values", span,
             "check the layer sizes (`snndsl check` shows the parameter count of every layer)")
 
 
 def compile_source(text: str, filename: str = "<string>", model: str | None = None,
                    params: Mapping[str, object] | None = None, step_mode: str = "m",
                    allow_imports: Iterable[str] = (), carry_state: bool = False,
-                   disable: Iterable[str] = (), torch_compile: bool = False) -> torch.nn.Module:
-    """Compile ``.snn`` text into an ``nn.Module`` instance."""
+                   disable: Iterable[str] = (), torch_compile: bool = False,
+                   optimize: str | None = None) -> torch.nn.Module:
+    """Compile ``.snn`` text into an ``nn.Module`` instance (``optimize="inference"``: with
+    the passes for eval-mode inference; the module still trains correctly)."""
     if step_mode not in ("s", "m"):
         raise UsageError(f"step_mode must be 's' or 'm', got {step_mode!r}")
-    ir, gen = generate(text, filename, model, params, allow_imports, disable)
+    ir, gen = generate(text, filename, model, params, allow_imports, disable, optimize)
     cls = load_class(gen)
     try:
-        check_memory(ir, cls)
+        check_memory(ir, parameter_counts(cls))
     except SnnError as e:
         raise e.with_source(text) from None
     net = cls(step_mode=step_mode, carry_state=carry_state)
@@ -161,10 +179,11 @@ def compile_source(text: str, filename: str = "<string>", model: str | None = No
 def compile_file(path: str | os.PathLike, model: str | None = None,
                  params: Mapping[str, object] | None = None, step_mode: str = "m",
                  allow_imports: Iterable[str] = (), carry_state: bool = False,
-                 disable: Iterable[str] = (), torch_compile: bool = False) -> torch.nn.Module:
+                 disable: Iterable[str] = (), torch_compile: bool = False,
+                 optimize: str | None = None) -> torch.nn.Module:
     """Compile a ``.snn`` file into an ``nn.Module`` instance."""
     return compile_source(_read(path), os.fspath(path), model, params, step_mode, allow_imports,
-                          carry_state, disable, torch_compile)
+                          carry_state, disable, torch_compile, optimize)
 
 
 def param_count(n: int) -> str:

@@ -30,7 +30,7 @@ class SourceSpan:
     end_column: int
 
     def __str__(self) -> str:
-        return f"{self.filename}:{self.line}:{self.column}"
+        return f"{printable(self.filename)}:{self.line}:{self.column}"
 
     @classmethod
     def point(cls, filename: str, line: int, column: int) -> SourceSpan:
@@ -38,6 +38,24 @@ class SourceSpan:
 
 
 UNKNOWN_SPAN = SourceSpan("<unknown>", 1, 1, 1, 2)
+
+
+def _is_control(c: str) -> bool:
+    return not c.isprintable() and c != " "
+
+
+def printable(text: str) -> str:
+    """``text`` (a file name) with control characters escaped (``\\n``, ``\\x1b``, ``\\u2028``),
+    so that a name cannot break a diagnostic's line or drive the terminal."""
+    if not any(_is_control(c) for c in text):
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii") if _is_control(c) else c for c in text)
+
+
+def _shown(line: str) -> str:
+    """A source line for display: control characters become one replacement character
+    each, so the caret below stays aligned."""
+    return "".join("\ufffd" if _is_control(c) else c for c in line)
 
 
 class SnnError(Exception):
@@ -108,7 +126,7 @@ def render(err: SnnError, source: str | None, color: bool = False) -> str:
     if source is not None:
         lines = [ln.removesuffix("\r") for ln in source.split("\n")]  # the parser counts only \n
         if 1 <= span.line <= len(lines):
-            text = lines[span.line - 1].expandtabs(1)
+            text = _shown(lines[span.line - 1].expandtabs(1))
             if len(text) > 200:  # keep huge generated lines readable
                 start = max(0, span.column - 80)
                 text, col = text[start : start + 160], span.column - start

@@ -1,18 +1,26 @@
-"""Atomic file output: write a temporary file beside the target, then rename it.
+"""File input and output with clean failures.
 
-A failed run never leaves a half-written or truncated output behind, and an existing
-file is replaced only by a complete new one.
+* :func:`write_atomic`: write a temporary file beside the target, then rename it. A
+  failed run never leaves a half-written or truncated output behind, and an existing
+  file is replaced only by a complete new one. :func:`write_atomic_group` does the
+  same for several files that belong together (all are replaced, or none).
+* :func:`load_weights_file`: ``torch.load`` with ``weights_only=True`` (no code from the
+  file runs); every failure is a :class:`UsageError` that names the file.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from .diagnostics import UsageError
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
-    target = Path(path)
+def _write_temporary(target: Path, data: str | bytes) -> str:
+    """A complete, flushed temporary file beside ``target`` holding ``data``; returns its path."""
     target.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -25,10 +33,57 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove(tmp)
         raise
+    return tmp
+
+
+def _remove(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    write_atomic_group({path: data})
+
+
+def write_atomic_group(files: Mapping[str | os.PathLike, str | bytes]) -> None:
+    """Write several files that belong together (a ``.snn`` file and its weights).
+
+    Every file is written in full to a temporary file first; only then are they renamed
+    into place. A failure while writing (a full disk, a permission) changes none of
+    the targets.
+    """
+    done: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            target = Path(path)
+            done.append((_write_temporary(target, data), target))
+    except BaseException:
+        for tmp, _ in done:
+            _remove(tmp)
+        raise
+    for i, (tmp, target) in enumerate(done):
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            for rest, _ in done[i:]:
+                _remove(rest)
+            raise
+
+
+def load_weights_file(path: str | os.PathLike) -> Any:
+    """The object saved in ``path``, loaded with ``weights_only=True`` onto the CPU."""
+    import torch
+
+    where = os.fspath(path)
+    try:
+        return torch.load(where, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UsageError(f"no such weights file: {where}") from None
+    except Exception as e:  # torch raises many kinds (pickle.UnpicklingError for code in the file)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"cannot load weights from {where}: {first}") from None

@@ -19,6 +19,7 @@ pass through :func:`comment`, which cannot end a line.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import networkx as nx
@@ -48,6 +49,8 @@ def literal(v: ops.Value) -> str:
         return f"surrogate.{v.name}(" + ", ".join(f"{k}={literal(x)}" for k, x in v.kwargs) + ")"
     if isinstance(v, tuple):
         return "(" + ", ".join(literal(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    if isinstance(v, float) and not math.isfinite(v):  # repr gives `nan`/`inf`: names, not literals
+        raise ValueError(f"not a finite float: {v!r}")
     if v is None or isinstance(v, (bool, int, float, str)):
         return repr(v)
     raise TypeError(f"not a literal: {v!r}")
@@ -185,16 +188,8 @@ class Emitter:
             convs = self._channels_last_weights()
             if convs:
                 w.line(comment("convolutions of channels-last regions keep their weights channels-last too"))
-                items = ", ".join(convs) + ("," if len(convs) == 1 else "")
-                if len(items) <= 60:
-                    header = f"for conv in ({items}):"
-                else:
-                    header = "for conv in (\n" + "".join(f"    {c},\n" for c in convs) + "):"
-                lines = header.split("\n")
-                for ln in lines[:-1]:
-                    w.line(ln)
-                with w.block(lines[-1]):
-                    w.line("conv.to(memory_format=torch.channels_last)")
+                for conv in convs:  # (no loop in the output: it would bind a local name)
+                    w.line(f"{conv}.to(memory_format=torch.channels_last)")
             w.line("self.step_mode = step_mode")
 
     def _channels_last_weights(self) -> list[str]:

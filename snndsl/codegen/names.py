@@ -18,15 +18,26 @@ import torch.nn as nn
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 RESERVED = {
-    "self", "torch", "nn", "neuron", "layer", "surrogate", "functional", "Block", "T", "N",
+    "self", "torch", "nn", "neuron", "layer", "surrogate", "functional", "fused", "Block", "T", "N",
     "CompiledModule", "step_mode", "carry_state", "super", "object", "type",
 }
 
 
-def _module_attributes() -> set[str]:
-    from ..runtime.model import Block, CompiledModule
+#: names the generated module binds at module level (its imports) or in ``__init__``,
+#: where user modules are built (a ``use`` alias is a module-level name used there)
+MODULE_GLOBALS = {"torch", "nn", "neuron", "layer", "surrogate", "functional", "fused", "Block", "CompiledModule",
+                  "self", "step_mode", "carry_state"}
 
-    names: set[str] = set()
+
+def shadows_module_global(name: str) -> bool:
+    """Would ``from ... import X as name`` in generated code break it (or not be Python)?"""
+    return keyword.iskeyword(name) or name in MODULE_GLOBALS or hasattr(builtins, name) or name.startswith("__")
+
+
+def _module_attributes() -> set[str]:
+    from ..runtime.model import OWN_ATTRIBUTES, Block, CompiledModule
+
+    names: set[str] = set(OWN_ATTRIBUTES)  # also those assigned after __init__ (snn_ir)
     for cls in (nn.Module, CompiledModule, Block, nn.Sequential):
         names |= set(dir(cls))
     probe = CompiledModule()

@@ -253,6 +253,7 @@ class UseDecl:
     alias: str
     kind: str
     span: SourceSpan
+    alias_span: SourceSpan | None = None
 
 
 TopItem = Union[LetStmt, DefaultsStmt, UseDecl, BlockDef, ModelDef]

@@ -32,6 +32,9 @@ from .grammar import MAX_NESTING
 NESTING_RULES = frozenset(
     "binop unop call_expr tuple_expr list_expr chain merge_call group op_call".split()
 )
+# ... except through their first child: `a + b + c` is as flat as a list (the evaluator
+# walks the left operands of a left-associative operator in a loop)
+FLAT_FIRST_CHILD = frozenset({"binop"})
 _VALUE, _SPLICE, _TOKEN = 0, 1, 2
 _OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 _CLOSERS = frozenset(_OPENERS.values())
@@ -46,7 +49,7 @@ class _Plan:
 
     __slots__ = (
         "size", "include", "trailing_nones", "origin", "splice", "expand1", "method", "nests",
-        "passthrough",
+        "passthrough", "flat_first",
     )  # fmt: skip
 
     def __init__(self, rule: Any, builder_cls: type):
@@ -63,6 +66,7 @@ class _Plan:
             method, "base_func", method
         )
         self.nests = 1 if name in NESTING_RULES else 0
+        self.flat_first = name in FLAT_FIRST_CHILD
         # Lark's maybe_placeholders: how many Nones go before each symbol (and after the last)
         empty = options.empty_indices or ()
         if empty:
@@ -248,11 +252,13 @@ class Driver:
             del states[-size:]
             first, final = entries[0], entries[-1]
             span = (first[1], first[2], final[3], final[4])
-            nesting = first[5]
-            for e in entries:
+            nesting = 0
+            for e in entries[1:] if plan.flat_first else entries:
                 if e[5] > nesting:
                     nesting = e[5]
             nesting += plan.nests
+            if plan.flat_first and first[5] > nesting:
+                nesting = first[5]
         else:
             entries = []
             span = (1, 1, 1, 1)

@@ -142,14 +142,24 @@ class Evaluator:
             v = _number(self._eval(node.operand), node, node.op)
             return _bounded(-v if node.op == "-" else v, node)
         if isinstance(node, ast.BinOp):
-            a = _number(self._eval(node.left), node, node.op)
-            b = _number(self._eval(node.right), node, node.op)
-            return _bounded(_binop(node.op, a, b, node), node)
+            return self._binops(node)
         if isinstance(node, ast.TupleExpr):
             return tuple(self._eval(item) for item in node.items)
         if isinstance(node, ast.CallExpr):
             return self.surrogate(node)
         raise SnnTypeError("this expression is not supported", node.span)  # pragma: no cover
+
+    def _binops(self, node: ast.BinOp) -> ops.Value:
+        """``a + b - c ...``: the left operands in a loop, so a long flat sum needs no deep recursion."""
+        spine = [node]
+        while isinstance(spine[-1].left, ast.BinOp):
+            spine.append(spine[-1].left)
+        value = self._eval(spine[-1].left)
+        for n in reversed(spine):
+            a = _number(value, n, n.op)
+            b = _number(self._eval(n.right), n, n.op)
+            value = _bounded(_binop(n.op, a, b, n), n)
+        return value
 
     def surrogate(self, node: ast.CallExpr) -> ops.SurrogateValue:
         params = registry.SURROGATES.get(node.func)
@@ -205,7 +215,7 @@ def bind_arguments(
             value, expr = given[p.name]
             if value is INFER:
                 continue
-            expected = registry.check_type(p.type, value)
+            expected = registry.check_type(p.type, value) or registry.check_value(p, value)
             if expected is not None:
                 raise SnnTypeError(
                     f"argument '{p.name}' of {what} must be {expected}, got {describe(value)}",

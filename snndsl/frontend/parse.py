@@ -27,7 +27,7 @@ from lark.exceptions import UnexpectedInput, VisitError
 
 from ..diagnostics import SnnError, SnnLimitError, SnnSyntaxError, SourceSpan, closest
 from . import ast
-from .driver import NESTING_RULES, Driver, Rejected
+from .driver import FLAT_FIRST_CHILD, NESTING_RULES, Driver, Rejected
 from .grammar import MAX_NESTING, NestingTooDeep, get_parser, lex_state, pos
 from .syntax_errors import syntax_error
 
@@ -107,7 +107,9 @@ def check_nesting(tree: Tree, filename: str) -> None:
                     _span(filename, node.meta),
                     _TOO_DEEP_HINT,
                 )
-        stack.extend((child, depth) for child in node.children if isinstance(child, Tree))
+        flat = node.data in FLAT_FIRST_CHILD  # the left operand of `a + b`: no deeper
+        stack.extend((child, depth - 1 if flat and i == 0 else depth)
+                     for i, child in enumerate(node.children) if isinstance(child, Tree))
 
 
 def _span(filename: str, meta: Any) -> SourceSpan:
@@ -222,7 +224,7 @@ class ToAst(Transformer_NonRecursive):
     def use_decl(self, meta: Any, ch: list[Any]) -> ast.UseDecl:
         path, alias_tok, kind = ch
         alias = self._ident(alias_tok, "an alias")
-        return ast.UseDecl(path.id, alias.id, kind, self._span(meta))
+        return ast.UseDecl(path.id, alias.id, kind, self._span(meta), alias.span)
 
     def use_kind(self, meta: Any, ch: list[Token]) -> str:
         return str(ch[0])
@@ -244,6 +246,12 @@ class ToAst(Transformer_NonRecursive):
     def param(self, meta: Any, ch: list[Any]) -> ast.Param:
         name_tok, type_tok, default = ch
         name = self._ident(name_tok, "a parameter name")
+        if name.id == "_":
+            raise SnnSyntaxError(
+                "`_` cannot name a parameter: in an expression it means 'infer from the input'",
+                name.span,
+                "choose another name",
+            )
         if type_tok not in PARAM_TYPES:
             guess = closest(str(type_tok), PARAM_TYPES)
             raise SnnSyntaxError(

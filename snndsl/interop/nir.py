@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ..diagnostics import SnnError, UsageError
-from ..fileio import write_atomic
+from ..fileio import load_weights_file, write_atomic, write_atomic_group
 from ..ir.graph import IR
 from ._common import NirError, nir_module, nir_span, sanitize
 from .nir_export import export_ir
@@ -43,17 +43,15 @@ def load_weights(weights: str | os.PathLike | Mapping[str, torch.Tensor]) -> dic
     if isinstance(weights, Mapping):
         data: Any = weights
     else:
-        try:
-            data = torch.load(os.fspath(weights), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, ValueError, EOFError) as e:
-            raise UsageError(f"cannot load weights from {os.fspath(weights)}: {e}") from None
+        data = load_weights_file(weights)
     if isinstance(data, Mapping):
         for key in ("state_dict", "model"):
             if isinstance(data.get(key), Mapping) and len(data) <= 4:
                 data = data[key]
                 break
     if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise UsageError("the weights are not a state_dict (a mapping of names to tensors)")
+        where = "the weights" if isinstance(weights, Mapping) else os.fspath(weights)
+        raise UsageError(f"{where} does not hold a state_dict (a mapping of names to tensors)")
     return dict(data)
 
 
@@ -125,7 +123,10 @@ def export_file(text: str, filename: str, out_path: str | os.PathLike, model: st
     graph, report = export_source(text, filename, model, params, weights, dt, strict, allow_imports)
     buf = io.BytesIO()
     nir_module().write(buf, graph)
-    write_atomic(out_path, buf.getvalue())
+    try:
+        write_atomic(out_path, buf.getvalue())
+    except OSError as e:
+        raise UsageError(f"cannot write {os.fspath(out_path)}: {e.strerror or e}") from None
     return report
 
 
@@ -194,6 +195,8 @@ def import_file(nir_path: str | os.PathLike, out_snn_path: str | os.PathLike, dt
     pt = os.path.splitext(out)[0] + ".pt"
     buf = io.BytesIO()
     torch.save(result.state_dict, buf)
-    write_atomic(pt, buf.getvalue())
-    write_atomic(out, result.source)
+    try:
+        write_atomic_group({pt: buf.getvalue(), out: result.source})
+    except OSError as e:
+        raise UsageError(f"cannot write {out} and {pt}: {e.strerror or e}") from None
     return [out, pt]

@@ -8,13 +8,25 @@ on ``[N, ...]``).
 
 Argument types: ``int``, ``float`` (ints accepted), ``bool``, ``str``, ``size`` (int or
 tuple of ints), ``pad`` (size or ``"same"``/``"valid"``), ``optsize`` (size or none),
+``outsize`` (an adaptive pool's output size: int, tuple of ints and nones, or none),
 ``optfloat`` (float or none), ``shape`` (int or tuple of ints), ``scale`` (float or
 tuple of floats or none), ``surrogate`` (a surrogate call), ``any``.
+
+A type may carry a constraint on the value, checked where the argument is written
+(one home for argument checks: torch would only raise them when the module is built or
+run): ``name:int>0`` (every number in the value, none exempt), ``name:pad>=0``,
+``name:str{a|b}`` (one of these strings). Checks that relate several arguments are in
+:data:`RELATIONS`; checks that need the incoming shape are the shape rules of
+:mod:`snndsl.ir.shapes`. Every float must fit in float32, the dtype of the weights and
+neuron state.
 """
 
 from __future__ import annotations
 
 import ast as pyast
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import ops
@@ -26,6 +38,22 @@ class ParamSpec:
     type: str
     default: ops.Value = None
     required: bool = False
+    #: the strings the value may be (empty: any)
+    choices: tuple[str, ...] = ()
+    #: lower bound of every number in the value, and whether it is exclusive (``>``)
+    minimum: float | None = None
+    exclusive: bool = False
+    #: floats in the value must fit in float32 (layer and surrogate arguments)
+    float32: bool = False
+
+    def constraint(self) -> str:
+        """The constraint in words (empty when there is none)."""
+        if self.choices:
+            return "one of " + ", ".join(ops.format_value(c) for c in self.choices)
+        if self.minimum is not None:
+            low = int(self.minimum) if float(self.minimum).is_integer() else self.minimum
+            return f"{'>' if self.exclusive else '>='} {low}"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -49,15 +77,20 @@ class LayerSpec:
         return None
 
 
+_PARAM = re.compile(r"(\w+):(\w+)(?:\{([^}]*)\}|(>=?)(-?[\d.]+))?(?:=(.*))?\Z")
+
+
 def _sig(text: str) -> tuple[ParamSpec, ...]:
     out = []
     for part in (p.strip() for p in text.split(";") if p.strip()):
-        head, _, default = part.partition("=")
-        name, _, typ = head.partition(":")
-        if default:
-            out.append(ParamSpec(name.strip(), typ.strip(), _literal(default.strip())))
-        else:
-            out.append(ParamSpec(name.strip(), typ.strip(), None, required=True))
+        m = _PARAM.match(part)
+        assert m is not None, part  # our own table
+        name, typ, choices, op, low, default = m.groups()
+        out.append(ParamSpec(
+            name, typ, _literal(default) if default else None, required=default is None,
+            choices=tuple(choices.split("|")) if choices else (),
+            minimum=float(low) if low else None, exclusive=op == ">", float32=True,
+        ))
     return tuple(out)
 
 
@@ -67,14 +100,19 @@ def _literal(text: str) -> ops.Value:
     return pyast.literal_eval(text)  # our own table, never user text
 
 
-_CONV = "in_channels:int; out_channels:int; kernel_size:size; stride:size=1; padding:pad=0; dilation:size=1; groups:int=1; bias:bool=True; padding_mode:str='zeros'"
-_CONVT = "in_channels:int; out_channels:int; kernel_size:size; stride:size=1; padding:size=0; output_padding:size=0; groups:int=1; bias:bool=True; dilation:size=1; padding_mode:str='zeros'"
-_BN = "num_features:int; eps:float=1e-05; momentum:optfloat=0.1; affine:bool=True; track_running_stats:bool=True"
-_MAXP = "kernel_size:size; stride:optsize=None; padding:size=0; dilation:size=1; return_indices:bool=False; ceil_mode:bool=False"
-_AVGP1 = "kernel_size:size; stride:optsize=None; padding:size=0; ceil_mode:bool=False; count_include_pad:bool=True"
-_AVGP = _AVGP1 + "; divisor_override:optint=None"
-_ADAPT = "output_size:optsize"
+_CONV = ("in_channels:int>0; out_channels:int>0; kernel_size:size>0; stride:size>0=1; padding:pad>=0=0; "
+         "dilation:size>0=1; groups:int>0=1; bias:bool=True; padding_mode:str{zeros|reflect|replicate|circular}='zeros'")
+# torch's transposed convolutions accept padding_mode but implement only "zeros"
+_CONVT = ("in_channels:int>0; out_channels:int>0; kernel_size:size>0; stride:size>0=1; padding:size>=0=0; "
+          "output_padding:size>=0=0; groups:int>0=1; bias:bool=True; dilation:size>0=1; padding_mode:str{zeros}='zeros'")
+_BN = "num_features:int>0; eps:float>0=1e-05; momentum:optfloat=0.1; affine:bool=True; track_running_stats:bool=True"
+_MAXP = ("kernel_size:size>0; stride:optsize>0=None; padding:size>=0=0; dilation:size>0=1; return_indices:bool=False; "
+         "ceil_mode:bool=False")
+_AVGP1 = "kernel_size:size>0; stride:optsize>0=None; padding:size>=0=0; ceil_mode:bool=False; count_include_pad:bool=True"
+_AVGP = _AVGP1 + "; divisor_override:optint>0=None"
+_ADAPT = "output_size:outsize>0"
 _NEURON = "v_threshold:float=1.0; v_reset:optfloat=0.0; surrogate:surrogate=Sigmoid(); detach_reset:bool=False; store_v_seq:bool=False"
+_UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact")
 
 _STATELESS: dict[str, tuple[str, str | None, str]] = {
     # kind: (signature, inferable parameter, doc)
@@ -83,12 +121,12 @@ _STATELESS: dict[str, tuple[str, str | None, str]] = {
     "Conv3d": (_CONV, "in_channels", "3-d convolution over [C, D, H, W]"),
     "ConvTranspose1d": (_CONVT, "in_channels", "transposed 1-d convolution"),
     "ConvTranspose2d": (_CONVT, "in_channels", "transposed 2-d convolution"),
-    "Linear": ("in_features:int; out_features:int; bias:bool=True", "in_features", "affine map of the last dim"),
+    "Linear": ("in_features:int>0; out_features:int>0; bias:bool=True", "in_features", "affine map of the last dim"),
     "BatchNorm1d": (_BN, "num_features", "batch norm over [C] or [C, L], statistics over T*N"),
     "BatchNorm2d": (_BN, "num_features", "batch norm over [C, H, W], statistics over T*N"),
     "BatchNorm3d": (_BN, "num_features", "batch norm over [C, D, H, W], statistics over T*N"),
-    "LayerNorm": ("normalized_shape:shape; eps:float=1e-05; elementwise_affine:bool=True; bias:bool=True", "normalized_shape", "layer norm over the trailing dims"),
-    "GroupNorm": ("num_groups:int; num_channels:int; eps:float=1e-05; affine:bool=True", "num_channels", "group norm over channels"),
+    "LayerNorm": ("normalized_shape:shape>0; eps:float>0=1e-05; elementwise_affine:bool=True; bias:bool=True", "normalized_shape", "layer norm over the trailing dims"),
+    "GroupNorm": ("num_groups:int>0; num_channels:int>0; eps:float>0=1e-05; affine:bool=True", "num_channels", "group norm over channels"),
     "MaxPool1d": (_MAXP, None, "max pooling over [C, L]"),
     "MaxPool2d": (_MAXP, None, "max pooling over [C, H, W]"),
     "MaxPool3d": (_MAXP, None, "max pooling over [C, D, H, W]"),
@@ -100,18 +138,19 @@ _STATELESS: dict[str, tuple[str, str | None, str]] = {
     "AdaptiveAvgPool3d": (_ADAPT, None, "average pooling to a fixed size"),
     "Flatten": ("start_dim:int=0; end_dim:int=-1", None, "flatten per-sample dims start_dim..end_dim"),
     "Identity": ("", None, "pass the value through"),
-    "Upsample": ("size:optsize=None; scale_factor:scale=None; mode:str='nearest'; align_corners:optbool=None", None, "upsample the spatial dims"),
+    "Upsample": ("size:optsize>0=None; scale_factor:scale>0=None; mode:str{" + "|".join(_UPSAMPLE_MODES)
+                 + "}='nearest'; align_corners:optbool=None", None, "upsample the spatial dims"),
     "ReLU": ("", None, "max(x, 0)"),
     "Sigmoid": ("", None, "logistic function"),
     "Tanh": ("", None, "hyperbolic tangent"),
-    "GELU": ("approximate:str='none'", None, "Gaussian error linear unit"),
-    "VotingLayer": ("voting_size:int=10", None, "average groups of voting_size features"),
+    "GELU": ("approximate:str{none|tanh}='none'", None, "Gaussian error linear unit"),
+    "VotingLayer": ("voting_size:int>0=10", None, "average groups of voting_size features"),
 }
 
 _STATEFUL: dict[str, tuple[type[ops.Layer], str, str]] = {
     "IF": (ops.Neuron, _NEURON, "integrate-and-fire neuron"),
-    "LIF": (ops.Neuron, "tau:float=2.0; decay_input:bool=True; " + _NEURON, "leaky integrate-and-fire neuron"),
-    "PLIF": (ops.Neuron, "init_tau:float=2.0; decay_input:bool=True; " + _NEURON, "LIF neuron with a learnable time constant"),
+    "LIF": (ops.Neuron, "tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "leaky integrate-and-fire neuron"),
+    "PLIF": (ops.Neuron, "init_tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "LIF neuron with a learnable time constant"),
     "Dropout": (ops.StatefulLayer, "p:float=0.5", "dropout, one mask per sequence"),
     "Dropout2d": (ops.StatefulLayer, "p:float=0.2", "channel dropout, one mask per sequence"),
 }
@@ -149,10 +188,10 @@ SURROGATES: dict[str, tuple[ParamSpec, ...]] = {
     "ATan": _sig("alpha:float=2.0; spiking:bool=True"),
     "PiecewiseQuadratic": _sig("alpha:float=1.0; spiking:bool=True"),
     "PiecewiseExp": _sig("alpha:float=1.0; spiking:bool=True"),
-    "SoftSign": _sig("alpha:float=2.0; spiking:bool=True"),
+    "SoftSign": _sig("alpha:float>0=2.0; spiking:bool=True"),
     "Erf": _sig("alpha:float=2.0; spiking:bool=True"),
     "SuperSpike": _sig("alpha:float=1.0; spiking:bool=True"),
-    "PiecewiseLeakyReLU": _sig("w:float=1.0; c:float=0.01; spiking:bool=True"),
+    "PiecewiseLeakyReLU": _sig("w:float>0=1.0; c:float=0.01; spiking:bool=True"),
 }
 
 MERGES: dict[str, tuple[int, int | None]] = {
@@ -196,6 +235,9 @@ TYPE_CHECKS = {
     "str": (lambda v: isinstance(v, str), "a string"),
     "size": (_is_size, "an integer or a tuple of integers"),
     "optsize": (lambda v: v is None or _is_size(v), "an integer, a tuple of integers or none"),
+    "outsize": (lambda v: v is None or _is_size(v) or (isinstance(v, tuple) and len(v) > 0
+                                                        and all(x is None or _is_int(x) for x in v)),
+                "an integer, a tuple of integers and nones, or none"),
     "pad": (lambda v: _is_size(v) or v in ("same", "valid"), 'an integer, a tuple of integers, "same" or "valid"'),
     "shape": (_is_size, "an integer or a tuple of integers"),
     "scale": (lambda v: v is None or _is_num(v) or (isinstance(v, tuple) and all(_is_num(x) for x in v)),
@@ -209,3 +251,71 @@ def check_type(typ: str, value: object) -> str | None:
     """None if ``value`` fits ``typ``, else the description of what was expected."""
     ok, what = TYPE_CHECKS[typ]
     return None if ok(value) else what
+
+
+# Value checks --------------------------------------------------------------------------
+
+#: the largest finite float32: weights, neuron state and thresholds are float32
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _numbers(value: object) -> list[int | float]:
+    items = value if isinstance(value, tuple) else (value,)
+    return [x for x in items if isinstance(x, (int, float)) and not isinstance(x, bool)]
+
+
+def check_value(p: ParamSpec, value: object) -> str | None:
+    """None if ``value`` (already of ``p``'s type) meets ``p``'s constraint, else what it must be."""
+    if p.choices and value not in p.choices:
+        return p.constraint()
+    for x in _numbers(value):
+        if isinstance(x, float) and (not math.isfinite(x) or (p.float32 and abs(x) > FLOAT32_MAX)):
+            return "a finite number" + (" within float32 range (about 3.4e38)" if p.float32 else "")
+        if p.minimum is not None and (x <= p.minimum if p.exclusive else x < p.minimum):
+            return p.constraint()
+    return None
+
+
+def _as_tuple(v: object) -> tuple:
+    return v if isinstance(v, tuple) else (v,)
+
+
+def _conv_relations(a: dict) -> tuple[str, str] | None:
+    if a.get("padding") == "same" and any(s != 1 for s in _as_tuple(a["stride"])):
+        return "padding", 'padding="same" needs stride=1 (torch does not support it for strided convolutions)'
+    return None
+
+
+def _conv_transpose_relations(a: dict) -> tuple[str, str] | None:
+    op, s, d = (_as_tuple(a[k]) for k in ("output_padding", "stride", "dilation"))
+    n = max(len(op), len(s), len(d))
+    op, s, d = ((x * n if len(x) == 1 else x) for x in (op, s, d))
+    if len(op) == len(s) == len(d) and any(o >= max(si, di) for o, si, di in zip(op, s, d)):
+        return "output_padding", (f"output_padding={ops.format_value(a['output_padding'])} must be smaller "
+                                  "than stride or dilation")
+    return None
+
+
+def _upsample_relations(a: dict) -> tuple[str, str] | None:
+    if a["align_corners"] is not None and a["mode"] not in ("linear", "bilinear", "bicubic", "trilinear"):
+        return "align_corners", (f'align_corners can only be set with the interpolating modes '
+                                 f'(linear, bilinear, bicubic, trilinear), not mode="{a["mode"]}"')
+    if (a["size"] is None) == (a["scale_factor"] is None):
+        return "size", "give exactly one of size and scale_factor"
+    return None
+
+
+#: checks that relate several arguments of one layer: ``bound arguments -> (culprit, why)``
+RELATIONS: dict[str, Callable[[dict], tuple[str, str] | None]] = {
+    "Conv1d": _conv_relations, "Conv2d": _conv_relations, "Conv3d": _conv_relations,
+    "ConvTranspose1d": _conv_transpose_relations, "ConvTranspose2d": _conv_transpose_relations,
+    "Upsample": _upsample_relations,
+}
+
+
+def bound(spec: LayerSpec, args: tuple, kwargs: dict) -> dict:
+    """Every parameter of ``spec`` by name: the given values over the defaults."""
+    out = {p.name: p.default for p in spec.params}
+    out.update(zip((p.name for p in spec.params), args))
+    out.update(kwargs)
+    return out

@@ -70,12 +70,25 @@ def conv(n: int) -> Callable[[dict, Shape], Shape]:
         k, s, d = (_tuple(a[x], n, x) for x in ("kernel_size", "stride", "dilation"))
         pad = a["padding"]
         if pad == "same":
+            p = tuple(di * (ki - 1) - di * (ki - 1) // 2 for ki, di in zip(k, d))  # the larger side of "same"
+            _check_reflect(a, shape, p)
             return (a["out_channels"], *shape[1:])
         p = (0,) * n if pad == "valid" else _tuple(pad, n, "padding")
+        _check_reflect(a, shape, p)
         out = [(shape[i + 1] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(n)]
         return (a["out_channels"], *_out_dims(shape[1:], out))
 
     return rule
+
+
+def _check_reflect(a: dict, shape: Shape, pad: tuple[int, ...]) -> None:
+    """torch reflects by less than the input size and wraps around (circular) at most once."""
+    mode = a["padding_mode"]
+    limit = {"reflect": 1, "circular": 0}.get(mode)
+    if limit is not None and any(p > size - limit for p, size in zip(pad, shape[1:])):
+        most = "smaller than" if limit else "at most"
+        raise ShapeProblem(f'padding_mode="{mode}" needs padding {most} the input size, '
+                           f"got padding={a['padding']} for {fmt(shape)}")
 
 
 def conv_transpose(n: int) -> Callable[[dict, Shape], Shape]:
@@ -83,6 +96,9 @@ def conv_transpose(n: int) -> Callable[[dict, Shape], Shape]:
         _expect_rank(shape, n + 1, _spatial("", n))
         _check_channels(a, "in_channels", shape)
         _positive(a, "out_channels", "kernel_size", "stride", "dilation", "groups")
+        g = a["groups"]
+        if a["in_channels"] % g or a["out_channels"] % g:
+            raise ShapeProblem(f"in_channels and out_channels must be divisible by groups={g}")
         k, s, d, p, op = (_tuple(a[x], n, x) for x in ("kernel_size", "stride", "dilation", "padding", "output_padding"))
         out = [(shape[i + 1] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + op[i] + 1 for i in range(n)]
         return (a["out_channels"], *_out_dims(shape[1:], out))
@@ -176,10 +192,16 @@ def flatten(a: dict, shape: Shape) -> Shape:
     return (*shape[:s2], math.prod(shape[s2 : e2 + 1]), *shape[e2 + 1 :])
 
 
+_MODE_RANK = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+
+
 def upsample(a: dict, shape: Shape) -> Shape:
     n = len(shape) - 1
     if n not in (1, 2, 3):
         raise ShapeProblem(f"expects [C, L], [C, H, W] or [C, D, H, W], got {fmt(shape)}")
+    want = _MODE_RANK.get(a["mode"])
+    if want is not None and want != n:
+        raise ShapeProblem(f'mode="{a["mode"]}" works on {_spatial("", want)}, got {fmt(shape)}')
     if (a["size"] is None) == (a["scale_factor"] is None):
         raise ShapeProblem("give exactly one of size and scale_factor")
     if a["size"] is not None:
@@ -191,8 +213,9 @@ def upsample(a: dict, shape: Shape) -> Shape:
 
 def voting(a: dict, shape: Shape) -> Shape:
     v = a["voting_size"]
-    if not shape or v <= 0:
-        raise ShapeProblem("voting_size must be positive and the value must have a feature dim")
+    if len(shape) != 1 or v <= 0:
+        raise ShapeProblem(f"voting_size must be positive and the value must be a vector [C], got {fmt(shape)} "
+                           "(add Flatten() before it?)")
     if shape[-1] % v:
         raise ShapeProblem(f"the last dim {shape[-1]} is not divisible by voting_size={v}")
     return (*shape[:-1], shape[-1] // v)

@@ -13,12 +13,16 @@ class; inputs as ``input.NAME`` and returned values as ``return.K``.
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch.nn
+from torch.nn.modules.lazy import LazyModuleMixin
 
+from ..codegen.names import MODULE_GLOBALS, shadows_module_global
 from ..diagnostics import (
     SnnLimitError,
     SnnNameError,
@@ -35,6 +39,7 @@ from ..ir.graph import IR, Node, Scope
 
 MAX_REPEAT = 10_000
 MAX_NODES = 200_000
+MAX_BLOCK_DEPTH = 100  # block instances inside block instances; far more than any network needs
 MERGE_KWARGS = {"cat": ("dim",)}
 PARAM_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
@@ -108,6 +113,10 @@ class Builder:
             if what in ("block", "use") and name in registry.LAYERS:
                 raise SnnNameError(f"{what} name '{name}' shadows the built-in layer {name}", span,
                                    "choose another name")
+            if what == "use" and shadows_module_global(name):
+                raise SnnNameError(f"`use ... as {name}`: '{name}' is a Python keyword or a name the generated "
+                                   "module needs", span, "choose another alias; taken are Python keywords and "
+                                   f"builtins, dunder names and {', '.join(sorted(MODULE_GLOBALS))}")
             seen[name] = span
 
         for item in self.tree.items:
@@ -117,7 +126,7 @@ class Builder:
             elif isinstance(item, ast.DefaultsStmt):
                 self._defaults(self.defaults, item, Evaluator(self.constants))
             elif isinstance(item, ast.UseDecl):
-                declare(item.alias, item.span, "use")
+                declare(item.alias, item.alias_span or item.span, "use")
                 self.uses[item.alias] = item
             elif isinstance(item, ast.BlockDef):
                 declare(item.name, item.name_span, "block")
@@ -193,6 +202,10 @@ class Builder:
                     value = float(value)
                 if registry.check_type(PARAM_TYPES[p.type], value) is not None:
                     raise UsageError(f"parameter '{p.name}' of {decl.name} must be {p.type}, got {value!r}")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} is set to {value}, which is not "
+                                       "a finite number", p.span,
+                                       f"give '{p.name}' a finite value (--set {p.name}=... or params=...)")
                 out[p.name] = value  # type: ignore[assignment]
             elif p.default is not None:
                 out[p.name] = self._typed(p, ev(p.default))
@@ -470,7 +483,25 @@ class Builder:
         for k, v in body.defaults.get(stage.op, {}).items():
             if k not in given:
                 kwargs.append((k, v))
+        self._check_relations(stage, spec, args, dict(kwargs))
+        if stage.op.startswith("AdaptiveAvgPool"):  # `none` keeps every size: torch wants (None, None)
+            n = int(stage.op[-2])
+            args = tuple((None,) * n if a is None else a for a in args)
+            kwargs = [(k, (None,) * n if k == "output_size" and v is None else v) for k, v in kwargs]
         return spec.op_class(stage.op, args, tuple(kwargs))  # type: ignore[arg-type]
+
+    def _check_relations(self, stage: ast.OpStage, spec: registry.LayerSpec, args: tuple,
+                         kwargs: dict[str, ops.Value]) -> None:
+        """Arguments that are fine alone but not together, reported at the culprit."""
+        rule = registry.RELATIONS.get(spec.kind)
+        problem = rule(registry.bound(spec, args, kwargs)) if rule else None
+        if problem is None:
+            return
+        culprit, why = problem
+        spans = {p.name: a.span for p, a in zip(spec.params, stage.args)}
+        spans.update({kw.name: kw.span for kw in stage.kwargs})
+        raise SnnTypeError(f"{spec.kind}: {why}", spans.get(culprit, stage.span),
+                           f"{spec.kind}({', '.join(p.name for p in spec.params)})")
 
     def torch_module(self, stage: ast.OpStage, body: Body) -> ops.TorchModule:
         cls_name = stage.op[3:]
@@ -493,7 +524,29 @@ class Builder:
             if isinstance(v, ops.SurrogateValue):
                 raise SnnTypeError("surrogate functions can only be passed to neurons", stage.span,
                                    "remove the surrogate argument")
+        self._check_torch_module(stage, cls, args, dict(kwargs))
         return ops.TorchModule(cls_name, args, tuple(kwargs))
+
+    def _check_torch_module(self, stage: ast.OpStage, cls: type, args: tuple, kwargs: dict[str, ops.Value]) -> None:
+        """What the meta run of infer-shapes cannot see: lazy sizes, placement, the batch dim."""
+        if issubclass(cls, LazyModuleMixin):
+            raise SnnTypeError(f"{stage.op} is a lazy module, whose sizes are only known after a first call",
+                               stage.op_span, f"write the sizes, or use a built-in layer with `_` "
+                               f"(e.g. Linear(_, 10)) instead of {stage.op}")
+        try:
+            bound = inspect.signature(cls).bind_partial(*args, **kwargs).arguments
+        except (TypeError, ValueError):  # the meta run of infer-shapes reports bad arguments
+            return
+        spans = dict(zip(bound, [a.span for a in stage.args]))
+        spans.update({kw.name: kw.span for kw in stage.kwargs})
+        for name, value in bound.items():
+            if name in ("device", "dtype"):
+                raise SnnTypeError(f"{stage.op}: the argument '{name}' is not allowed", spans.get(name, stage.span),
+                                   "a compiled model is moved and cast as a whole: net.to(device, dtype)")
+            if name in ("dim", "start_dim", "end_dim") and value == 0 and not isinstance(value, bool):
+                raise SnnTypeError(f"{stage.op}: {name}=0 is the batch dimension", spans.get(name, stage.span),
+                                   "T and N are implicit: an nn.* layer sees [batch, *per-sample], so its "
+                                   "dims count per-sample dims from 1 (or from the end: -1 is the last)")
 
     def user_module(self, stage: ast.OpStage, body: Body) -> ops.UserModule:
         decl = self.uses[stage.op]
@@ -508,6 +561,10 @@ class Builder:
         if self.expansions > MAX_NODES:  # blocks that add no node must not run forever
             raise SnnLimitError(f"the model expands more than {MAX_NODES} block instances", stage.span,
                                 "reduce the repeat counts of nested blocks")
+        if len(self.stack) >= MAX_BLOCK_DEPTH:
+            raise SnnLimitError(f"blocks are nested more than {MAX_BLOCK_DEPTH} deep here "
+                                f"({' -> '.join(self.stack[:3])} -> ... -> {decl.name})", stage.span,
+                                "flatten the chain of blocks: a block may call another, but not this deep")
         if decl.name in self.stack:
             chain = " -> ".join([*self.stack[self.stack.index(decl.name):], decl.name])
             raise SnnNameError(f"block {decl.name} uses itself ({chain})", stage.op_span,

@@ -95,13 +95,40 @@ def _infer(node: Node, ins: list[tuple[int, ...]]) -> Node:
         return node.replace(op=op, shape=tuple(out))
     if isinstance(op, ops.TorchModule):
         cls = getattr(torch.nn, op.kind)
-        return node.replace(shape=_run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape))
+        out = _run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape)
+        _probe_cpu(lambda: cls(*op.args, **dict(op.kwargs)), shape)
+        return node.replace(shape=out)
     if isinstance(op, ops.UserModule):
         from .build import import_use_class  # the class was imported (with permission) by build
 
         cls = import_use_class(op.path)
         return node.replace(shape=_run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape))
     raise ShapeProblem(f"no shape rule for {type(op).__name__}")
+
+
+#: the largest parameter count / per-sample size that :func:`_probe_cpu` runs for real
+PROBE_LIMIT = 1 << 16
+
+
+def _probe_cpu(factory, shape: tuple[int, ...]) -> None:
+    """Run a small ``nn.*`` module once on one zero sample on the CPU.
+
+    Meta kernels skip some of the checks that the real ones make (``nn.Softmax(dim)``
+    out of range, ``nn.CELU(alpha=0)``); a real run of a small module finds them at
+    compile time instead of at the model's first call. Large modules are only checked
+    on the meta device (no allocation at compile time)."""
+    if math.prod(shape) > PROBE_LIMIT:
+        return
+    try:
+        with torch.device("meta"):
+            size = sum(p.numel() for p in factory().parameters())
+        if size > PROBE_LIMIT:
+            return
+        with torch.no_grad():
+            factory().eval()(torch.zeros((1, *shape)))
+    except Exception as e:  # torch's own message says what is wrong
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ShapeProblem(f"{type(e).__name__}: {msg}") from None
 
 
 def _run_meta(factory, shape: tuple[int, ...]) -> tuple[int, ...]:

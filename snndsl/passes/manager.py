@@ -46,6 +46,8 @@ PIPELINE: tuple[Pass, ...] = (
 )
 BUILD_DOC = "AST to IR: blocks inlined, repeats and groups expanded, constants evaluated"
 PASS_NAMES = ("build", *(p.name for p in PIPELINE))
+#: the passes a default compilation runs, in order
+DEFAULT_PASS_NAMES = ("build", *(p.name for p in PIPELINE if p.default))
 OPTIONAL = tuple(p.name for p in PIPELINE if p.optional)
 OPT_IN = tuple(p.name for p in PIPELINE if not p.default)
 #: ``-O`` levels: the opt-in passes each enables

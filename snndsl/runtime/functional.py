@@ -79,19 +79,27 @@ def chunk_multi_step_forward(
     return torch.cat([multi_step_module(x) for x in torch.split(x_seq, split_size)])
 
 
+def _method(m: nn.Module, name: str) -> Callable[[], Any] | None:
+    """``m.name`` when ``m``'s class defines a method ``name`` (memory modules, SpikingJelly's
+    too); never a child module that happens to be labelled ``reset`` or ``detach``."""
+    if not callable(getattr(type(m), name, None)):
+        return None
+    return getattr(m, name)
+
+
 def reset_net(net: nn.Module) -> None:
-    """Call ``reset()`` on every module of ``net`` that has one."""
+    """Call ``reset()`` on every module of ``net`` whose class has that method."""
     for m in net.modules():
-        reset = getattr(m, "reset", None)
-        if callable(reset):
+        reset = _method(m, "reset")
+        if reset is not None:
             reset()
 
 
 def detach_net(net: nn.Module) -> None:
-    """Call ``detach()`` on every module of ``net`` that has one (truncated BPTT)."""
+    """Call ``detach()`` on every module of ``net`` whose class has that method (truncated BPTT)."""
     for m in net.modules():
-        detach = getattr(m, "detach", None)
-        if callable(detach):
+        detach = _method(m, "detach")
+        if detach is not None:
             detach()
 
 
@@ -114,7 +122,8 @@ def _step_modules(net: nn.Module) -> list[tuple[str, nn.Module]]:
     stack: list[tuple[str, nn.Module]] = [("", net)]
     while stack:
         path, m = stack.pop()
-        if isinstance(m, StepModule) or hasattr(m, "step_mode"):
+        # duck typing for SpikingJelly's modules, but not a child labelled `step_mode`
+        if isinstance(m, StepModule) or hasattr(type(m), "step_mode") or "step_mode" in vars(m):
             found.append((path, m))
         if not _keeps_children(m):
             children = [(f"{path}.{n}" if path else n, c) for n, c in m.named_children()]

@@ -23,7 +23,30 @@ from .base import MemoryModule, StepModule
 __all__ = ["CompiledModule", "Block"]
 
 
-class Block(nn.Module):
+#: plain attributes that nn.Module, the step-mode machinery and the compiler assign
+#: on a model or block (``training``, ``step_mode``, ``snn_ir``, ...)
+OWN_ATTRIBUTES = frozenset(vars(nn.Module())) | {
+    "step_mode", "_step_mode", "_initial_step_mode", "carry_state", "default_T", "snn_ir", "snn_source",
+    "block_name", "_memories", "_memories_rv",
+}
+
+
+class _LabelledChildren:
+    """A label may be any name (``training``, ``step_mode``, ``snn_ir``): the generated
+    code registers such children through ``_modules[...]``. ``nn.Module.__setattr__``
+    would then refuse to assign the module's own attribute of that name ("cannot assign
+    'bool' as child module"), so these few names are stored as plain attributes; the
+    child stays reachable as ``_modules[name]`` and its ``state_dict`` keys are unchanged."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (name in OWN_ATTRIBUTES and not isinstance(value, nn.Module)
+                and name in self.__dict__.get("_modules", ())):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+class Block(_LabelledChildren, nn.Module):
     """A namespace for the layers of one block instance (``layer1.0``); it has no forward:
     the model's straight-line forward calls the layers inside it directly."""
 
@@ -38,7 +61,7 @@ class Block(nn.Module):
         raise TypeError(f"block {self.block_name} is a namespace of layers; call the compiled model instead")
 
 
-class CompiledModule(MemoryModule):
+class CompiledModule(_LabelledChildren, MemoryModule):
     """Base of every generated model class."""
 
     #: keep neuron state across multi-step calls (streaming); off: fresh state per call

@@ -144,12 +144,12 @@ def build_report(traces: Sequence[tuple[str, IR]], fmt: str = "svg", collapse: b
 
 def write_report(text: str, filename: str, outdir: str | os.PathLike, fmt: str = "svg", model: str | None = None,
                  params: Mapping[str, object] | None = None, allow_imports: Iterable[str] = (),
-                 collapse: bool = False) -> list[str]:
+                 collapse: bool = False, optimize: str | None = None) -> list[str]:
     """Compile ``text``, draw the IR after every pass into ``outdir``; returns the paths written."""
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{os.fspath(outdir)} exists and is not a directory")
-    traces = trace_passes(text, filename, model, params, allow_imports)
+    traces = trace_passes(text, filename, model, params, allow_imports, optimize=optimize)
     files = build_report(traces, fmt, collapse, filename)
     written = []
     for name, data in files.items():  # index.html last: it is complete only when all it shows is

@@ -174,3 +174,24 @@ def test_the_cached_fold_follows_every_change():
     plain.double(), folded.double()
     xs = [x.double() for x in xs]
     agree()
+
+
+def test_api_and_cli_switch_it_on(capsys):
+    import snndsl
+    from snndsl.cli import main
+    from snndsl.diagnostics import UsageError
+
+    path = EXAMPLES / "csnn.snn"
+    names = [p for p, _ in snndsl.trace_passes(path.read_text(), "csnn.snn", optimize="inference")]
+    assert names[-1] == "fold-batchnorm"
+    net = snndsl.compile_file(path, params={"channels": 4}, optimize="inference")
+    assert "fused.conv_bn(self.conv1, self.bn1" in net.snn_source
+    with pytest.raises(UsageError, match="inference"):
+        snndsl.compile_file(path, optimize="fast")
+    assert main(["compile", str(path), "-O", "inference"]) == 0
+    assert "fused.conv_bn" in capsys.readouterr().out
+    assert main(["compile", str(path)]) == 0
+    assert "fused." not in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["compile", str(path), "-O", "fast"])
+    assert info.value.code == 2

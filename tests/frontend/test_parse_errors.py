@@ -179,7 +179,7 @@ BAD = [
         209,
     ),
     ("let a = " + "-" * 300 + "1", L, "nested too deeply (more than 200 levels", 1, 108),
-    ("let a = " + "+".join(["1"] * 300), L, "nested too deeply", 1, 9),
+    ("let a = " + "2**" * 300 + "1", L, "nested too deeply", 1, 306),
 ]
 
 
@@ -233,7 +233,6 @@ def test_deep_nesting_ends_quickly_in_a_limit_error() -> None:
         "let a = " + "[" * 5000 + "]" * 5000,
         "let a = " + "-" * 5000 + "1",
         "let a = " + "2 ** " * 5000 + "1",
-        "let a = " + "+".join(["1"] * 5000),
     ]
     for text in deep:
         start = time.perf_counter()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import snndsl
-from snndsl.diagnostics import SnnError, SnnPermissionError
+from snndsl.diagnostics import SnnError, SnnPermissionError, printable
 
 from .support import assert_clean, load_generated, run_cli, tiny_forward, unsafe_constructs
 
@@ -170,7 +170,7 @@ def test_string_breakout_set_parameter(kind: str, tmp_path: Path) -> None:
     assert statuses == [0, 0, 0]
 
 
-@pytest.mark.parametrize("name", ["a'b", 'a"b', "a\\b", "a\nimport os\n#", "a\u2028b", "{0}%s"])
+@pytest.mark.parametrize("name", ["a'b", 'a"b', "a\\b", "a\nimport os\n#", "a\u2028b", "{0}%s", "a\x1b[2Jb"])
 def test_hostile_file_name(name: str, tmp_path: Path) -> None:
     """The file name reaches the generated header comment and diagnostics."""
     canary = tmp_path / "CANARY"
@@ -181,10 +181,9 @@ def test_hostile_file_name(name: str, tmp_path: Path) -> None:
     bad.write_text("model M() { input x: [4]; return x -> fc: Linear(5, 2) }\n")
     status, out, err = run_cli(["check", str(bad)])
     assert status == 1 and "Traceback" not in err
-    if "\n" in name:  # the name is printed as it is (minor: control characters are not escaped)
-        assert ":1:39: error: Linear at 'fc'" in err
-    else:
-        assert_clean(status, out, err, str(bad))
+    # control characters in the name are escaped, so the diagnostic stays one line
+    assert_clean(status, out, err, printable(str(bad)))
+    assert err.startswith(printable(str(bad)) + ":1:39: error: Linear at 'fc'")
 
 
 # ---------------------------------------------------------------------------------------
@@ -209,7 +208,7 @@ NAMES = sorted(set(PY_KEYWORDS + DUNDERS + MODULE_ATTRS + GENERATED_GLOBALS))
 #: the names every CI run tries in every role; the rest run with ``-m slow``
 FAST_NAMES = {"class", "def", "lambda", "import", "None", "True", "match", "_", "__init__", "__class__",
               "__dict__", "__builtins__", "forward", "training", "state_dict", "_modules", "step_mode",
-              "reset", "detach", "snn_ir", "torch", "nn", "super", "self", "T", "Block", "x_flat"}
+              "reset", "detach", "snn_ir", "snn_source", "_step_mode", "torch", "nn", "super", "self", "T", "Block", "x_flat"}
 
 ROLES = {
     # role: (program, the state_dict key the name must produce, or None)
@@ -233,24 +232,9 @@ ROLES = {
 }
 
 # Known bugs, handed over to the lead (see the report of the robustness task).
-_SHADOWING = "BUG: a model name that shadows a global of the generated module breaks it"
-_ATTR = "BUG: a label that CompiledModule/nn.Module assigns as a plain attribute breaks the model"
-_DUCK = "BUG: runtime.functional finds reset/detach/step_mode by name, so a block label of that name breaks it"
-KNOWN = {
-    ("label", "step_mode"): _ATTR,
-    ("label", "_step_mode"): _ATTR,
-    ("label", "snn_ir"): _ATTR,
-    ("label", "snn_source"): _ATTR,
-    ("label", "training"): _ATTR + " (net.eval())",
-    ("repeat-label", "step_mode"): _ATTR,
-    ("repeat-label", "_step_mode"): _ATTR,
-    ("repeat-label", "snn_ir"): _ATTR,
-    ("repeat-label", "snn_source"): _ATTR,
-    ("repeat-label", "training"): _ATTR + " (net.eval())",
-    ("block-label", "training"): _ATTR + " (net.eval() sets Block.training)",
-    ("block-label", "reset"): _DUCK + " (reset_net calls Block.reset, the layer)",
-    ("block-label", "detach"): _DUCK + " (detach_net calls Block.detach, the layer)",
-}
+# (fixed: labels named like the attributes CompiledModule/nn.Module assign, e.g. `training`,
+# `step_mode`, `snn_ir`, and block labels `reset`/`detach` that fooled functional.reset_net)
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _cases():
@@ -419,8 +403,7 @@ def test_viz_escapes_hostile_strings(tmp_path: Path) -> None:
 
 
 NIR_NAMES = ['fc"); import os #', "fc\nuse os.system as S stateless\n", "__class__", "class", "model",
-             "a.b", "0", "x y", "\u2028", "-> fc: Linear(1, 1)",
-             pytest.param("step_mode", marks=pytest.mark.xfail(strict=True, reason=_ATTR + " (import keeps it)"))]
+             "a.b", "0", "x y", "\u2028", "-> fc: Linear(1, 1)", "step_mode", "training", "snn_ir"]
 
 
 @pytest.mark.parametrize("name", NIR_NAMES)
@@ -476,9 +459,8 @@ def test_ir_yaml_round_trips_hostile_strings(kind: str, tmp_path: Path) -> None:
     assert_no_canary(canary)
 
 
-_ALIAS = "BUG: a `use ... as ALIAS` that shadows a name of the generated module breaks it (needs --allow-import)"
-ALIASES = ["Relu2", "x", "T", "fc", "Block"] + [pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=_ALIAS)) for a in (
-    "nn", "torch", "neuron", "surrogate", "layer", "functional", "CompiledModule", "super", "self", "class")]
+ALIASES = ["Relu2", "x", "T", "fc", "Block", "nn", "torch", "neuron", "surrogate", "layer", "functional",
+           "CompiledModule", "super", "self", "class", "print", "M", "match", "N"]
 
 
 @pytest.mark.parametrize("alias", ALIASES)

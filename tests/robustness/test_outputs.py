@@ -73,6 +73,31 @@ def test_compile_output_survives_a_failed_write(good_and_bad: tuple[Path, Path],
         no_temp_files(tmp_path)
 
 
+def test_a_group_of_files_is_written_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`import` writes OUT.snn and OUT.pt together: a failure while writing the second
+    leaves both old files as they were."""
+    snn, pt = tmp_path / "net.snn", tmp_path / "net.pt"
+    snn.write_text("old snn\n")
+    pt.write_bytes(b"old pt")
+    real = fileio.os.fsync
+    calls: list[int] = []
+
+    def fails_second(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(fileio.os, "fsync", fails_second)
+    with pytest.raises(OSError):
+        fileio.write_atomic_group({pt: b"new pt", snn: "new snn\n"})
+    assert snn.read_text() == "old snn\n" and pt.read_bytes() == b"old pt"
+    no_temp_files(tmp_path)
+    monkeypatch.setattr(fileio.os, "fsync", real)
+    fileio.write_atomic_group({pt: b"new pt", snn: "new snn\n"})
+    assert snn.read_text() == "new snn\n" and pt.read_bytes() == b"new pt"
+
+
 def test_compile_output_write_error_is_reported(good_and_bad: tuple[Path, Path], tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     good, _ = good_and_bad

@@ -93,17 +93,10 @@ def test_the_payload_works_when_loaded_unsafely(files: dict[str, Path]) -> None:
     assert files["canary"].exists()
 
 
-_EXPORT_PICKLE = pytest.mark.xfail(
-    strict=True, raises=pickle.UnpicklingError,
-    reason="BUG: interop.nir.load_weights does not catch pickle.UnpicklingError (what weights_only=True "
-           "raises for a file with code in it): `export --weights` ends in a traceback (no code runs)")
-
-
 def _weight_cases():
     for command in ("run", "export"):
         for name in ("evil", "evil_top", "evil_legacy", "tensor", "garbage"):
-            marks = [_EXPORT_PICKLE] if command == "export" and name.startswith("evil") else []
-            yield pytest.param(name, command, id=f"{command}-{name}", marks=marks)
+            yield pytest.param(name, command, id=f"{command}-{name}")
 
 
 @pytest.mark.parametrize("name,command", list(_weight_cases()))
@@ -116,8 +109,7 @@ def test_unsafe_or_invalid_weights_are_refused(name: str, command: str, files: d
     status, out, err = run_cli(argv)
     assert_clean(status, out, err, allowed=(1, 2))
     assert status != 0
-    if command == "run":  # (minor: export's "not a state_dict" message does not name the file)
-        assert str(files[name]) in err
+    assert str(files[name]) in err
     assert not files["canary"].exists(), "loading weights ran code from the file"
 
 

@@ -13,7 +13,7 @@ import pytest
 import snndsl
 from snndsl.cli import main
 from snndsl.diagnostics import UsageError
-from snndsl.passes.manager import PASS_NAMES
+from snndsl.passes.manager import DEFAULT_PASS_NAMES, PASS_NAMES
 from snndsl.viz import render, report
 from snndsl.viz.report import build_report, diff_ir, write_report
 
@@ -42,7 +42,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("name", EXAMPLE_FILES)
 def test_viz_writes_a_picture_and_dot_per_pass_and_an_index_linking_them(reports, name):
     d = reports[name]
-    stems = [f"{i:02d}-{p}" for i, p in enumerate(PASS_NAMES)]
+    stems = [f"{i:02d}-{p}" for i, p in enumerate(DEFAULT_PASS_NAMES)]
     assert sorted(p.name for p in d.iterdir()) == sorted([*(s + ".svg" for s in stems),
                                                            *(s + ".dot" for s in stems), "index.html"])
     assert len(stems) >= 5
@@ -109,7 +109,7 @@ def test_png_and_collapse(tmp_path):
     written = write_report(text, "examples/sew_resnet.snn", tmp_path, fmt="png", collapse=True)
     assert [Path(p).name for p in written][-1] == "index.html"
     pngs = sorted(tmp_path.glob("*.png"))
-    assert len(pngs) == len(PASS_NAMES) and all(p.read_bytes().startswith(PNG) for p in pngs)
+    assert len(pngs) == len(DEFAULT_PASS_NAMES) and all(p.read_bytes().startswith(PNG) for p in pngs)
     assert '<img src="03-fuse-stateless.png"' in (tmp_path / "index.html").read_text()
     assert "blocks collapsed" in (tmp_path / "03-fuse-stateless.dot").read_text()
 
@@ -117,7 +117,7 @@ def test_png_and_collapse(tmp_path):
 def test_format_dot_needs_no_renderer(tmp_path, monkeypatch):
     monkeypatch.setattr(render_module, "renderers", lambda: [])
     assert main(["viz", str(EXAMPLES / "csnn.snn"), "-o", str(tmp_path), "--format", "dot"]) == 0
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".dot"] * len(PASS_NAMES) + [".html"]
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".dot"] * len(DEFAULT_PASS_NAMES) + [".html"]
     assert "<img" not in (tmp_path / "index.html").read_text()
 
 

@@ -27,8 +27,8 @@ class CSNN(CompiledModule):
         self.fc2 = nn.Linear(1024, 10, bias=False)
         self.sn4 = neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), detach_reset=True)
         # convolutions of channels-last regions keep their weights channels-last too
-        for conv in (self.conv1, self.conv2):
-            conv.to(memory_format=torch.channels_last)
+        self.conv1.to(memory_format=torch.channels_last)
+        self.conv2.to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):

@@ -23,8 +23,7 @@ class DigitsSNN(CompiledModule):
         self.sn2 = neuron.LIFNode(tau=2.0, v_threshold=0.5, surrogate_function=surrogate.ATan(), detach_reset=True)
         self.fc2 = nn.Linear(128, 10)
         # convolutions of channels-last regions keep their weights channels-last too
-        for conv in (self.conv1,):
-            conv.to(memory_format=torch.channels_last)
+        self.conv1.to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):

@@ -32,8 +32,8 @@ class PLIFNet(CompiledModule):
         self.sn2 = neuron.ParametricLIFNode(init_tau=2.0, surrogate_function=surrogate.Sigmoid(alpha=4.0), detach_reset=True)
         self.vote = layer.VotingLayer(10)
         # convolutions of channels-last regions keep their weights channels-last too
-        for conv in (self.features[0], self.features[4]):
-            conv.to(memory_format=torch.channels_last)
+        self.features[0].to(memory_format=torch.channels_last)
+        self.features[4].to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, x, T: int | None = None):

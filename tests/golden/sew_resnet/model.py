@@ -54,19 +54,16 @@ class SEWResNet(CompiledModule):
         self.flatten_0 = nn.Flatten()
         self.fc = nn.Linear(64, 10)
         # convolutions of channels-last regions keep their weights channels-last too
-        for conv in (
-            self.conv1,
-            self.layer1[0].conv1,
-            self.layer1[0].conv2,
-            self.layer1[1].conv1,
-            self.layer1[1].conv2,
-            self.layer2[0].conv1,
-            self.layer2[0].conv2,
-            self.layer2[0].downsample[0],
-            self.layer2[1].conv1,
-            self.layer2[1].conv2,
-        ):
-            conv.to(memory_format=torch.channels_last)
+        self.conv1.to(memory_format=torch.channels_last)
+        self.layer1[0].conv1.to(memory_format=torch.channels_last)
+        self.layer1[0].conv2.to(memory_format=torch.channels_last)
+        self.layer1[1].conv1.to(memory_format=torch.channels_last)
+        self.layer1[1].conv2.to(memory_format=torch.channels_last)
+        self.layer2[0].conv1.to(memory_format=torch.channels_last)
+        self.layer2[0].conv2.to(memory_format=torch.channels_last)
+        self.layer2[0].downsample[0].to(memory_format=torch.channels_last)
+        self.layer2[1].conv1.to(memory_format=torch.channels_last)
+        self.layer2[1].conv2.to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):

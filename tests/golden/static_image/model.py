@@ -26,8 +26,9 @@ class StaticCIFAR(CompiledModule):
         self.flatten_0 = nn.Flatten()
         self.fc = nn.Linear(64, 10)
         # convolutions of channels-last regions keep their weights channels-last too
-        for conv in (self.encoder, self.conv1, self.conv2):
-            conv.to(memory_format=torch.channels_last)
+        self.encoder.to(memory_format=torch.channels_last)
+        self.conv1.to(memory_format=torch.channels_last)
+        self.conv2.to(memory_format=torch.channels_last)
         self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):
