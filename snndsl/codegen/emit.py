@@ -368,15 +368,18 @@ class Emitter:
             return var[src]
         nhwc = region.layout == "channels_last" and len(self.ir.node(src).shape or ()) == 3
         convert = ".contiguous(memory_format=torch.channels_last)" if nhwc else ""
+        if region.static:  # reads the [N, ...] value itself, never a flattened [T*N, ...] one
+            if not nhwc:
+                return var[src]
+            key = src + "\0static-nhwc"
+            if key not in flat:
+                flat[key] = ns.name(var[src] + "_nhwc")
+                self.w.line(f"{flat[key]} = {var[src]}{convert}")
+            return flat[key]
         key = src + "\0nhwc" if nhwc else src
         if key in flat:
             return flat[key]
-        if region.static:
-            if not nhwc:
-                return var[src]
-            name = ns.name(var[src] + "_nhwc")
-            self.w.line(f"{name} = {var[src]}{convert}")
-        elif src in flat:  # already flat (another region's output): only the conversion
+        if src in flat:  # already flat (another region's output): only the conversion
             name = ns.name(var[src] + "_nhwc")
             self.w.line(f"{name} = {flat[src]}{convert}")
         else:

@@ -140,3 +140,23 @@ def test_static_region_runs_once():
     with torch.no_grad():
         net(torch.rand(2, 3, 32, 32), T=6)
     assert calls == [(2, 3, 32, 32)]  # once on [N, ...], not on [T*N, ...]
+
+
+def test_static_region_reads_the_image_even_after_a_dynamic_region_flattened_it():
+    """Found by the grammar fuzzer: a region on the [T*N, ...] broadcast of a static input
+    came first and the static region then read its flattened form ([T*N] rows)."""
+    text = """
+model Net() {
+    input x: [7] static
+    s = x -> sn: IF()
+    a = mul(s, x)
+    b = x -> l5: nn.Identity() -> bn: BatchNorm1d(7)
+    return a, b
+}
+"""
+    net = snndsl.compile_source(text, "s.snn").eval()
+    x = torch.rand(4, 7)
+    with torch.no_grad():
+        a, b = net(x, T=3)
+    assert a.shape == b.shape == (3, 4, 7)
+    assert "x_flat = " in net.snn_source and "self.l5(x)" in net.snn_source
