@@ -228,6 +228,8 @@ def cmd_run(args: argparse.Namespace, params) -> int:
             mod = net.get_submodule(n.path)
             hooks.append(mod.register_forward_hook(
                 lambda m, i, o, p=n.path: rates.setdefault(p, []).append(float(o.float().mean()))))
+    if args.optimize == "inference":  # what the inference passes optimise (BatchNorm folded)
+        net.eval()
     model = torch.compile(net) if args.torch_compile else net
 
     def once():
@@ -254,7 +256,8 @@ def cmd_run(args: argparse.Namespace, params) -> int:
         times.append(time.perf_counter() - t0)
     outs = out if isinstance(out, tuple) else (out,)
     total = sum(p.numel() for p in net.parameters())
-    print(f"model {ir.model} on {device}, step mode '{args.step_mode}', T={T}, N={N}")
+    print(f"model {ir.model} on {device}, step mode '{args.step_mode}', T={T}, N={N}, "
+          f"{'train' if net.training else 'eval'} mode")
     for n, x in zip(ir.input_nodes(), xs):
         print(f"  input  {n.op.name}: {list(x.shape)}")  # type: ignore[attr-defined]
     for i, o in enumerate(outs):

@@ -186,3 +186,45 @@ def test_build_is_cached_and_atomic(monkeypatch, tmp_path):
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
     stamp = os.stat(path).st_mtime_ns
     assert native_neuron._build() == path and os.stat(path).st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_an_input_broadcast_over_time_is_read_in_place(force_path, path, channels_last):
+    """A hoisted static image reaches the neuron as ``x.expand(T, ...)`` (step stride 0):
+    same results as the materialised sequence, for PLIF's ``grad_w`` too."""
+    force_path(path)
+    gen = torch.Generator().manual_seed(4)
+    img = torch.rand(3, 4, 5, 6, generator=gen) * 2
+    if channels_last:
+        img = img.contiguous(memory_format=torch.channels_last)
+    outs = []
+    for x in (img.expand(5, *img.shape), img.expand(5, *img.shape).contiguous()):
+        node = neuron.ParametricLIFNode(step_mode="m", v_reset=None)
+        xx = x.detach().requires_grad_() if x.is_contiguous() else img.clone().requires_grad_()
+        inp = xx if x.is_contiguous() else xx.expand(5, *img.shape)
+        s = node(inp)
+        (s * torch.arange(s.numel()).view(s.shape).cos()).sum().backward()
+        grad = xx.grad if not x.is_contiguous() else xx.grad.sum(0)
+        outs.append((s, node.v, grad, node.w.grad))
+    (s1, v1, g1, w1), (s2, v2, g2, w2) = outs
+    assert torch.equal(s1, s2) and torch.equal(v1, v2)
+    torch.testing.assert_close(g1, g2, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(w1, w2, atol=1e-5, rtol=1e-5)
+
+
+def test_a_leaf_input_gets_its_gradient_without_a_copy():
+    """The pooled gradient buffer becomes ``x.grad`` as it is (AccumulateGrad takes it
+    without a copy because the pool hands out a separate tensor object)."""
+    from snndsl.runtime.kernels import buffer_pool
+
+    node = neuron.LIFNode(step_mode="m")
+    x = torch.rand(4, 64, 1024, requires_grad=True)  # 1 MiB per tensor: pooled
+    node(x).sum().backward()
+    pooled = {t.data_ptr() for t in buffer_pool._pool}
+    assert x.grad.data_ptr() in pooled
+    grad = x.grad.clone()
+    x.grad = None
+    node.reset()
+    node(x).sum().backward()  # the buffer is reused once x.grad no longer holds it
+    assert x.grad.data_ptr() in pooled and torch.equal(x.grad, grad)

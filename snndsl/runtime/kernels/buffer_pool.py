@@ -53,12 +53,19 @@ def empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         t = _pool[i]
         if t.dtype == dtype and tuple(t.shape) == shape and _unused(t):
             _pool.append(_pool.pop(i))  # most recently used last
-            return t
+            return _alias(t)
     t = torch.empty(shape, dtype=dtype)
     _pool.append(t)
     while pooled_bytes() > _LIMIT and len(_pool) > 1:
         _pool.pop(0)  # the pool forgets it; whoever still holds it keeps it
-    return t
+    return _alias(t)
+
+
+def _alias(t: torch.Tensor) -> torch.Tensor:
+    """A new tensor object on ``t``'s memory (not a view). Autograd's AccumulateGrad takes
+    a gradient as a leaf's ``.grad`` without copying only when nothing else refers to
+    that tensor object; the pool's own reference would otherwise force a 25 MiB copy."""
+    return torch.empty(0, dtype=t.dtype).set_(t.untyped_storage(), 0, t.shape, t.stride())
 
 
 def pooled_bytes() -> int:

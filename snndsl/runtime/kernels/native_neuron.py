@@ -180,11 +180,12 @@ def _load() -> ctypes.CDLL | None:
             lib = ctypes.CDLL(str(path))
             ptr, i64, i32, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_float
             params = ctypes.POINTER(_Params)
-            lib.snn_forward.argtypes = [params, i64, i64, i64, i64, ptr, ptr, f32, ptr, ptr,
-                                        ptr, i32]  # fmt: skip
+            lib.snn_forward.argtypes = [params, i64, i64, i64, i64, ptr, i64, ptr, f32, ptr,
+                                        ptr, ptr, i32]  # fmt: skip
             lib.snn_forward.restype = None
             lib.snn_backward.argtypes = [params, i64, i64, i64, i64, ptr, ptr, ptr, i32, ptr,
-                                         ptr, f32, ptr, ptr, ctypes.POINTER(ctypes.c_double)]  # fmt: skip
+                                         i64, ptr, f32, ptr, ptr,
+                                         ctypes.POINTER(ctypes.c_double)]  # fmt: skip
             lib.snn_backward.restype = None
             _state["path"] = path
         except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
@@ -285,6 +286,13 @@ def _ptr(t: Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
 
 
+def _rows(x2: Tensor) -> Tensor:
+    """``x2`` with contiguous rows and a row stride of ``M`` or 0 (kept: a broadcast)."""
+    if x2.stride(1) == 1 and x2.stride(0) in (0, x2.shape[1]):
+        return x2
+    return x2.contiguous()
+
+
 def forward(
     x2: Tensor,
     v0: Tensor | None,
@@ -293,17 +301,19 @@ def forward(
     spec: NeuronSpec,
     store_v_seq: bool,
 ) -> tuple[Tensor, Tensor, tuple[Tensor | None, ...]]:
-    """Same contract as :func:`.cpu_neuron.forward` (``x2``: contiguous ``[T, M]``)."""
+    """Same contract as :func:`.cpu_neuron.forward`. ``x2`` is ``[T, M]`` with contiguous
+    rows; a step stride of 0 (one input broadcast over T, e.g. a hoisted static image)
+    is read as it is, without materialising the T copies."""
     lib = _load()
     assert lib is not None
     T, M = x2.shape
-    x2 = x2.contiguous()
+    x2 = _rows(x2)
     v0c = None if v0 is None else v0.contiguous()
     nh_seq = buffer_pool.empty((T, M), x2.dtype)
     spikes = buffer_pool.empty((T, M), x2.dtype)
     v_out = buffer_pool.empty((T, M) if store_v_seq else (M,), x2.dtype)
     params = _params(spec, k)
-    pointers = (_ptr(x2), _ptr(v0c), v_fill, _ptr(spikes), _ptr(nh_seq), _ptr(v_out))
+    pointers = (_ptr(x2), x2.stride(0), _ptr(v0c), v_fill, _ptr(spikes), _ptr(nh_seq), _ptr(v_out))
 
     def call(b0: int, b1: int) -> None:
         lib.snn_forward(ctypes.byref(params), T, M, b0, b1, *pointers, int(store_v_seq))
@@ -335,8 +345,9 @@ def backward(
     gx = buffer_pool.empty((T, M), nh_seq.dtype)
     gv0 = torch.empty((M,), dtype=nh_seq.dtype) if need_gv0 else None
     params = _params(spec, k)
-    pointers = (_ptr(nh_seq), _ptr(gs), _ptr(gv), int(store_v_seq), _ptr(x_in), _ptr(v0),
-                v_fill, _ptr(gx), _ptr(gv0))  # fmt: skip
+    x_stride = 0 if x_in is None else x_in.stride(0)
+    pointers = (_ptr(nh_seq), _ptr(gs), _ptr(gv), int(store_v_seq), _ptr(x_in), x_stride,
+                _ptr(v0), v_fill, _ptr(gx), _ptr(gv0))  # fmt: skip
     plif = spec.kind == "plif"
 
     def call(b0: int, b1: int) -> float:

@@ -69,12 +69,13 @@ def select_path(spec: NeuronSpec, x: Tensor) -> str:
 
 
 def _memory_order(x: Tensor) -> list[int] | None:
-    """A permutation ``p`` with ``p[0] == 0`` and ``x.permute(p)`` contiguous, if any."""
-    if x.is_contiguous():
+    """A permutation ``p`` with ``p[0] == 0`` and ``x.permute(p)``'s steps contiguous
+    (``x[0]`` dense in that order), if ``x`` is not already in that form."""
+    if x.is_contiguous() or x.dim() < 2:
         return None
     rest = sorted(range(1, x.dim()), key=lambda d: -x.stride(d))
     order = [0, *rest]
-    if x.permute(order).is_contiguous():
+    if x[0].permute([d - 1 for d in rest]).is_contiguous():
         return order
     return None
 

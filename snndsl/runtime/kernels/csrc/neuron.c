@@ -94,7 +94,7 @@ INLINE float reset(const int hard, float h, float s, float vr, float vth) {
 INLINE float fire(float h, float vth) { return h - vth >= 0.0f ? 1.0f : 0.0f; }
 
 INLINE void forward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t begin,
-                         int64_t end, const float *x, const float *v0, float v_fill,
+                         int64_t end, const float *x, int64_t x_tstride, const float *v0, float v_fill,
                          float *spikes, float *nh, float *v_out, int store_v_seq,
                          const int KIND, const int HARD) {
     const float vth = p->v_th, vr = p->vr, decay = p->decay;
@@ -106,7 +106,7 @@ INLINE void forward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t beg
         else
             for (int64_t i = 0; i < n; i++) v[i] = v_fill;
         for (int64_t t = 0; t < nT; t++) {
-            const float *xt = x + t * M + b0;
+            const float *xt = x + t * x_tstride + b0;
             float *st = spikes + t * M + b0, *ht = nh + t * M + b0;
             for (int64_t i = 0; i < n; i++) {
                 const float h = charge(KIND, xt[i], v[i], vr, decay);
@@ -121,13 +121,14 @@ INLINE void forward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t beg
     }
 }
 
-/* Spikes, -H and V (the last, or every step's with store_v_seq) of neurons [begin, end). */
+/* Spikes, -H and V (the last, or every step's with store_v_seq) of neurons [begin, end).
+ * Step t of the input is at x + t * x_tstride: M, or 0 for one input broadcast over T. */
 void snn_forward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int64_t end,
-                 const float *x, const float *v0, float v_fill, float *spikes, float *nh,
-                 float *v_out, int32_t store_v_seq) {
+                 const float *x, int64_t x_tstride, const float *v0, float v_fill, float *spikes,
+                 float *nh, float *v_out, int32_t store_v_seq) {
 #define FORWARD(KIND, HARD)                                                                \
-    forward_impl(p, nT, M, begin, end, x, v0, v_fill, spikes, nh, v_out, store_v_seq, KIND, \
-                 HARD)
+    forward_impl(p, nT, M, begin, end, x, x_tstride, v0, v_fill, spikes, nh, v_out,        \
+                 store_v_seq, KIND, HARD)
     switch (p->charge * 2 + (p->hard != 0)) {
     case 0: FORWARD(CHARGE_IF, 0); break;
     case 1: FORWARD(CHARGE_IF, 1); break;
@@ -179,9 +180,9 @@ static void surrogate_grad(const snn_params *p, const float *nh, float *sg, int6
 
 INLINE void backward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t begin,
                           int64_t end, const float *nh, const float *gs, const float *gv,
-                          int32_t store_v_seq, const float *x, const float *v0, float v_fill,
-                          float *gx, float *gv0, double *gk, const int HARD, const int DETACH,
-                          const int PLIF) {
+                          int32_t store_v_seq, const float *x, int64_t x_tstride,
+                          const float *v0, float v_fill, float *gx, float *gv0, double *gk,
+                          const int HARD, const int DETACH, const int PLIF) {
     const float vth = p->v_th, vr = p->vr, dx = p->p, dv = p->q;
     float g[BLK], sg[BLK], gh[BLK], acc[BLK];
     double gk_sum = 0.0;
@@ -210,7 +211,7 @@ INLINE void backward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t be
                 if (PLIF) gh[i] = grad_h;
             }
             if (PLIF) { /* grad_k += grad_H dH/dk; dH/dk = [X] - (V[t-1] - vr) */
-                const float *xt = x ? x + t * M + b0 : NULL;
+                const float *xt = x ? x + t * x_tstride + b0 : NULL;
                 const float *hp = t > 0 ? nh + (t - 1) * M + b0 : NULL;
                 for (int64_t i = 0; i < n; i++) {
                     float vp;
@@ -232,14 +233,15 @@ INLINE void backward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t be
 }
 
 /* grad_X (and grad_V[init], grad_k for PLIF) of neurons [begin, end); gs, gv may be NULL.
- * x is the input for PLIF with decay_input (else NULL); v0 the initial V or NULL. */
+ * x is the input for PLIF with decay_input (else NULL), step t at x + t * x_tstride; v0
+ * the initial V or NULL. */
 void snn_backward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int64_t end,
                   const float *nh, const float *gs, const float *gv, int32_t store_v_seq,
-                  const float *x, const float *v0, float v_fill, float *gx, float *gv0,
-                  double *gk) {
+                  const float *x, int64_t x_tstride, const float *v0, float v_fill, float *gx,
+                  float *gv0, double *gk) {
 #define BACKWARD(HARD, DETACH, PLIF)                                                       \
-    backward_impl(p, nT, M, begin, end, nh, gs, gv, store_v_seq, x, v0, v_fill, gx, gv0,  \
-                  gk, HARD, DETACH, PLIF)
+    backward_impl(p, nT, M, begin, end, nh, gs, gv, store_v_seq, x, x_tstride, v0, v_fill, \
+                  gx, gv0, gk, HARD, DETACH, PLIF)
     const int plif = p->charge == CHARGE_PLIF || p->charge == CHARGE_PLIF_NODI;
     switch (plif * 4 + (p->hard != 0) * 2 + (p->detach != 0)) {
     case 0: BACKWARD(0, 0, 0); break;
