@@ -108,15 +108,21 @@ def test_threads_split_the_neurons_without_changing_results(monkeypatch, force_p
     single = go()
     threads = torch.get_num_threads()
     monkeypatch.setattr(native_neuron, "PARALLEL_MIN", 0)
+    assert len(native_neuron._ranges(8000, 3)) == 3
+    native_neuron._load()
+    has_openmp = bool(native_neuron._state.get("openmp"))
     torch.set_num_threads(3)
     try:
-        assert len(native_neuron._ranges(8000, 32000)) == 3
-        split = go()
+        splits = []
+        for openmp in {has_openmp, False}:  # PyTorch's OpenMP pool, and Python threads
+            monkeypatch.setitem(native_neuron._state, "openmp", openmp)
+            splits.append(go())
     finally:
         torch.set_num_threads(threads)
-    for a, b in zip(single[:4], split[:4], strict=True):
-        assert torch.equal(a, b)
-    torch.testing.assert_close(single[4], split[4], rtol=1e-6, atol=0)  # a sum: order
+    for split in splits:
+        for a, b in zip(single[:4], split[:4], strict=True):
+            assert torch.equal(a, b)
+        torch.testing.assert_close(single[4], split[4], rtol=1e-6, atol=0)  # a sum: order
 
 
 @pytest.mark.parametrize("path", PATHS)
