@@ -38,9 +38,8 @@ from pathlib import Path
 
 import torch
 
-from .. import surrogate as sg
 from . import buffer_pool
-from .reference import NeuronSpec
+from .reference import SURROGATE_IDS, NeuronSpec
 
 __all__ = ["available", "supports", "forward", "backward", "library_path"]
 
@@ -50,16 +49,6 @@ _SOURCE = Path(__file__).with_name("csrc") / "neuron.c"
 _FLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=gnu11")
 _NATIVE_FLAGS = ("-march=native",)
 
-_SURROGATE_IDS: dict[type, int] = {
-    sg.Sigmoid: 0,
-    sg.ATan: 1,
-    sg.PiecewiseQuadratic: 2,
-    sg.PiecewiseExp: 3,
-    sg.SoftSign: 4,
-    sg.Erf: 5,
-    sg.SuperSpike: 6,
-    sg.PiecewiseLeakyReLU: 7,
-}
 
 #: Below this many neurons x steps a call runs on the calling thread.
 PARALLEL_MIN = 1 << 16
@@ -241,7 +230,7 @@ def supports(spec: NeuronSpec, x: Tensor) -> bool:
         x.device.type == "cpu"
         and x.dtype == torch.float32
         and spec.surrogate.spiking
-        and type(spec.surrogate) in _SURROGATE_IDS
+        and type(spec.surrogate) in SURROGATE_IDS
         and not torch.compiler.is_compiling()
         and available()
     )
@@ -265,7 +254,7 @@ def _params(spec: NeuronSpec, k: Tensor | None, threads: int = 1) -> _Params:
         p, q = (kv if spec.decay_input else 1.0), 1.0 - kv
     return _Params(
         charge, int(spec.v_reset is not None), int(spec.detach_reset),
-        _SURROGATE_IDS[type(surrogate)], spec.v_threshold, spec.vr, decay, p, q, a, b,
+        SURROGATE_IDS[type(surrogate)], spec.v_threshold, spec.vr, decay, p, q, a, b,
         1024 if threads == 1 else 4096,  # neurons per block: measured best on this Xeon
     )  # fmt: skip
 

@@ -21,11 +21,25 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import surrogate as sg
 from ..surrogate import SurrogateFunctionBase
 
 __all__ = ["NeuronSpec", "charge", "fire", "reset", "step"]
 
 KINDS = ("if", "lif", "plif")
+
+#: the surrogates the compiled kernels (C, Triton) implement, by their number there;
+#: exact classes only (a subclass may change the derivative)
+SURROGATE_IDS: dict[type, int] = {
+    sg.Sigmoid: 0,
+    sg.ATan: 1,
+    sg.PiecewiseQuadratic: 2,
+    sg.PiecewiseExp: 3,
+    sg.SoftSign: 4,
+    sg.Erf: 5,
+    sg.SuperSpike: 6,
+    sg.PiecewiseLeakyReLU: 7,
+}
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .. import surrogate as sg
-from .reference import NeuronSpec
+from .reference import SURROGATE_IDS, NeuronSpec
 
 try:  # optional: the PyTorch path is the fallback
     import triton
@@ -35,16 +35,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = ["available", "supports", "TritonMultiStepNeuron"]
 
-_SURROGATE_IDS: dict[type, int] = {
-    sg.Sigmoid: 0,
-    sg.ATan: 1,
-    sg.PiecewiseQuadratic: 2,
-    sg.PiecewiseExp: 3,
-    sg.SoftSign: 4,
-    sg.Erf: 5,
-    sg.SuperSpike: 6,
-    sg.PiecewiseLeakyReLU: 7,
-}
 _KINDS = {"if": 0, "lif": 1, "plif": 2}
 _BLOCK = 1024
 
@@ -54,7 +44,7 @@ def supports(spec: NeuronSpec, x: torch.Tensor) -> bool:
     return (
         triton is not None
         and spec.surrogate.spiking
-        and type(spec.surrogate) in _SURROGATE_IDS
+        and type(spec.surrogate) in SURROGATE_IDS
         and x.dtype in (torch.float32, torch.float16, torch.bfloat16)
     )
 
@@ -229,8 +219,8 @@ def _in_dtype(value: float, dtype: torch.dtype) -> float:
 def _surrogate_args(spec: NeuronSpec) -> tuple[int, float, float]:
     fn = spec.surrogate
     if isinstance(fn, sg.PiecewiseLeakyReLU):
-        return _SURROGATE_IDS[type(fn)], fn.w, fn.c
-    return _SURROGATE_IDS[type(fn)], fn.alpha, 0.0
+        return SURROGATE_IDS[type(fn)], fn.w, fn.c
+    return SURROGATE_IDS[type(fn)], fn.alpha, 0.0
 
 
 class TritonMultiStepNeuron(torch.autograd.Function):
