@@ -160,3 +160,33 @@ def test_compiled_module_imports_only_torch_and_runtime():
     for line in imports:
         mod = line.split()[1]
         assert mod == "torch" or mod.startswith("snndsl.runtime"), line
+
+
+def test_the_garbage_collector_is_paused_only_while_compiling():
+    import gc
+
+    from snndsl.diagnostics import SnnError
+
+    seen = []
+    real = snndsl.compiler.emit_module
+
+    def spy(ir):
+        seen.append(gc.isenabled())
+        return real(ir)
+
+    assert gc.isenabled()
+    try:
+        snndsl.compiler.emit_module = spy
+        small()
+    finally:
+        snndsl.compiler.emit_module = real
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(SnnError):
+        snndsl.compile_source("model M() { input x: [4]; return x -> Linear(5, 2) }")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        snndsl.compile_source("model M() { input x: [4]; return x -> Linear(4, 2) }")
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
