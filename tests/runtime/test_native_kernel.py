@@ -245,3 +245,29 @@ def test_a_leaf_input_gets_its_gradient_without_a_copy():
     node.reset()
     node(x).sum().backward()  # the buffer is reused once x.grad no longer holds it
     assert x.grad.data_ptr() in pooled and torch.equal(x.grad, grad)
+
+
+@pytest.mark.parametrize("store_v_seq", [False, True])
+def test_in_memory_order_runs_a_flattening_kernel_on_channels_last_without_a_copy(store_v_seq):
+    """The Triton path's wrapper: the kernel sees a contiguous permutation of a
+    channels-last sequence and the results come back in the caller's layout."""
+    T, N, C, H, W = 3, 2, 4, 5, 6
+    x = torch.randn(T * N, C, H, W).contiguous(memory_format=torch.channels_last)
+    x = x.unflatten(0, (T, N)).requires_grad_()
+    v0 = torch.randn(N, C, H, W)
+    seen = {}
+
+    def kernel(xs, v):  # a stand-in for TritonMultiStepNeuron: flattens its input
+        seen["contiguous"] = xs.is_contiguous()
+        flat = xs.reshape(T, -1)
+        seen["copied"] = flat.data_ptr() != xs.data_ptr() or not flat._is_view()
+        out = (flat * 2).view(xs.shape)
+        vv = (out + v) if store_v_seq else (out[-1] + v)
+        return out, vv
+
+    s, v = torch_neuron.in_memory_order(kernel, x, v0, store_v_seq)
+    assert seen == {"contiguous": True, "copied": False}
+    assert torch.equal(s, x * 2) and s.stride() == x.stride()
+    assert torch.equal(v, (x * 2 + v0) if store_v_seq else (x[-1] * 2 + v0))
+    s.sum().backward()
+    assert torch.equal(x.grad, torch.full_like(x, 2.0))

@@ -13,7 +13,7 @@ import torch
 
 from . import triton_neuron
 from .reference import NeuronSpec
-from .torch_neuron import MultiStepNeuron, select_path
+from .torch_neuron import MultiStepNeuron, in_memory_order, select_path
 
 __all__ = ["NeuronSpec", "multi_step"]
 
@@ -34,9 +34,10 @@ def multi_step(
     if triton_neuron.available(spec, x_seq):
         if not isinstance(v_init, torch.Tensor):
             v_init = torch.full_like(x_seq[0], float(v_init))
-        spikes, v_out = triton_neuron.TritonMultiStepNeuron.apply(
-            x_seq, v_init, w, spec, store_v_seq
-        )
+        spikes, v_out = in_memory_order(
+            lambda x, v: triton_neuron.TritonMultiStepNeuron.apply(x, v, w, spec, store_v_seq),
+            x_seq, v_init, store_v_seq,
+        )  # fmt: skip
     else:
         path = select_path(spec, x_seq)
         if isinstance(v_init, torch.Tensor):

@@ -36,6 +36,7 @@ and the outputs get the input's strides.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -43,7 +44,7 @@ import torch
 from . import cpu_neuron, native_neuron
 from .reference import NeuronSpec, charge, reset, step
 
-__all__ = ["MultiStepNeuron", "select_path"]
+__all__ = ["MultiStepNeuron", "in_memory_order", "select_path"]
 
 Tensor = torch.Tensor
 
@@ -78,6 +79,24 @@ def _memory_order(x: Tensor) -> list[int] | None:
     if x[0].permute([d - 1 for d in rest]).is_contiguous():
         return order
     return None
+
+
+def in_memory_order(
+    fn: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
+    x_seq: Tensor,
+    v_init: Tensor,
+    store_v_seq: bool,
+) -> tuple[Tensor, Tensor]:
+    """``fn(x_seq, v_init) -> (spikes, v)`` run on ``x_seq`` permuted to its memory order
+    (a view; autograd undoes the permutation), so a kernel that flattens its input reads
+    e.g. channels-last steps without a copy and its outputs keep the input's layout."""
+    order = _memory_order(x_seq)
+    if order is None:
+        return fn(x_seq, v_init)
+    rest = [d - 1 for d in order[1:]]
+    spikes, v = fn(x_seq.permute(order), v_init.permute(rest))
+    inv = _inverse(order)
+    return spikes.permute(inv), v.permute(inv if store_v_seq else [d - 1 for d in inv[1:]])
 
 
 def _inverse(order: list[int]) -> list[int]:
