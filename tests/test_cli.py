@@ -99,3 +99,16 @@ def test_python_dash_m_reports_errors_without_traceback(tmp_path):
     assert proc.returncode == 1
     assert "did you mean 'Conv2d'" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_missing_or_mistyped_model_parameter_is_located(tmp_path, capsys):
+    """Found by the long fuzz run (it was a UsageError without a location)."""
+    src = tmp_path / "p.snn"
+    src.write_text("model R(c: int) {\n    input x: [4]\n    return x -> Linear(4, c)\n}\n")
+    assert main(["check", str(src)]) == 1
+    err = capsys.readouterr().err
+    assert f"{src}:1:9: error: model R needs a value for parameter 'c'" in err and "--set c=" in err
+    assert main(["check", str(src), "--set", "c=abc"]) == 1
+    err = capsys.readouterr().err
+    assert f"{src}:1:9: error: parameter 'c' of R must be int, got 'abc'" in err
+    assert main(["check", str(src), "--set", "c=3"]) == 0

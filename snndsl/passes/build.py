@@ -201,7 +201,8 @@ class Builder:
                 if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 if registry.check_type(PARAM_TYPES[p.type], value) is not None:
-                    raise UsageError(f"parameter '{p.name}' of {decl.name} must be {p.type}, got {value!r}")
+                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} must be {p.type}, got {value!r}",
+                                       p.span, f"give it a value of type {p.type} (--set {p.name}=... or params=...)")
                 if isinstance(value, float) and not math.isfinite(value):
                     raise SnnTypeError(f"parameter '{p.name}' of {decl.name} is set to {value}, which is not "
                                        "a finite number", p.span,
@@ -210,8 +211,10 @@ class Builder:
             elif p.default is not None:
                 out[p.name] = self._typed(p, ev(p.default))
             else:
-                raise UsageError(f"model {decl.name} needs a value for parameter '{p.name}' "
-                                 f"(--set {p.name}=... or params={{'{p.name}': ...}})")
+                raise SnnTypeError(f"model {decl.name} needs a value for parameter '{p.name}', which has no "
+                                   "default", p.span,
+                                   f"pass --set {p.name}=... (API: params={{'{p.name}': ...}}) or give it a "
+                                   "default in the file")
             ev = Evaluator({**ev.constants, **out})
         return out
 
