@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import snndsl
-from snndsl.diagnostics import SnnError, UsageError
+from snndsl.diagnostics import SnnError, SnnTypeError, UsageError
 
 HEAD = "model M() {\n    input x: [4]\n"  # line 1-2; snippets start on line 3
 
@@ -96,5 +96,6 @@ def test_unknown_param_is_usage_error():
 
 
 def test_param_type_is_checked():
-    with pytest.raises(UsageError, match="must be int"):
+    with pytest.raises(SnnTypeError, match="must be int") as info:
         snndsl.emit_python("model M(width: int = 4) {\n input x: [width]\n return x\n}\n", params={"width": "a"})
+    assert (info.value.span.line, info.value.span.column) == (1, 9)  # at the parameter
