@@ -228,8 +228,6 @@ def cmd_run(args: argparse.Namespace, params) -> int:
             mod = net.get_submodule(n.path)
             hooks.append(mod.register_forward_hook(
                 lambda m, i, o, p=n.path: rates.setdefault(p, []).append(float(o.float().mean()))))
-    if args.optimize == "inference":  # what the inference passes optimise (BatchNorm folded)
-        net.eval()
     model = torch.compile(net) if args.torch_compile else net
 
     def once():
