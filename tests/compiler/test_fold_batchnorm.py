@@ -195,3 +195,13 @@ def test_api_and_cli_switch_it_on(capsys):
     with pytest.raises(SystemExit) as info:
         main(["compile", str(path), "-O", "fast"])
     assert info.value.code == 2
+
+
+def test_viz_draws_the_opt_in_pass(tmp_path, capsys):
+    from snndsl.cli import main
+
+    out = tmp_path / "viz"
+    assert main(["viz", str(EXAMPLES / "csnn.snn"), "-o", str(out), "--format", "dot", "-O", "inference"]) == 0
+    dot = (out / "07-fold-batchnorm.dot").read_text()
+    assert "bn1" in dot and "changed" in dot
+    assert "fold-batchnorm" in (out / "index.html").read_text()
