@@ -179,8 +179,12 @@ def compile_source(text: str, filename: str = "<string>", model: str | None = No
                    allow_imports: Iterable[str] = (), carry_state: bool = False,
                    disable: Iterable[str] = (), torch_compile: bool = False,
                    optimize: str | None = None) -> torch.nn.Module:
-    """Compile ``.snn`` text into an ``nn.Module`` instance (``optimize="inference"``: with
-    the passes for eval-mode inference; the module still trains correctly)."""
+    """Compile ``.snn`` text into an ``nn.Module`` instance.
+
+    ``optimize="inference"``: with the passes for eval-mode inference (the module still
+    trains correctly). ``torch_compile=True``: wrapped in ``torch.compile`` (one graph,
+    no break); on CPU this is currently slower than the plain module, whose neurons run
+    the native C kernel (bench/README.md, "torch.compile")."""
     if step_mode not in ("s", "m"):
         raise UsageError(f"step_mode must be 's' or 'm', got {step_mode!r}")
     with _no_cyclic_gc():
