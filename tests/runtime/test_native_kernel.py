@@ -271,3 +271,17 @@ def test_in_memory_order_runs_a_flattening_kernel_on_channels_last_without_a_cop
     assert torch.equal(v, (x * 2 + v0) if store_v_seq else (x[-1] * 2 + v0))
     s.sum().backward()
     assert torch.equal(x.grad, torch.full_like(x, 2.0))
+
+
+def test_modifying_the_input_after_forward_is_caught(force_path):
+    """The native path saves its input for the backward (it recomputes H from it): an
+    in-place change of that input before backward is autograd's error, never a wrong
+    gradient."""
+    force_path("native")
+    node = neuron.LIFNode(step_mode="m")
+    x = torch.rand(4, 3, 10, requires_grad=True)
+    y = x * 2.0
+    s = node(y)
+    with pytest.raises(RuntimeError, match="inplace"):  # refused at once, or at backward
+        y.add_(1.0)
+        s.sum().backward()

@@ -177,15 +177,15 @@ def _load() -> ctypes.CDLL | None:
                                         ptr, ptr, i32]  # fmt: skip
             lib.snn_forward.restype = None
             lib.snn_backward.argtypes = [params, i64, i64, i64, i64, ptr, ptr, ptr, i32, ptr,
-                                         i64, ptr, f32, ptr, ptr,
+                                         i64, ptr, i64, ptr, f32, ptr, ptr,
                                          ctypes.POINTER(ctypes.c_double)]  # fmt: skip
-            lib.snn_backward.restype = None
+            lib.snn_backward.restype = i32
             lib.snn_forward_parallel.argtypes = [params, i64, i64, i32, ptr, i64, ptr, f32, ptr,
                                                  ptr, ptr, i32]  # fmt: skip
             lib.snn_forward_parallel.restype = None
             lib.snn_backward_parallel.argtypes = [params, i64, i64, i32, ptr, ptr, ptr, i32, ptr,
-                                                  i64, ptr, f32, ptr, ptr, ptr]  # fmt: skip
-            lib.snn_backward_parallel.restype = None
+                                                  i64, ptr, i64, ptr, f32, ptr, ptr, ptr]  # fmt: skip
+            lib.snn_backward_parallel.restype = i32
             lib.snn_openmp.restype = i32
             _state["openmp"] = bool(lib.snn_openmp())
             _state["path"] = path
@@ -308,20 +308,23 @@ def forward(
     spec: NeuronSpec,
     store_v_seq: bool,
 ) -> tuple[Tensor, Tensor, tuple[Tensor | None, ...]]:
-    """Same contract as :func:`.cpu_neuron.forward`. ``x2`` is ``[T, M]`` with contiguous
-    rows; a step stride of 0 (one input broadcast over T, e.g. a hoisted static image)
-    is read as it is, without materialising the T copies."""
+    """Like :func:`.cpu_neuron.forward`, but what it saves for :func:`backward` is the
+    input itself, ``(None, x2, v0)``, not ``-H``: the backward recomputes ``H`` block by
+    block (the same operations, so the same values) while the block is in cache. The
+    forward then writes one ``[T, M]`` tensor instead of two, and no tensor is kept that
+    the caller does not already have. ``x2`` is ``[T, M]`` with contiguous rows; a step
+    stride of 0 (one input broadcast over T, e.g. a hoisted static image) is read as it
+    is, without materialising the T copies."""
     lib = _load()
     assert lib is not None
     T, M = x2.shape
     x2 = _rows(x2)
     v0c = None if v0 is None else v0.contiguous()
-    nh_seq = buffer_pool.empty((T, M), x2.dtype)
     spikes = buffer_pool.empty((T, M), x2.dtype)
     v_out = buffer_pool.empty((T, M) if store_v_seq else (M,), x2.dtype)
     threads = _threads(M, T * M)
     params = _params(spec, k, threads)
-    pointers = (_ptr(x2), x2.stride(0), _ptr(v0c), v_fill, _ptr(spikes), _ptr(nh_seq), _ptr(v_out))
+    pointers = (_ptr(x2), x2.stride(0), _ptr(v0c), v_fill, _ptr(spikes), None, _ptr(v_out))
     store = int(store_v_seq)
     if threads == 1:
         lib.snn_forward(ctypes.byref(params), T, M, 0, M, *pointers, store)
@@ -330,8 +333,7 @@ def forward(
     else:
         _run(lambda b0, b1: lib.snn_forward(ctypes.byref(params), T, M, b0, b1, *pointers, store),
              threads, M)  # fmt: skip
-    saved = (nh_seq, x2, v0c) if spec.kind == "plif" else (nh_seq, None, None)
-    return spikes, v_out, saved
+    return spikes, v_out, (None, x2, v0c)
 
 
 def backward(
@@ -344,36 +346,38 @@ def backward(
     store_v_seq: bool,
     need_gv0: bool,
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """Same contract as :func:`.cpu_neuron.backward`."""
+    """Same contract as :func:`.cpu_neuron.backward`, for what :func:`forward` saved."""
     lib = _load()
     assert lib is not None
-    nh_seq, x2, v0 = saved
-    assert nh_seq is not None
-    T, M = nh_seq.shape
+    _, x2, v0 = saved
+    assert x2 is not None
+    T, M = x2.shape
     gs = None if gs2 is None else gs2.contiguous()
     gv = None if gv_out is None else gv_out.contiguous()
     x_in = x2 if spec.kind == "plif" and spec.decay_input else None
-    gx = buffer_pool.empty((T, M), nh_seq.dtype)
-    gv0 = torch.empty((M,), dtype=nh_seq.dtype) if need_gv0 else None
+    gx = buffer_pool.empty((T, M), x2.dtype)
+    gv0 = torch.empty((M,), dtype=x2.dtype) if need_gv0 else None
     threads = _threads(M, T * M)
     params = _params(spec, k, threads)
     x_stride = 0 if x_in is None else x_in.stride(0)
-    pointers = (_ptr(nh_seq), _ptr(gs), _ptr(gv), int(store_v_seq), _ptr(x_in), x_stride,
-                _ptr(v0), v_fill, _ptr(gx), _ptr(gv0))  # fmt: skip
+    pointers = (None, _ptr(gs), _ptr(gv), int(store_v_seq), _ptr(x_in), x_stride,
+                _ptr(x2), x2.stride(0), _ptr(v0), v_fill, _ptr(gx), _ptr(gv0))  # fmt: skip
     plif = spec.kind == "plif"
 
     def call(b0: int, b1: int) -> float:
         total = ctypes.c_double(0.0)
-        lib.snn_backward(ctypes.byref(params), T, M, b0, b1, *pointers,
-                         ctypes.byref(total) if plif else None)  # fmt: skip
+        if lib.snn_backward(ctypes.byref(params), T, M, b0, b1, *pointers,
+                            ctypes.byref(total) if plif else None):  # fmt: skip
+            raise MemoryError("snndsl neuron backward: out of memory for its block buffer")
         return total.value
 
     if threads == 1:
         sums = [call(0, M)]
     elif _state.get("openmp"):
         parts = (ctypes.c_double * threads)()
-        lib.snn_backward_parallel(ctypes.byref(params), T, M, threads, *pointers,
-                                  parts if plif else None)  # fmt: skip
+        if lib.snn_backward_parallel(ctypes.byref(params), T, M, threads, *pointers,
+                                     parts if plif else None):  # fmt: skip
+            raise MemoryError("snndsl neuron backward: out of memory for its block buffers")
         sums = list(parts)
     else:
         sums = _run(call, threads, M)

@@ -17,7 +17,8 @@ and finally ``grad_V[-1] = g`` and ``grad_w = grad_k k (1 - k)``.
 Three implementations compute this, chosen per call by :func:`select_path`:
 
 * *native* (:mod:`.native_neuron`; CPU, float32, the eight spiking surrogates): the whole
-  loop as one compiled C pass over memory, saving ``-H`` for the backward;
+  loop as one compiled C pass over memory; it saves the input, not ``H``, and the
+  backward recomputes ``H`` block by block (the same operations) while it is in cache;
 * *fast* (:mod:`.cpu_neuron`; CPU, float32/float64, spiking surrogate, when the native
   kernel is off or cannot be built): in-place ATen ops on cache-sized blocks, saving
   ``-H`` too;
@@ -36,6 +37,7 @@ and the outputs get the input's strides.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -159,7 +161,7 @@ class MultiStepNeuron(torch.autograd.Function):
     ) -> tuple[Tensor | None, ...]:
         k, *saved = ctx.saved_tensors
         T = ctx.x_shape[0]
-        M = saved[0].numel() // T
+        M = math.prod(ctx.x_shape[1:])
         order = ctx.order
         if order is not None:  # the gradients in the forward's memory order
             if grad_s is not None:

@@ -20,6 +20,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BLK 4096 /* the largest block; snn_params.block picks the size per call */
@@ -113,12 +114,12 @@ INLINE void forward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t beg
             for (int64_t i = 0; i < n; i++) v[i] = v_fill;
         for (int64_t t = 0; t < nT; t++) {
             const float *xt = x + t * x_tstride + b0;
-            float *st = spikes + t * M + b0, *ht = nh + t * M + b0;
+            float *st = spikes + t * M + b0, *ht = nh ? nh + t * M + b0 : NULL;
             for (int64_t i = 0; i < n; i++) {
                 const float h = charge(KIND, xt[i], v[i], vr, decay);
                 const float s = fire(h, vth);
                 st[i] = s;
-                ht[i] = -h;
+                if (nh) ht[i] = -h; /* loop-invariant: the compiler unswitches it */
                 v[i] = reset(HARD, h, s, vr, vth);
             }
             if (store_v_seq) memcpy(v_out + t * M + b0, v, n * sizeof(float));
@@ -127,8 +128,9 @@ INLINE void forward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t beg
     }
 }
 
-/* Spikes, -H and V (the last, or every step's with store_v_seq) of neurons [begin, end).
- * Step t of the input is at x + t * x_tstride: M, or 0 for one input broadcast over T. */
+/* Spikes, -H (unless nh is NULL) and V (the last, or every step's with store_v_seq) of
+ * neurons [begin, end). Step t of the input is at x + t * x_tstride: M, or 0 for one input
+ * broadcast over T. */
 void snn_forward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int64_t end,
                  const float *x, int64_t x_tstride, const float *v0, float v_fill, float *spikes,
                  float *nh, float *v_out, int32_t store_v_seq) {
@@ -184,9 +186,50 @@ static void surrogate_grad(const snn_params *p, const float *nh, float *sg, int6
 #undef LOOP
 }
 
+/* -H of one block for every step, recomputed from X and V[init] exactly as the forward
+ * computed it (same operations): hbuf[t * n + i]. */
+INLINE void recompute_impl(const snn_params *p, int64_t nT, int64_t n, const float *x,
+                           int64_t x_tstride, const float *v0, float v_fill, float *hbuf,
+                           const int KIND, const int HARD) {
+    const float vth = p->v_th, vr = p->vr, decay = p->decay;
+    float v[BLK];
+    if (v0)
+        memcpy(v, v0, n * sizeof(float));
+    else
+        for (int64_t i = 0; i < n; i++) v[i] = v_fill;
+    for (int64_t t = 0; t < nT; t++) {
+        const float *xt = x + t * x_tstride;
+        float *ht = hbuf + t * n;
+        for (int64_t i = 0; i < n; i++) {
+            const float h = charge(KIND, xt[i], v[i], vr, decay);
+            ht[i] = -h;
+            v[i] = reset(HARD, h, fire(h, vth), vr, vth);
+        }
+    }
+}
+
+static void recompute(const snn_params *p, int64_t nT, int64_t n, const float *x,
+                      int64_t x_tstride, const float *v0, float v_fill, float *hbuf) {
+#define RECOMPUTE(KIND, HARD) recompute_impl(p, nT, n, x, x_tstride, v0, v_fill, hbuf, KIND, HARD)
+    switch (p->charge * 2 + (p->hard != 0)) {
+    case 0: RECOMPUTE(CHARGE_IF, 0); break;
+    case 1: RECOMPUTE(CHARGE_IF, 1); break;
+    case 2: RECOMPUTE(CHARGE_LIF, 0); break;
+    case 3: RECOMPUTE(CHARGE_LIF, 1); break;
+    case 4: RECOMPUTE(CHARGE_LIF_NODI, 0); break;
+    case 5: RECOMPUTE(CHARGE_LIF_NODI, 1); break;
+    case 6: RECOMPUTE(CHARGE_PLIF, 0); break;
+    case 7: RECOMPUTE(CHARGE_PLIF, 1); break;
+    case 8: RECOMPUTE(CHARGE_PLIF_NODI, 0); break;
+    case 9: RECOMPUTE(CHARGE_PLIF_NODI, 1); break;
+    }
+#undef RECOMPUTE
+}
+
 INLINE void backward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t begin,
                           int64_t end, const float *nh, const float *gs, const float *gv,
                           int32_t store_v_seq, const float *x, int64_t x_tstride,
+                          const float *xr, int64_t xr_tstride, float *hbuf,
                           const float *v0, float v_fill, float *gx, float *gv0, double *gk,
                           const int HARD, const int DETACH, const int PLIF) {
     const float vth = p->v_th, vr = p->vr, dx = p->p, dv = p->q;
@@ -195,10 +238,12 @@ INLINE void backward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t be
     const int64_t blk = block_of(p);
     for (int64_t b0 = begin; b0 < end; b0 += blk) {
         const int64_t n = end - b0 < blk ? end - b0 : blk;
+        if (!nh) /* -H of this block from the input, into hbuf (stays in cache) */
+            recompute(p, nT, n, xr + b0, xr_tstride, v0 ? v0 + b0 : NULL, v_fill, hbuf);
         for (int64_t i = 0; i < n; i++) g[i] = gv && !store_v_seq ? gv[b0 + i] : 0.0f;
         for (int64_t i = 0; i < n; i++) acc[i] = 0.0f;
         for (int64_t t = nT - 1; t >= 0; t--) {
-            const float *ht = nh + t * M + b0;
+            const float *ht = nh ? nh + t * M + b0 : hbuf + t * n;
             const float *gst = gs ? gs + t * M + b0 : NULL;
             float *gxt = gx + t * M + b0;
             if (gv && store_v_seq)
@@ -219,7 +264,7 @@ INLINE void backward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t be
             }
             if (PLIF) { /* grad_k += grad_H dH/dk; dH/dk = [X] - (V[t-1] - vr) */
                 const float *xt = x ? x + t * x_tstride + b0 : NULL;
-                const float *hp = t > 0 ? nh + (t - 1) * M + b0 : NULL;
+                const float *hp = t == 0 ? NULL : nh ? nh + (t - 1) * M + b0 : hbuf + (t - 1) * n;
                 for (int64_t i = 0; i < n; i++) {
                     float vp;
                     if (hp) {
@@ -240,15 +285,21 @@ INLINE void backward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t be
 }
 
 /* grad_X (and grad_V[init], grad_k for PLIF) of neurons [begin, end); gs, gv may be NULL.
- * x is the input for PLIF with decay_input (else NULL), step t at x + t * x_tstride; v0
- * the initial V or NULL. */
-void snn_backward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int64_t end,
-                  const float *nh, const float *gs, const float *gv, int32_t store_v_seq,
-                  const float *x, int64_t x_tstride, const float *v0, float v_fill, float *gx,
-                  float *gv0, double *gk) {
+ * -H comes from nh (saved by the forward) or, when nh is NULL, is recomputed from the
+ * input xr (step t at xr + t * xr_tstride). x is the input for PLIF's grad_k with
+ * decay_input (else NULL); v0 the initial V or NULL. Returns 0, or 1 when out of memory. */
+int32_t snn_backward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int64_t end,
+                     const float *nh, const float *gs, const float *gv, int32_t store_v_seq,
+                     const float *x, int64_t x_tstride, const float *xr, int64_t xr_tstride,
+                     const float *v0, float v_fill, float *gx, float *gv0, double *gk) {
+    float *hbuf = NULL;
+    if (!nh) {
+        hbuf = malloc((size_t)nT * (size_t)block_of(p) * sizeof(float));
+        if (!hbuf) return 1;
+    }
 #define BACKWARD(HARD, DETACH, PLIF)                                                       \
-    backward_impl(p, nT, M, begin, end, nh, gs, gv, store_v_seq, x, x_tstride, v0, v_fill, \
-                  gx, gv0, gk, HARD, DETACH, PLIF)
+    backward_impl(p, nT, M, begin, end, nh, gs, gv, store_v_seq, x, x_tstride, xr,         \
+                  xr_tstride, hbuf, v0, v_fill, gx, gv0, gk, HARD, DETACH, PLIF)
     const int plif = p->charge == CHARGE_PLIF || p->charge == CHARGE_PLIF_NODI;
     switch (plif * 4 + (p->hard != 0) * 2 + (p->detach != 0)) {
     case 0: BACKWARD(0, 0, 0); break;
@@ -261,6 +312,8 @@ void snn_backward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int
     case 7: BACKWARD(1, 1, 1); break;
     }
 #undef BACKWARD
+    free(hbuf);
+    return 0;
 }
 
 /* -- parallel entry points --------------------------------------------------------------
@@ -298,17 +351,19 @@ void snn_forward_parallel(const snn_params *p, int64_t nT, int64_t M, int32_t th
 }
 
 /* gk_parts: one double per chunk (at least `threads` of them), summed by the caller. */
-void snn_backward_parallel(const snn_params *p, int64_t nT, int64_t M, int32_t threads,
-                           const float *nh, const float *gs, const float *gv,
-                           int32_t store_v_seq, const float *x, int64_t x_tstride,
-                           const float *v0, float v_fill, float *gx, float *gv0,
-                           double *gk_parts) {
+int32_t snn_backward_parallel(const snn_params *p, int64_t nT, int64_t M, int32_t threads,
+                              const float *nh, const float *gs, const float *gv,
+                              int32_t store_v_seq, const float *x, int64_t x_tstride,
+                              const float *xr, int64_t xr_tstride, const float *v0,
+                              float v_fill, float *gx, float *gv0, double *gk_parts) {
     const int64_t per = chunk_of(M, threads);
     const int64_t chunks = (M + per - 1) / per;
-#pragma omp parallel for num_threads(threads) schedule(static, 1)
+    int32_t status = 0;
+#pragma omp parallel for num_threads(threads) schedule(static, 1) reduction(|:status)
     for (int64_t c = 0; c < chunks; c++) {
         const int64_t b1 = (c + 1) * per < M ? (c + 1) * per : M;
-        snn_backward(p, nT, M, c * per, b1, nh, gs, gv, store_v_seq, x, x_tstride, v0, v_fill,
-                     gx, gv0, gk_parts ? gk_parts + c : NULL);
+        status |= snn_backward(p, nT, M, c * per, b1, nh, gs, gv, store_v_seq, x, x_tstride, xr,
+                               xr_tstride, v0, v_fill, gx, gv0, gk_parts ? gk_parts + c : NULL);
     }
+    return status;
 }
