@@ -99,6 +99,22 @@ INLINE float reset(const int hard, float h, float s, float vr, float vth) {
 /* reference.fire with a spiking surrogate: heaviside(H - v_th). */
 INLINE float fire(float h, float vth) { return h - vth >= 0.0f ? 1.0f : 0.0f; }
 
+/* Calls CALL(KIND, HARD) with the constants of p's (charge, reset): one specialised
+ * loop per combination, by p->charge * 2 + hard. */
+#define DISPATCH_CHARGE_RESET(CALL)                                                        \
+    switch (p->charge * 2 + (p->hard != 0)) {                                              \
+    case 0: CALL(CHARGE_IF, 0); break;                                                     \
+    case 1: CALL(CHARGE_IF, 1); break;                                                     \
+    case 2: CALL(CHARGE_LIF, 0); break;                                                    \
+    case 3: CALL(CHARGE_LIF, 1); break;                                                    \
+    case 4: CALL(CHARGE_LIF_NODI, 0); break;                                               \
+    case 5: CALL(CHARGE_LIF_NODI, 1); break;                                               \
+    case 6: CALL(CHARGE_PLIF, 0); break;                                                   \
+    case 7: CALL(CHARGE_PLIF, 1); break;                                                   \
+    case 8: CALL(CHARGE_PLIF_NODI, 0); break;                                              \
+    case 9: CALL(CHARGE_PLIF_NODI, 1); break;                                              \
+    }
+
 INLINE void forward_impl(const snn_params *p, int64_t nT, int64_t M, int64_t begin,
                          int64_t end, const float *x, int64_t x_tstride, const float *v0, float v_fill,
                          float *spikes, float *nh, float *v_out, int store_v_seq,
@@ -137,18 +153,7 @@ void snn_forward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int6
 #define FORWARD(KIND, HARD)                                                                \
     forward_impl(p, nT, M, begin, end, x, x_tstride, v0, v_fill, spikes, nh, v_out,        \
                  store_v_seq, KIND, HARD)
-    switch (p->charge * 2 + (p->hard != 0)) {
-    case 0: FORWARD(CHARGE_IF, 0); break;
-    case 1: FORWARD(CHARGE_IF, 1); break;
-    case 2: FORWARD(CHARGE_LIF, 0); break;
-    case 3: FORWARD(CHARGE_LIF, 1); break;
-    case 4: FORWARD(CHARGE_LIF_NODI, 0); break;
-    case 5: FORWARD(CHARGE_LIF_NODI, 1); break;
-    case 6: FORWARD(CHARGE_PLIF, 0); break;
-    case 7: FORWARD(CHARGE_PLIF, 1); break;
-    case 8: FORWARD(CHARGE_PLIF_NODI, 0); break;
-    case 9: FORWARD(CHARGE_PLIF_NODI, 1); break;
-    }
+    DISPATCH_CHARGE_RESET(FORWARD)
 #undef FORWARD
 }
 
@@ -211,18 +216,7 @@ INLINE void recompute_impl(const snn_params *p, int64_t nT, int64_t n, const flo
 static void recompute(const snn_params *p, int64_t nT, int64_t n, const float *x,
                       int64_t x_tstride, const float *v0, float v_fill, float *hbuf) {
 #define RECOMPUTE(KIND, HARD) recompute_impl(p, nT, n, x, x_tstride, v0, v_fill, hbuf, KIND, HARD)
-    switch (p->charge * 2 + (p->hard != 0)) {
-    case 0: RECOMPUTE(CHARGE_IF, 0); break;
-    case 1: RECOMPUTE(CHARGE_IF, 1); break;
-    case 2: RECOMPUTE(CHARGE_LIF, 0); break;
-    case 3: RECOMPUTE(CHARGE_LIF, 1); break;
-    case 4: RECOMPUTE(CHARGE_LIF_NODI, 0); break;
-    case 5: RECOMPUTE(CHARGE_LIF_NODI, 1); break;
-    case 6: RECOMPUTE(CHARGE_PLIF, 0); break;
-    case 7: RECOMPUTE(CHARGE_PLIF, 1); break;
-    case 8: RECOMPUTE(CHARGE_PLIF_NODI, 0); break;
-    case 9: RECOMPUTE(CHARGE_PLIF_NODI, 1); break;
-    }
+    DISPATCH_CHARGE_RESET(RECOMPUTE)
 #undef RECOMPUTE
 }
 
