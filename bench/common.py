@@ -33,8 +33,15 @@ for _p in (str(BENCH), str(ROOT)):  # `python bench/x.py` from a clean checkout 
         sys.path.insert(0, _p)
 
 
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(description: str, torch_compile: bool = False) -> argparse.ArgumentParser:
+    """The common flags; ``torch_compile``: also ``--torch-compile`` (csnn, resnet)."""
     p = argparse.ArgumentParser(description=description)
+    if torch_compile:
+        p.add_argument(
+            "--torch-compile",
+            action="store_true",
+            help="also time compile_file(..., torch_compile=True) against the plain model",
+        )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quick", action="store_true", help="tiny sizes and one round (smoke test)")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds (default 7; quick: 1)")

@@ -19,12 +19,7 @@ import snndsl
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument(
-        "--torch-compile",
-        action="store_true",
-        help="also time compile_file(..., torch_compile=True) against the plain model",
-    )
+    p = parser(__doc__.splitlines()[0], torch_compile=True)
     p.add_argument(
         "--no-naive", action="store_true", help="skip the per-step loop (the slowest case)"
     )

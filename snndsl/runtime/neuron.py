@@ -53,6 +53,14 @@ def _as_float(owner: str, name: str, value: Any) -> float:
     return float(value)
 
 
+def _time_constant(owner: str, name: str, value: Any) -> float:
+    """A membrane time constant: a real number > 1 (the membrane keeps ``1 - 1/tau``)."""
+    tau = _as_float(owner, name, value)
+    if not tau > 1.0:
+        raise ValueError(f"{owner}: {name} must be > 1, got {tau}")
+    return tau
+
+
 class BaseNode(MemoryModule):
     """Common state and step logic; subclasses say which charge equation (``_kind``)."""
 
@@ -214,9 +222,7 @@ class LIFNode(BaseNode):
         step_mode: str = "s",
         store_v_seq: bool = False,
     ) -> None:
-        tau = _as_float(type(self).__name__, "tau", tau)
-        if not tau > 1.0:
-            raise ValueError(f"{type(self).__name__}: tau must be > 1, got {tau}")
+        tau = _time_constant(type(self).__name__, "tau", tau)
         super().__init__(
             v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq
         )
@@ -251,9 +257,7 @@ class ParametricLIFNode(BaseNode):
         step_mode: str = "s",
         store_v_seq: bool = False,
     ) -> None:
-        init_tau = _as_float(type(self).__name__, "init_tau", init_tau)
-        if not init_tau > 1.0:
-            raise ValueError(f"{type(self).__name__}: init_tau must be > 1, got {init_tau}")
+        init_tau = _time_constant(type(self).__name__, "init_tau", init_tau)
         super().__init__(
             v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq
         )
