@@ -20,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _params(pairs: Sequence[str] | None):
-    from .passes.build import CliParams
+    from .frontend.declarations import CliParams
 
     out = CliParams()
     for pair in pairs or ():

@@ -20,6 +20,7 @@ import torch
 
 from .codegen.emit import GeneratedModule, emit_module
 from .diagnostics import SnnError, SnnLimitError, UsageError
+from .frontend.elaborate import elaborate
 from .frontend.parse import parse
 from .ir.graph import IR
 from .passes.manager import OPTIMIZE, run_pipeline
@@ -60,8 +61,8 @@ def lower(
     try:
         with _no_cyclic_gc():
             tree = parse(text, filename)
-            return run_pipeline(tree, model, params, tuple(allow_imports), tuple(disable), enable=enable,
-                                stop_after=stop_after, on_after=on_after)
+            ir = elaborate(tree, model, params, tuple(allow_imports))
+            return run_pipeline(ir, tuple(disable), enable, stop_after=stop_after, on_after=on_after)
     except SnnError as e:
         raise e.with_source(text) from None
     except RecursionError:

@@ -27,7 +27,6 @@ import networkx as nx
 from .._version import __version__
 from ..ir import ops, registry
 from ..ir.graph import IR, Node, Region
-from ..passes.infer_shapes import bound_arguments
 from .names import RESERVED, Namespace, is_identifier, module_ref, safe_attribute
 from .writer import Writer
 
@@ -69,7 +68,7 @@ def constructor(op: ops.Op) -> str:
     if isinstance(op, ops.StatelessLayer):
         spec = registry.LAYERS[op.kind]
         if op.kind == "Flatten":
-            a = bound_arguments(op)
+            a = registry.bound_arguments(op)
             dims = [d + 1 if d >= 0 else d for d in (a["start_dim"], a["end_dim"])]  # type: ignore[operator]
             return "nn.Flatten()" if dims == [1, -1] else f"nn.Flatten({dims[0]}, {dims[1]})"
         return _call(spec.target, op.args, op.kwargs)

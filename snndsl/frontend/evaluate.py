@@ -13,29 +13,12 @@ from collections.abc import Mapping
 
 from ..diagnostics import SnnLimitError, SnnNameError, SnnTypeError, did_you_mean
 from ..ir import ops, registry
+from ..ir.ops import INFER, InferMarker
 from . import ast
 
 MAX_INT = 2**63 - 1
 
 
-class InferMarker:
-    """The value of ``_`` before infer-shapes replaces it."""
-
-    _instance: InferMarker | None = None
-
-    def __new__(cls) -> InferMarker:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "_"
-
-    def __reduce__(self):  # keep the singleton through copies
-        return (InferMarker, ())
-
-
-INFER = InferMarker()
 
 
 def _bounded(value: ops.Value, node: ast.Expr) -> ops.Value:

@@ -20,7 +20,7 @@ import torch
 from .._version import __version__
 from ..ir import ops
 from ..ir.graph import IR, Node
-from ..passes.infer_shapes import bound_arguments
+from ..ir.registry import bound_arguments
 from ._common import HINT, Namer, NirError, nir_module, nir_name
 
 SUPPORTED = ("Conv1d, Conv2d, Linear, AvgPool2d (SumPool2d with divisor_override=1), "

@@ -24,6 +24,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Union
 
+class InferMarker:
+    """The value of ``_`` ``_`` (infer from the input) before infer-shapes replaces it."""
+
+    _instance: InferMarker | None = None
+
+    def __new__(cls) -> InferMarker:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "_"
+
+    def __reduce__(self):  # keep the singleton through copies
+        return (InferMarker, ())
+
+
+INFER = InferMarker()
+
+
 # A compile-time value: what a `.snn` expression evaluates to.
 Value = Union[int, float, bool, str, None, tuple["Value", ...], "SurrogateValue"]
 

@@ -24,6 +24,7 @@ neuron state.
 from __future__ import annotations
 
 import ast as pyast
+import importlib
 import math
 import re
 from collections.abc import Callable
@@ -319,3 +320,15 @@ def bound(spec: LayerSpec, args: tuple, kwargs: dict) -> dict:
     out.update(zip((p.name for p in spec.params), args))
     out.update(kwargs)
     return out
+
+
+def bound_arguments(op: ops.Layer) -> dict[str, ops.Value]:
+    """Every parameter of a built-in layer op, given or default, by name."""
+    spec = LAYERS[op.kind]
+    return bound(spec, op.args, dict(op.kwargs))
+
+
+def import_use_class(path: str) -> type:
+    """Import ``pkg.mod.Class`` of a ``use`` declaration; only called for paths the user allowed."""
+    module_path, _, cls_name = path.rpartition(".")
+    return getattr(importlib.import_module(module_path), cls_name)

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from ..diagnostics import SourceSpan
-from ..frontend.evaluate import INFER, InferMarker
 from . import ops
+from .ops import INFER, InferMarker
 from .graph import IR, Node, Region, Scope
 
 

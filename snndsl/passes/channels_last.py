@@ -38,12 +38,10 @@ def _benefits(ir: IR, path: str) -> bool:
 
 
 def channels_last(ir: IR) -> IR:
-    ir = ir.copy()
     marked: set[str] = set()
     for n in ir.nodes():
         if n.region is not None and n.region not in marked and _benefits(ir, n.path):
             marked.add(n.region)
     for name in marked:
         ir.regions[name] = replace(ir.regions[name], layout="channels_last")
-    ir.passes.append("channels-last")
     return ir

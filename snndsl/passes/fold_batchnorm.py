@@ -52,9 +52,7 @@ def producer_of(ir: IR, path: str) -> str | None:
 
 
 def fold_batchnorm(ir: IR) -> IR:
-    ir = ir.copy()
     for node in list(ir.nodes()):
         if producer_of(ir, node.path) is not None:
             ir.set(node.replace(container="folded"))
-    ir.passes.append("fold-batchnorm")
     return ir

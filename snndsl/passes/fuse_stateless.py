@@ -34,7 +34,6 @@ def _is_compute(node) -> bool:
 
 
 def fuse_stateless(ir: IR) -> IR:
-    ir = ir.copy()
     depth = stateful_depth(ir)
     parent: dict[str, str] = {}
 
@@ -67,5 +66,4 @@ def fuse_stateless(ir: IR) -> IR:
             names[root] = f"region{len(names)}"
             ir.regions[names[root]] = Region(names[root])
         ir.set(node.replace(region=names[root]))
-    ir.passes.append("fuse-stateless")
     return ir

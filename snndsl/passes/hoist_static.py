@@ -19,7 +19,6 @@ from ..ir.graph import IR
 
 
 def hoist_static(ir: IR) -> IR:
-    ir = ir.copy()
     by_region: dict[str, set[str]] = {name: set() for name in ir.regions}
     for n in ir.nodes():
         if n.region is not None:
@@ -31,5 +30,4 @@ def hoist_static(ir: IR) -> IR:
             isinstance(ir.node(s).op, ops.Input) and ir.node(s).op.static for s in sources  # type: ignore[attr-defined]
         )
         ir.regions[name] = replace(ir.regions[name], static=static)
-    ir.passes.append("hoist-static")
     return ir

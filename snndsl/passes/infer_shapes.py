@@ -15,21 +15,12 @@ import math
 import torch
 
 from ..diagnostics import SnnShapeError
-from ..frontend.evaluate import INFER
 from ..ir import ops, registry
+from ..ir.ops import INFER
 from ..ir.graph import IR, Node
 from ..ir.shapes import INFER_FROM, RULES, ShapeProblem, fmt
 
 MAX_ELEMENTS = 2**40  # per-sample elements of one value; larger is surely a mistake
-
-
-def bound_arguments(op: ops.Layer) -> dict[str, ops.Value]:
-    """Every parameter of a built-in layer, given or default, by name."""
-    spec = registry.LAYERS[op.kind]
-    out: dict[str, ops.Value] = {p.name: p.default for p in spec.params}
-    out.update(zip((p.name for p in spec.params), op.args))
-    out.update(op.kwargs)
-    return out
 
 
 def fill_inferred(op: ops.Layer, shape: tuple[int, ...]) -> ops.Layer:
@@ -55,7 +46,6 @@ def meta_shape(module_factory, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def infer_shapes(ir: IR) -> IR:
-    ir = ir.copy()
     for node in ir.order():
         ins = [ir.node(p).shape for p in ir.inputs_of(node.path)]
         try:
@@ -69,7 +59,6 @@ def infer_shapes(ir: IR) -> IR:
             raise SnnShapeError(f"'{node.path}' would produce {math.prod(new.shape):,} elements per sample",
                                 node.span, "check the sizes: this cannot fit in memory")
         ir.set(new)
-    ir.passes.append("infer-shapes")
     return ir
 
 
@@ -91,7 +80,7 @@ def _infer(node: Node, ins: list[tuple[int, ...]]) -> Node:
     shape = ins[0]
     if isinstance(op, (ops.StatelessLayer, ops.Neuron, ops.StatefulLayer)):
         op = fill_inferred(op, shape)
-        out = RULES[op.kind](bound_arguments(op), shape)
+        out = RULES[op.kind](registry.bound_arguments(op), shape)
         return node.replace(op=op, shape=tuple(out))
     if isinstance(op, ops.TorchModule):
         cls = getattr(torch.nn, op.kind)
@@ -99,9 +88,7 @@ def _infer(node: Node, ins: list[tuple[int, ...]]) -> Node:
         _probe_cpu(lambda: cls(*op.args, **dict(op.kwargs)), shape)
         return node.replace(shape=out)
     if isinstance(op, ops.UserModule):
-        from .build import import_use_class  # the class was imported (with permission) by build
-
-        cls = import_use_class(op.path)
+        cls = registry.import_use_class(op.path)  # imported (with permission) by elaboration
         return node.replace(shape=_run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape))
     raise ShapeProblem(f"no shape rule for {type(op).__name__}")
 

@@ -36,8 +36,6 @@ def container_of(node) -> str:
 
 
 def insert_containers(ir: IR) -> IR:
-    ir = ir.copy()
     for node in list(ir.nodes()):
         ir.set(node.replace(container=container_of(node)))
-    ir.passes.append("insert-containers")
     return ir

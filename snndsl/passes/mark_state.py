@@ -12,8 +12,6 @@ from ..ir.graph import IR
 
 
 def mark_state(ir: IR) -> IR:
-    ir = ir.copy()
     for node in list(ir.nodes()):
         ir.set(node.replace(stateful=node.op.is_stateful()))
-    ir.passes.append("mark-state")
     return ir

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from snndsl.codegen.emit import emit_module
+from snndsl.frontend.elaborate import elaborate
 from snndsl.frontend.parse import parse
 from snndsl.passes.manager import run_pipeline
 
@@ -19,7 +20,7 @@ FOLD = ("fold-batchnorm",)
 
 
 def _load(text: str, enable=(), name="x.snn"):
-    ir = run_pipeline(parse(text, name), enable=enable)
+    ir = run_pipeline(elaborate(parse(text, name)), enable=enable)
     gen = emit_module(ir)
     mod = types.ModuleType("folded_test_module")
     exec(compile(gen.source, "<generated>", "exec"), mod.__dict__)  # noqa: S102 - our own output

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import snndsl
 from snndsl.compiler import lower
 from snndsl.diagnostics import SnnPermissionError
+from snndsl.frontend.elaborate import elaborate
 from snndsl.frontend.parse import parse
 from snndsl.ir import ops
 from snndsl.ir.graph import Node, quotient_is_acyclic
@@ -64,14 +65,12 @@ def test_pass_manager_verifies_after_each_pass(monkeypatch):
     from snndsl.passes import manager
 
     def bad_mark_state(ir):
-        ir = ir.copy()
-        ir.passes.append("mark-state")
         return ir  # forgets to mark anything
 
     patched = tuple(p if p.name != "mark-state" else manager.Pass("mark-state", bad_mark_state) for p in PIPELINE)
     monkeypatch.setattr(manager, "PIPELINE", patched)
     with pytest.raises(IRVerificationError, match="after pass 'mark-state'"):
-        run_pipeline(parse(RESIDUAL))
+        run_pipeline(elaborate(parse(RESIDUAL)))
 
 
 def test_cycle_is_rejected():

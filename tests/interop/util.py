@@ -8,7 +8,7 @@ from torch import nn
 
 from snndsl.ir import ops
 from snndsl.ir.graph import IR
-from snndsl.passes.infer_shapes import bound_arguments
+from snndsl.ir.registry import bound_arguments
 
 
 def strengthen(net: nn.Module, seed: int = 0, low: float = -0.3, high: float = 1.0) -> nn.Module:

@@ -1,4 +1,4 @@
-"""build: AST → IR.
+"""Elaboration: AST → IR (the compiler's first stage, recorded in ``IR.passes`` as "build").
 
 Establishes: one node per layer and merge, keyed by module path; blocks inlined under
 their instance label (``layer1.0.conv1``); groups and repeats numbered from 0;
@@ -8,40 +8,29 @@ class; inputs as ``input.NAME`` and returned values as ``return.K``.
     model M { input x: [2]; h = x -> fc: Linear(2, 3) -> sn: LIF(); return h }
     ==>
     input.x (Input [2]) -> fc (Linear(2, 3)) -> sn (LIF(tau=2.0...)) -> return.0
+
+File-level declarations are collected by :mod:`.declarations`, layer calls by
+:mod:`.calls`; this module elaborates bodies, chains, merges, groups, repeats and blocks.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import torch.nn
-from torch.nn.modules.lazy import LazyModuleMixin
-
-from ..codegen.names import MODULE_GLOBALS, shadows_module_global
-from ..diagnostics import (
-    SnnLimitError,
-    SnnNameError,
-    SnnPermissionError,
-    SnnTypeError,
-    SourceSpan,
-    UsageError,
-    did_you_mean,
-)
-from ..frontend import ast
-from ..frontend.evaluate import Evaluator, bind_arguments
+from ..diagnostics import SnnLimitError, SnnNameError, SnnTypeError, SourceSpan, did_you_mean
 from ..ir import ops, registry
 from ..ir.graph import IR, Node, Scope
+from . import ast
+from .calls import layer_op, torch_module_op, user_module_op
+from .declarations import PARAM_TYPES, Declarations
+from .evaluate import Evaluator, bind_arguments
 
 MAX_REPEAT = 10_000
 MAX_NODES = 200_000
 MAX_BLOCK_DEPTH = 100  # block instances inside block instances; far more than any network needs
 MERGE_KWARGS = {"cat": ("dim",)}
-PARAM_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
 
 def snake(name: str) -> str:
@@ -76,166 +65,26 @@ class Body:
                 self.used_labels.add(label)
                 return label
 
-
-def build(
+def elaborate(
     tree: ast.File,
     model: str | None = None,
     params: Mapping[str, object] | None = None,
     allow_imports: Sequence[str] = (),
 ) -> IR:
     """Elaborate ``model`` (or the only model) of ``tree`` into an IR."""
-    return Builder(tree, allow_imports).build(model, params or {})
+    return Elaborator(tree, allow_imports).run(model, params or {})
 
 
-class Builder:
+class Elaborator(Declarations):
     def __init__(self, tree: ast.File, allow_imports: Sequence[str]):
-        self.tree = tree
-        self.filename = tree.filename
-        self.allow_imports = tuple(allow_imports)
-        self.constants: dict[str, ops.Value] = {}
-        self.defaults: dict[str, dict[str, ops.Value]] = {}
-        self.uses: dict[str, ast.UseDecl] = {}
-        self.use_classes: dict[str, type] = {}
-        self.blocks: dict[str, ast.BlockDef] = {}
-        self.models: dict[str, ast.ModelDef] = {}
+        super().__init__(tree, allow_imports)
         self.stack: list[str] = []  # blocks being elaborated, for recursion errors
         self.expansions = 0
         self.ir: IR | None = None
 
-    # -- file level ---------------------------------------------------------------------
-    def collect(self) -> None:
-        seen: dict[str, SourceSpan] = {}
-
-        def declare(name: str, span: SourceSpan, what: str) -> None:
-            if name in seen:
-                raise SnnNameError(f"'{name}' is defined twice", span,
-                                   f"the first definition is at {seen[name]}; rename one of them")
-            if what in ("block", "use") and name in registry.LAYERS:
-                raise SnnNameError(f"{what} name '{name}' shadows the built-in layer {name}", span,
-                                   "choose another name")
-            if what == "use" and shadows_module_global(name):
-                raise SnnNameError(f"`use ... as {name}`: '{name}' is a Python keyword or a name the generated "
-                                   "module needs", span, "choose another alias; taken are Python keywords and "
-                                   f"builtins, dunder names and {', '.join(sorted(MODULE_GLOBALS))}")
-            seen[name] = span
-
-        for item in self.tree.items:
-            if isinstance(item, ast.LetStmt):
-                declare(item.name, item.name_span, "let")
-                self.constants[item.name] = Evaluator(self.constants)(item.value)
-            elif isinstance(item, ast.DefaultsStmt):
-                self._defaults(self.defaults, item, Evaluator(self.constants))
-            elif isinstance(item, ast.UseDecl):
-                declare(item.alias, item.alias_span or item.span, "use")
-                self.uses[item.alias] = item
-            elif isinstance(item, ast.BlockDef):
-                declare(item.name, item.name_span, "block")
-                self.blocks[item.name] = item
-            elif isinstance(item, ast.ModelDef):
-                declare(item.name, item.name_span, "model")
-                self.models[item.name] = item
-        for alias, decl in self.uses.items():
-            self.use_classes[alias] = self._import_use(decl)
-
-    def _defaults(self, table: dict[str, dict[str, ops.Value]], item: ast.DefaultsStmt, ev: Evaluator) -> None:
-        spec = registry.LAYERS.get(item.op)
-        if spec is None:
-            raise SnnNameError(
-                f"defaults for unknown layer '{item.op}'" + did_you_mean(item.op, registry.LAYERS),
-                item.op_span, "defaults apply to built-in layers such as LIF or Conv2d",
-            )
-        if item.args:
-            raise SnnTypeError("defaults take keyword arguments only", item.args[0].span,
-                               f"write e.g. defaults {item.op}(name=value)")
-        given = bind_arguments(item.op, spec.params, (), item.kwargs, ev, item.span, require=False)
-        table.setdefault(item.op, {}).update(given)  # type: ignore[arg-type]
-
-    def _import_use(self, decl: ast.UseDecl) -> type:
-        module_path, _, cls_name = decl.path.rpartition(".")
-        top = decl.path.split(".")[0]
-        if not module_path or not any(
-            a == top or a == module_path or module_path.startswith(a + ".") for a in self.allow_imports
-        ):
-            raise SnnPermissionError(
-                f"`use {decl.path}` imports Python code, which is not allowed for this file", decl.span,
-                f"allow it with `--allow-import {top}` (CLI) or allow_imports={{'{top}'}} (API)",
-            )
-        try:
-            cls = import_use_class(decl.path)
-        except Exception as e:  # the user allowed this import; report its failure at the declaration
-            raise SnnNameError(f"cannot import {decl.path}: {e}", decl.span,
-                               "check the module path and that the package is installed") from None
-        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-            raise SnnTypeError(f"{decl.path} is not a torch.nn.Module class", decl.span,
-                               "`use` declares module classes only")
-        return cls
-
-    def select(self, name: str | None) -> ast.ModelDef:
-        if name is not None:
-            if name not in self.models:
-                raise UsageError(f"no model named '{name}' in {self.filename}"
-                                 + did_you_mean(name, self.models)
-                                 + (f"; models: {', '.join(self.models)}" if self.models else ""))
-            return self.models[name]
-        if len(self.models) == 1:
-            return next(iter(self.models.values()))
-        if not self.models:
-            raise SnnNameError(f"{self.filename} defines no model", SourceSpan.point(self.filename, 1, 1),
-                               "add `model Name() { input x: [...] ... return y }`")
-        raise UsageError(f"{self.filename} defines several models ({', '.join(self.models)}); "
-                         "choose one with --model NAME (API: model=...)")
-
-    def bind_params(self, decl: ast.ModelDef | ast.BlockDef, given: Mapping[str, object],
-                    ev: Evaluator, from_api: bool) -> dict[str, ops.Value]:
-        known = {p.name: p for p in decl.params}
-        out: dict[str, ops.Value] = {}
-        for name in given:
-            if name not in known:
-                raise UsageError(f"model {decl.name} has no parameter '{name}'" + did_you_mean(name, known)
-                                 + f"; parameters: {', '.join(known) or 'none'}")
-        for p in decl.params:
-            if p.name in given:
-                value = given[p.name]
-                if isinstance(value, str) and from_api is False:
-                    value = parse_cli_value(value)
-                if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
-                    value = float(value)
-                if registry.check_type(PARAM_TYPES[p.type], value) is not None:
-                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} must be {p.type}, got {value!r}",
-                                       p.span, f"give it a value of type {p.type} (--set {p.name}=... or params=...)")
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} is set to {value}, which is not "
-                                       "a finite number", p.span,
-                                       f"give '{p.name}' a finite value (--set {p.name}=... or params=...)")
-                out[p.name] = value  # type: ignore[assignment]
-            elif p.default is not None:
-                out[p.name] = self._typed(p, ev(p.default))
-            else:
-                raise SnnTypeError(f"model {decl.name} needs a value for parameter '{p.name}', which has no "
-                                   "default", p.span,
-                                   f"pass --set {p.name}=... (API: params={{'{p.name}': ...}}) or give it a "
-                                   "default in the file")
-            ev = Evaluator({**ev.constants, **out})
-        return out
-
-    def _typed(self, p: ast.Param, value: ops.Value) -> ops.Value:
-        if p.type not in PARAM_TYPES:
-            raise SnnTypeError(f"unknown parameter type '{p.type}'", p.span, "types are int, float, bool, str")
-        if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        expected = registry.check_type(PARAM_TYPES[p.type], value)
-        if expected is not None:
-            raise SnnTypeError(f"parameter '{p.name}' is declared {p.type} but gets {value!r}", p.span,
-                               f"give it {expected}")
-        return value
-
-    # -- model --------------------------------------------------------------------------
-    def build(self, model: str | None, params: Mapping[str, object]) -> IR:
+    def run(self, model: str | None, params: Mapping[str, object]) -> IR:
         self.collect()
         decl = self.select(model)
-        for p in decl.params:
-            if p.type not in PARAM_TYPES:
-                raise SnnTypeError(f"unknown parameter type '{p.type}'", p.span, "types are int, float, bool, str")
         values = self.bind_params(decl, params, Evaluator(self.constants), from_api=getattr(params, "from_api", True))
         self.ir = IR(model=decl.name, filename=self.filename, params=values)
         body = Body("", {**self.constants, **values}, {k: dict(v) for k, v in self.defaults.items()})
@@ -457,11 +306,11 @@ class Builder:
         if name in self.blocks:
             return self.block(stage, incoming, body, path)
         if name.startswith("nn."):
-            op: ops.Op = self.torch_module(stage, body)
+            op: ops.Op = torch_module_op(stage, body.evaluator())
         elif name in registry.LAYERS:
-            op = self.layer(stage, body)
+            op = layer_op(stage, body.evaluator(), body.defaults)
         elif name in self.uses:
-            op = self.user_module(stage, body)
+            op = user_module_op(stage, body.evaluator(), self.uses[name])
         else:
             if name in registry.MERGES:
                 raise SnnNameError(f"'{name}' is a merge operation, not a layer", stage.op_span,
@@ -473,90 +322,6 @@ class Builder:
         self.ir.add(Node(path, op, stage.span, generated=generated))
         self.ir.connect(incoming, path, 0)
         return path
-
-    def layer(self, stage: ast.OpStage, body: Body) -> ops.Layer:
-        spec = registry.LAYERS[stage.op]
-        ev = body.evaluator()
-        given = bind_arguments(stage.op, spec.params, stage.args, stage.kwargs, ev, stage.span,
-                               inferable=spec.inferable)
-        npos = len(stage.args)
-        names = [p.name for p in spec.params]
-        args = tuple(given[n] for n in names[:npos])
-        kwargs = [(k.name, given[k.name]) for k in stage.kwargs]
-        for k, v in body.defaults.get(stage.op, {}).items():
-            if k not in given:
-                kwargs.append((k, v))
-        self._check_relations(stage, spec, args, dict(kwargs))
-        if stage.op.startswith("AdaptiveAvgPool"):  # `none` keeps every size: torch wants (None, None)
-            n = int(stage.op[-2])
-            args = tuple((None,) * n if a is None else a for a in args)
-            kwargs = [(k, (None,) * n if k == "output_size" and v is None else v) for k, v in kwargs]
-        return spec.op_class(stage.op, args, tuple(kwargs))  # type: ignore[arg-type]
-
-    def _check_relations(self, stage: ast.OpStage, spec: registry.LayerSpec, args: tuple,
-                         kwargs: dict[str, ops.Value]) -> None:
-        """Arguments that are fine alone but not together, reported at the culprit."""
-        rule = registry.RELATIONS.get(spec.kind)
-        problem = rule(registry.bound(spec, args, kwargs)) if rule else None
-        if problem is None:
-            return
-        culprit, why = problem
-        spans = {p.name: a.span for p, a in zip(spec.params, stage.args)}
-        spans.update({kw.name: kw.span for kw in stage.kwargs})
-        raise SnnTypeError(f"{spec.kind}: {why}", spans.get(culprit, stage.span),
-                           f"{spec.kind}({', '.join(p.name for p in spec.params)})")
-
-    def torch_module(self, stage: ast.OpStage, body: Body) -> ops.TorchModule:
-        cls_name = stage.op[3:]
-        cls = getattr(torch.nn, cls_name, None) if re.fullmatch(r"[A-Z][A-Za-z0-9]*", cls_name) else None
-        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-            mods = [n for n in dir(torch.nn) if n[:1].isupper() and isinstance(getattr(torch.nn, n), type)
-                    and issubclass(getattr(torch.nn, n), torch.nn.Module)]
-            raise SnnNameError(f"torch.nn has no module class '{cls_name}'" + did_you_mean(cls_name, mods),
-                               stage.op_span, "nn.Name must name a torch.nn.Module class, e.g. nn.PixelShuffle")
-        ev = body.evaluator()
-        args = tuple(ev(a) for a in stage.args)
-        seen: set[str] = set()
-        kwargs = []
-        for kw in stage.kwargs:
-            if kw.name in seen:
-                raise SnnTypeError(f"argument '{kw.name}' is given twice", kw.span, "give each argument once")
-            seen.add(kw.name)
-            kwargs.append((kw.name, ev(kw.value)))
-        for v in (*args, *(v for _, v in kwargs)):
-            if isinstance(v, ops.SurrogateValue):
-                raise SnnTypeError("surrogate functions can only be passed to neurons", stage.span,
-                                   "remove the surrogate argument")
-        self._check_torch_module(stage, cls, args, dict(kwargs))
-        return ops.TorchModule(cls_name, args, tuple(kwargs))
-
-    def _check_torch_module(self, stage: ast.OpStage, cls: type, args: tuple, kwargs: dict[str, ops.Value]) -> None:
-        """What the meta run of infer-shapes cannot see: lazy sizes, placement, the batch dim."""
-        if issubclass(cls, LazyModuleMixin):
-            raise SnnTypeError(f"{stage.op} is a lazy module, whose sizes are only known after a first call",
-                               stage.op_span, f"write the sizes, or use a built-in layer with `_` "
-                               f"(e.g. Linear(_, 10)) instead of {stage.op}")
-        try:
-            bound = inspect.signature(cls).bind_partial(*args, **kwargs).arguments
-        except (TypeError, ValueError):  # the meta run of infer-shapes reports bad arguments
-            return
-        spans = dict(zip(bound, [a.span for a in stage.args]))
-        spans.update({kw.name: kw.span for kw in stage.kwargs})
-        for name, value in bound.items():
-            if name in ("device", "dtype"):
-                raise SnnTypeError(f"{stage.op}: the argument '{name}' is not allowed", spans.get(name, stage.span),
-                                   "a compiled model is moved and cast as a whole: net.to(device, dtype)")
-            if name in ("dim", "start_dim", "end_dim") and value == 0 and not isinstance(value, bool):
-                raise SnnTypeError(f"{stage.op}: {name}=0 is the batch dimension", spans.get(name, stage.span),
-                                   "T and N are implicit: an nn.* layer sees [batch, *per-sample], so its "
-                                   "dims count per-sample dims from 1 (or from the end: -1 is the last)")
-
-    def user_module(self, stage: ast.OpStage, body: Body) -> ops.UserModule:
-        decl = self.uses[stage.op]
-        ev = body.evaluator()
-        args = tuple(ev(a) for a in stage.args)
-        kwargs = tuple((kw.name, ev(kw.value)) for kw in stage.kwargs)
-        return ops.UserModule(stage.op, args, kwargs, path=decl.path, declared_stateful=decl.kind == "stateful")
 
     def block(self, stage: ast.OpStage, incoming: str, body: Body, path: str) -> str:
         decl = self.blocks[stage.op]
@@ -574,9 +339,6 @@ class Builder:
                                "blocks cannot be recursive; use a repeat (`Block(...) * n`) instead")
         params = tuple(registry.ParamSpec(p.name, PARAM_TYPES.get(p.type, "any"), None, required=p.default is None)
                        for p in decl.params)
-        for p in decl.params:
-            if p.type not in PARAM_TYPES:
-                raise SnnTypeError(f"unknown parameter type '{p.type}'", p.span, "types are int, float, bool, str")
         # ints are accepted where floats are declared
         given = bind_arguments(decl.name, tuple(registry.ParamSpec(p.name, "float" if p.type == "float" else p.type,
                                                                      None, p.required) for p in params),
@@ -600,35 +362,3 @@ class Builder:
             self.stack.pop()
         assert result is not None
         return result
-
-
-def import_use_class(path: str) -> type:
-    """Import ``pkg.mod.Class``; only called for paths the caller allowed."""
-    module_path, _, cls_name = path.rpartition(".")
-    return getattr(importlib.import_module(module_path), cls_name)
-
-
-def parse_cli_value(text: str) -> object:
-    """``--set K=V`` values: ints, floats, true/false, none, else the string itself."""
-    t = text.strip()
-    if t in ("true", "false"):
-        return t == "true"
-    if t == "none":
-        return None
-    for conv in (int, float):
-        try:
-            return conv(t)
-        except ValueError:
-            pass
-    if len(t) >= 2 and t[0] == t[-1] == '"':
-        return t[1:-1]
-    return t
-
-
-class CliParams(dict):
-    """Parameters from the command line: string values are parsed as literals."""
-
-    from_api = False
-
-
-__all__ = ["build", "snake", "parse_cli_value", "CliParams", "import_use_class"]

@@ -1,0 +1,98 @@
+"""Elaboration of one layer call: the op record of a built-in layer, an ``nn.*`` module or
+a ``use`` module, with its arguments evaluated, bound and checked where they are written."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import torch.nn
+from torch.nn.modules.lazy import LazyModuleMixin
+
+from ..diagnostics import SnnNameError, SnnTypeError, did_you_mean
+from ..ir import ops, registry
+from . import ast
+from .evaluate import Evaluator, bind_arguments
+
+
+def layer_op(stage: ast.OpStage, ev: Evaluator, defaults: dict[str, dict[str, ops.Value]]) -> ops.Layer:
+    """The op of a built-in layer call: arguments bound and checked, ``defaults`` applied."""
+    spec = registry.LAYERS[stage.op]
+    given = bind_arguments(stage.op, spec.params, stage.args, stage.kwargs, ev, stage.span,
+                           inferable=spec.inferable)
+    npos = len(stage.args)
+    names = [p.name for p in spec.params]
+    args = tuple(given[n] for n in names[:npos])
+    kwargs = [(k.name, given[k.name]) for k in stage.kwargs]
+    for k, v in defaults.get(stage.op, {}).items():
+        if k not in given:
+            kwargs.append((k, v))
+    _check_relations(stage, spec, args, dict(kwargs))
+    if stage.op.startswith("AdaptiveAvgPool"):  # `none` keeps every size: torch wants (None, None)
+        n = int(stage.op[-2])
+        args = tuple((None,) * n if a is None else a for a in args)
+        kwargs = [(k, (None,) * n if k == "output_size" and v is None else v) for k, v in kwargs]
+    return spec.op_class(stage.op, args, tuple(kwargs))  # type: ignore[arg-type]
+
+def _check_relations(stage: ast.OpStage, spec: registry.LayerSpec, args: tuple,
+                     kwargs: dict[str, ops.Value]) -> None:
+    """Arguments that are fine alone but not together, reported at the culprit."""
+    rule = registry.RELATIONS.get(spec.kind)
+    problem = rule(registry.bound(spec, args, kwargs)) if rule else None
+    if problem is None:
+        return
+    culprit, why = problem
+    spans = {p.name: a.span for p, a in zip(spec.params, stage.args)}
+    spans.update({kw.name: kw.span for kw in stage.kwargs})
+    raise SnnTypeError(f"{spec.kind}: {why}", spans.get(culprit, stage.span),
+                       f"{spec.kind}({', '.join(p.name for p in spec.params)})")
+
+def torch_module_op(stage: ast.OpStage, ev: Evaluator) -> ops.TorchModule:
+    """The op of ``nn.Name(...)``: the class must exist; what a meta run cannot check is checked here."""
+    cls_name = stage.op[3:]
+    cls = getattr(torch.nn, cls_name, None) if re.fullmatch(r"[A-Z][A-Za-z0-9]*", cls_name) else None
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        mods = [n for n in dir(torch.nn) if n[:1].isupper() and isinstance(getattr(torch.nn, n), type)
+                and issubclass(getattr(torch.nn, n), torch.nn.Module)]
+        raise SnnNameError(f"torch.nn has no module class '{cls_name}'" + did_you_mean(cls_name, mods),
+                           stage.op_span, "nn.Name must name a torch.nn.Module class, e.g. nn.PixelShuffle")
+    args = tuple(ev(a) for a in stage.args)
+    seen: set[str] = set()
+    kwargs = []
+    for kw in stage.kwargs:
+        if kw.name in seen:
+            raise SnnTypeError(f"argument '{kw.name}' is given twice", kw.span, "give each argument once")
+        seen.add(kw.name)
+        kwargs.append((kw.name, ev(kw.value)))
+    for v in (*args, *(v for _, v in kwargs)):
+        if isinstance(v, ops.SurrogateValue):
+            raise SnnTypeError("surrogate functions can only be passed to neurons", stage.span,
+                               "remove the surrogate argument")
+    _check_torch_module(stage, cls, args, dict(kwargs))
+    return ops.TorchModule(cls_name, args, tuple(kwargs))
+
+def _check_torch_module(stage: ast.OpStage, cls: type, args: tuple, kwargs: dict[str, ops.Value]) -> None:
+    """What the meta run of infer-shapes cannot see: lazy sizes, placement, the batch dim."""
+    if issubclass(cls, LazyModuleMixin):
+        raise SnnTypeError(f"{stage.op} is a lazy module, whose sizes are only known after a first call",
+                           stage.op_span, f"write the sizes, or use a built-in layer with `_` "
+                           f"(e.g. Linear(_, 10)) instead of {stage.op}")
+    try:
+        bound = inspect.signature(cls).bind_partial(*args, **kwargs).arguments
+    except (TypeError, ValueError):  # the meta run of infer-shapes reports bad arguments
+        return
+    spans = dict(zip(bound, [a.span for a in stage.args]))
+    spans.update({kw.name: kw.span for kw in stage.kwargs})
+    for name, value in bound.items():
+        if name in ("device", "dtype"):
+            raise SnnTypeError(f"{stage.op}: the argument '{name}' is not allowed", spans.get(name, stage.span),
+                               "a compiled model is moved and cast as a whole: net.to(device, dtype)")
+        if name in ("dim", "start_dim", "end_dim") and value == 0 and not isinstance(value, bool):
+            raise SnnTypeError(f"{stage.op}: {name}=0 is the batch dimension", spans.get(name, stage.span),
+                               "T and N are implicit: an nn.* layer sees [batch, *per-sample], so its "
+                               "dims count per-sample dims from 1 (or from the end: -1 is the last)")
+
+def user_module_op(stage: ast.OpStage, ev: Evaluator, decl: ast.UseDecl) -> ops.UserModule:
+    args = tuple(ev(a) for a in stage.args)
+    kwargs = tuple((kw.name, ev(kw.value)) for kw in stage.kwargs)
+    return ops.UserModule(stage.op, args, kwargs, path=decl.path, declared_stateful=decl.kind == "stateful")

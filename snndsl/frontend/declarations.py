@@ -1,0 +1,185 @@
+"""Elaboration, file level: what a `.snn` file declares before any body is elaborated.
+
+``let`` constants, ``defaults``, ``use`` declarations (imported here, with permission),
+blocks and models, each name declared once; the model to build chosen; its parameters
+bound from ``params`` (API) or ``--set`` (CLI) over the defaults in the file. Parameter
+types are checked by the parser, so they are not checked again here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch.nn
+
+from ..codegen.names import MODULE_GLOBALS, shadows_module_global
+from ..diagnostics import SnnNameError, SnnPermissionError, SnnTypeError, SourceSpan, UsageError, did_you_mean
+from ..ir import ops, registry
+from . import ast
+from .evaluate import Evaluator, bind_arguments
+
+PARAM_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
+
+
+class Declarations:
+    """The declarations of one file, collected in source order."""
+
+    def __init__(self, tree: ast.File, allow_imports: Sequence[str]):
+        self.tree = tree
+        self.filename = tree.filename
+        self.allow_imports = tuple(allow_imports)
+        self.constants: dict[str, ops.Value] = {}
+        self.defaults: dict[str, dict[str, ops.Value]] = {}
+        self.uses: dict[str, ast.UseDecl] = {}
+        self.use_classes: dict[str, type] = {}
+        self.blocks: dict[str, ast.BlockDef] = {}
+        self.models: dict[str, ast.ModelDef] = {}
+
+    def collect(self) -> None:
+        seen: dict[str, SourceSpan] = {}
+
+        def declare(name: str, span: SourceSpan, what: str) -> None:
+            if name in seen:
+                raise SnnNameError(f"'{name}' is defined twice", span,
+                                   f"the first definition is at {seen[name]}; rename one of them")
+            if what in ("block", "use") and name in registry.LAYERS:
+                raise SnnNameError(f"{what} name '{name}' shadows the built-in layer {name}", span,
+                                   "choose another name")
+            if what == "use" and shadows_module_global(name):
+                raise SnnNameError(f"`use ... as {name}`: '{name}' is a Python keyword or a name the generated "
+                                   "module needs", span, "choose another alias; taken are Python keywords and "
+                                   f"builtins, dunder names and {', '.join(sorted(MODULE_GLOBALS))}")
+            seen[name] = span
+
+        for item in self.tree.items:
+            if isinstance(item, ast.LetStmt):
+                declare(item.name, item.name_span, "let")
+                self.constants[item.name] = Evaluator(self.constants)(item.value)
+            elif isinstance(item, ast.DefaultsStmt):
+                self._defaults(self.defaults, item, Evaluator(self.constants))
+            elif isinstance(item, ast.UseDecl):
+                declare(item.alias, item.alias_span or item.span, "use")
+                self.uses[item.alias] = item
+            elif isinstance(item, ast.BlockDef):
+                declare(item.name, item.name_span, "block")
+                self.blocks[item.name] = item
+            elif isinstance(item, ast.ModelDef):
+                declare(item.name, item.name_span, "model")
+                self.models[item.name] = item
+        for alias, decl in self.uses.items():
+            self.use_classes[alias] = self._import_use(decl)
+
+    def _defaults(self, table: dict[str, dict[str, ops.Value]], item: ast.DefaultsStmt, ev: Evaluator) -> None:
+        spec = registry.LAYERS.get(item.op)
+        if spec is None:
+            raise SnnNameError(
+                f"defaults for unknown layer '{item.op}'" + did_you_mean(item.op, registry.LAYERS),
+                item.op_span, "defaults apply to built-in layers such as LIF or Conv2d",
+            )
+        if item.args:
+            raise SnnTypeError("defaults take keyword arguments only", item.args[0].span,
+                               f"write e.g. defaults {item.op}(name=value)")
+        given = bind_arguments(item.op, spec.params, (), item.kwargs, ev, item.span, require=False)
+        table.setdefault(item.op, {}).update(given)  # type: ignore[arg-type]
+
+    def _import_use(self, decl: ast.UseDecl) -> type:
+        module_path, _, cls_name = decl.path.rpartition(".")
+        top = decl.path.split(".")[0]
+        if not module_path or not any(
+            a == top or a == module_path or module_path.startswith(a + ".") for a in self.allow_imports
+        ):
+            raise SnnPermissionError(
+                f"`use {decl.path}` imports Python code, which is not allowed for this file", decl.span,
+                f"allow it with `--allow-import {top}` (CLI) or allow_imports={{'{top}'}} (API)",
+            )
+        try:
+            cls = registry.import_use_class(decl.path)
+        except Exception as e:  # the user allowed this import; report its failure at the declaration
+            raise SnnNameError(f"cannot import {decl.path}: {e}", decl.span,
+                               "check the module path and that the package is installed") from None
+        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+            raise SnnTypeError(f"{decl.path} is not a torch.nn.Module class", decl.span,
+                               "`use` declares module classes only")
+        return cls
+
+    def select(self, name: str | None) -> ast.ModelDef:
+        if name is not None:
+            if name not in self.models:
+                raise UsageError(f"no model named '{name}' in {self.filename}"
+                                 + did_you_mean(name, self.models)
+                                 + (f"; models: {', '.join(self.models)}" if self.models else ""))
+            return self.models[name]
+        if len(self.models) == 1:
+            return next(iter(self.models.values()))
+        if not self.models:
+            raise SnnNameError(f"{self.filename} defines no model", SourceSpan.point(self.filename, 1, 1),
+                               "add `model Name() { input x: [...] ... return y }`")
+        raise UsageError(f"{self.filename} defines several models ({', '.join(self.models)}); "
+                         "choose one with --model NAME (API: model=...)")
+
+    def bind_params(self, decl: ast.ModelDef | ast.BlockDef, given: Mapping[str, object],
+                    ev: Evaluator, from_api: bool) -> dict[str, ops.Value]:
+        known = {p.name: p for p in decl.params}
+        out: dict[str, ops.Value] = {}
+        for name in given:
+            if name not in known:
+                raise UsageError(f"model {decl.name} has no parameter '{name}'" + did_you_mean(name, known)
+                                 + f"; parameters: {', '.join(known) or 'none'}")
+        for p in decl.params:
+            if p.name in given:
+                value = given[p.name]
+                if isinstance(value, str) and from_api is False:
+                    value = parse_cli_value(value)
+                if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value)
+                if registry.check_type(PARAM_TYPES[p.type], value) is not None:
+                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} must be {p.type}, got {value!r}",
+                                       p.span, f"give it a value of type {p.type} (--set {p.name}=... or params=...)")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} is set to {value}, which is not "
+                                       "a finite number", p.span,
+                                       f"give '{p.name}' a finite value (--set {p.name}=... or params=...)")
+                out[p.name] = value  # type: ignore[assignment]
+            elif p.default is not None:
+                out[p.name] = self._typed(p, ev(p.default))
+            else:
+                raise SnnTypeError(f"model {decl.name} needs a value for parameter '{p.name}', which has no "
+                                   "default", p.span,
+                                   f"pass --set {p.name}=... (API: params={{'{p.name}': ...}}) or give it a "
+                                   "default in the file")
+            ev = Evaluator({**ev.constants, **out})
+        return out
+
+    def _typed(self, p: ast.Param, value: ops.Value) -> ops.Value:
+        if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        expected = registry.check_type(PARAM_TYPES[p.type], value)
+        if expected is not None:
+            raise SnnTypeError(f"parameter '{p.name}' is declared {p.type} but gets {value!r}", p.span,
+                               f"give it {expected}")
+        return value
+
+
+
+def parse_cli_value(text: str) -> object:
+    """``--set K=V`` values: ints, floats, true/false, none, else the string itself."""
+    t = text.strip()
+    if t in ("true", "false"):
+        return t == "true"
+    if t == "none":
+        return None
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    if len(t) >= 2 and t[0] == t[-1] == '"':
+        return t[1:-1]
+    return t
+
+
+class CliParams(dict):
+    """Parameters from the command line: string values are parsed as literals."""
+
+    from_api = False
