@@ -11,6 +11,7 @@ from ._version import __version__
 from .compiler import compile_file, compile_source, emit_python, trace_passes
 from .diagnostics import SnnError
 from .ir.yaml import dump_yaml, load_yaml
+from .viz import render as _render  # noqa: F401 - registers the IR's notebook picture
 
 __all__ = [
     "__version__",

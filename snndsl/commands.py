@@ -18,6 +18,7 @@ from .compiler import (
     load_class,
     lower,
     parameter_counts,
+    trace_passes,
 )
 from .diagnostics import SnnError, SnnLimitError, UsageError
 from .fileio import load_weights_file, write_atomic
@@ -39,7 +40,7 @@ def _main_args(op: ops.Op) -> str:
 def layer_table(ir: IR, counts: dict[str, int]) -> list[tuple[str, ...]]:
     rows = []
     for n in ir.order():
-        if isinstance(n.op, ops.Output):
+        if isinstance(n.op, ops.Output | ops.Plumbing):
             continue
         params = counts.get(n.path, 0) if isinstance(n.op, ops.Layer) else 0
         rows.append((n.path, type(n.op).__name__ if not isinstance(n.op, ops.Layer) else n.op.kind,
@@ -275,8 +276,8 @@ def cmd_viz(args: argparse.Namespace, params) -> int:
     from .viz.report import write_report
 
     text = _read(args.file)
-    written = write_report(text, args.file, args.output, fmt=args.format, model=args.model, params=params,
-                           allow_imports=args.allow_import, collapse=args.collapse, optimize=args.optimize)
+    traces = trace_passes(text, args.file, args.model, params, args.allow_import, optimize=args.optimize)
+    written = write_report(traces, args.output, fmt=args.format, collapse=args.collapse, source=args.file)
     print(f"wrote {len(written)} files to {args.output} (open {os.path.join(args.output, 'index.html')})")
     return 0
 

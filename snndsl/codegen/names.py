@@ -17,16 +17,14 @@ import re
 import torch.nn as nn
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-RESERVED = {
-    "self", "torch", "nn", "neuron", "layer", "surrogate", "functional", "fused", "Block", "T", "N",
-    "CompiledModule", "step_mode", "carry_state", "super", "object", "type",
-}
-
-
+#: the runtime modules generated code may import (``from snndsl.runtime import ...``), in order
+RUNTIME_MODULES = ("functional", "fused", "layer", "neuron", "surrogate")
 #: names the generated module binds at module level (its imports) or in ``__init__``,
-#: where user modules are built (a ``use`` alias is a module-level name used there)
-MODULE_GLOBALS = {"torch", "nn", "neuron", "layer", "surrogate", "functional", "fused", "Block", "CompiledModule",
-                  "self", "step_mode", "carry_state"}
+#: where user modules are built (a ``use`` alias is a module-level name used there):
+#: the one list of the generated module's globals
+MODULE_GLOBALS = {"torch", "nn", *RUNTIME_MODULES, "Block", "CompiledModule", "self", "step_mode", "carry_state"}
+#: names no generated local variable or class may take
+RESERVED = MODULE_GLOBALS | {"T", "N", "super", "object", "type"}
 
 
 def shadows_module_global(name: str) -> bool:

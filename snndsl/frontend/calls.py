@@ -28,8 +28,8 @@ def layer_op(stage: ast.OpStage, ev: Evaluator, defaults: dict[str, dict[str, op
         if k not in given:
             kwargs.append((k, v))
     _check_relations(stage, spec, args, dict(kwargs))
-    if stage.op.startswith("AdaptiveAvgPool"):  # `none` keeps every size: torch wants (None, None)
-        n = int(stage.op[-2])
+    if issubclass(spec.op_class, ops.AdaptiveAvgPool):  # `none` keeps every size: torch wants (None, None)
+        n = spec.op_class.dims
         args = tuple((None,) * n if a is None else a for a in args)
         kwargs = [(k, (None,) * n if k == "output_size" and v is None else v) for k, v in kwargs]
     return spec.op_class(stage.op, args, tuple(kwargs))  # type: ignore[arg-type]

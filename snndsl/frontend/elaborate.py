@@ -30,7 +30,7 @@ from .evaluate import Evaluator, bind_arguments
 MAX_REPEAT = 10_000
 MAX_NODES = 200_000
 MAX_BLOCK_DEPTH = 100  # block instances inside block instances; far more than any network needs
-MERGE_KWARGS = {"cat": ("dim",)}
+MERGE_KWARGS = {ops.MergeKind.CAT: ("dim",)}
 
 
 def snake(name: str) -> str:
@@ -247,11 +247,12 @@ class Elaborator(Declarations):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise SnnTypeError(f"dim must be an integer, got {v!r}", kw.value.span, "dims count per-sample dims from 0")
             dim = v
-        if call.op == "cat" and dim is None:
+        kind = ops.MergeKind(call.op)
+        if kind is ops.MergeKind.CAT and dim is None:
             dim = 0
         inputs = [self.value(a, body) for a in call.args]
         path = body.prefix + body.fresh_label(call.op)
-        self.ir.add(Node(path, ops.Merge(call.op, dim), call.span, generated=True))
+        self.ir.add(Node(path, ops.Merge(kind, dim), call.span, generated=True))
         for i, src in enumerate(inputs):
             self.ir.connect(src, path, i)
         return path
@@ -272,7 +273,7 @@ class Elaborator(Declarations):
             if n > MAX_REPEAT:
                 raise SnnTypeError(f"repeat count {n} exceeds the limit of {MAX_REPEAT}", stage.repeat.span,
                                    "split the network or use fewer repeats")
-            self._scope(Scope(path, "sequence", f"* {n}" if isinstance(stage, ast.OpStage) and stage.op in self.blocks
+            self._scope(Scope(path, ops.ScopeKind.SEQUENCE, f"* {n}" if isinstance(stage, ast.OpStage) and stage.op in self.blocks
                               else f"{'group' if isinstance(stage, ast.GroupStage) else stage.op} * {n}", stage.span))
             for i in range(n):
                 incoming = self.single(stage, incoming, body, f"{path}.{i}", generated)
@@ -288,7 +289,7 @@ class Elaborator(Declarations):
 
     def single(self, stage: ast.Stage, incoming: str, body: Body, path: str, generated: bool) -> str:
         if isinstance(stage, ast.GroupStage):
-            self._scope(Scope(path, "sequence", "group", stage.span))
+            self._scope(Scope(path, ops.ScopeKind.SEQUENCE, "group", stage.span))
             for k, inner in enumerate(stage.stages):
                 if inner.label is not None:
                     raise SnnNameError(f"label '{inner.label}' inside a group", inner.label_span or inner.span,
@@ -353,7 +354,7 @@ class Elaborator(Declarations):
                 values[p.name] = self._typed(p, ev(p.default))  # type: ignore[arg-type]
             ev = Evaluator({**self.constants, **values})
         args_text = ", ".join(f"{k}={ops.format_value(v)}" for k, v in values.items())
-        self._scope(Scope(path, "block", decl.name, stage.span, args_text))
+        self._scope(Scope(path, ops.ScopeKind.BLOCK, decl.name, stage.span, args_text))
         inner = Body(path + ".", {**self.constants, **values}, {k: dict(v) for k, v in self.defaults.items()})
         self.stack.append(decl.name)
         try:

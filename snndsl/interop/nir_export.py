@@ -111,7 +111,12 @@ class _Exporter:
                 self.losses.append((node, f"{node.path} ({op.kind}): omitted; NIR has no dropout "
                                           "(it is the identity at inference)"))
                 self.passthrough(node)
-            elif type(op) is ops.StatelessLayer:
+            elif isinstance(op, ops.Plumbing):  # a change of form, not of values
+                self.passthrough(node)
+            elif isinstance(op, ops.FoldedNorm):
+                raise self.unsupported(node, "BatchNorm folded for inference (-O inference); export the "
+                                             "model compiled without -O")
+            elif isinstance(op, ops.StatelessLayer):
                 self.stateless(node, op)
             else:
                 raise self.unsupported(node, "NIR has no such node")

@@ -14,7 +14,7 @@ ties by it, so every iteration, dump and generated file is deterministic.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,10 +40,8 @@ class Node:
     stateful: bool | None = None
     #: name of the time-batched region it runs in (fuse-stateless)
     region: str | None = None
-    #: how the node runs in multi-step mode (insert-containers):
-    #: "region" (inside a time-batched region), "native" (a multi-step module),
-    #: "step-loop" (a single-step module looped over T), "io" (inputs and outputs)
-    container: str | None = None
+    #: how the node runs in multi-step mode (insert-containers)
+    container: ops.Container | None = None
     #: the label was made by the compiler, not written by the user
     generated: bool = False
 
@@ -55,12 +53,12 @@ class Node:
 class Scope:
     """A module path that is a container of layers: a block instance or a sequence.
 
-    ``kind`` is ``"block"`` (``name`` is the block's name, ``args`` its evaluated
-    arguments as text) or ``"sequence"`` (a group or a repeat: numbered children).
+    ``kind`` is ``BLOCK`` (``name`` is the block's name, ``args`` its evaluated
+    arguments as text) or ``SEQUENCE`` (a group or a repeat: numbered children).
     """
 
     path: str
-    kind: str
+    kind: ops.ScopeKind
     name: str
     span: SourceSpan
     args: str = ""
@@ -72,13 +70,13 @@ class Region:
 
     ``static``: the region depends only on ``static`` inputs and runs once on
     ``[N, ...]``, broadcast over T at its exit (hoist-static).
-    ``layout``: the memory format its ``[*, C, H, W]`` entries are converted to,
-    ``"contiguous"`` or ``"channels_last"`` (the channels-last pass).
+    ``layout``: the memory format its ``[*, C, H, W]`` values have (the channels-last pass
+    converts its entries with :class:`~snndsl.ir.ops.ToLayout` nodes).
     """
 
     name: str
     static: bool = False
-    layout: str = "contiguous"
+    layout: ops.Layout = ops.Layout.CONTIGUOUS
 
 
 @dataclass
@@ -108,6 +106,21 @@ class IR:
             data[POS] = tuple(sorted((*data[POS], pos)))
         else:
             self.graph.add_edge(src, dst, **{POS: (pos,)})
+
+    def redirect(self, src: str, dst: str, new_src: str) -> None:
+        """Feed ``dst`` from ``new_src`` at every argument position where it read ``src``."""
+        for pos in self.graph.edges[src, dst][POS]:
+            self.connect(new_src, dst, pos)
+        self.graph.remove_edge(src, dst)
+
+    def insert_after(self, src: str, node: Node, users: list[str] | None = None) -> Node:
+        """Add ``node`` reading ``src`` and move ``users`` (default: all of ``src``'s) onto it."""
+        self.add(node)
+        for user in (self.users_of(src) if users is None else users):
+            if user != node.path:
+                self.redirect(src, user, node.path)
+        self.connect(src, node.path, 0)
+        return node
 
     def set(self, node: Node) -> None:
         """Replace the record of an existing node (same path)."""
@@ -176,11 +189,32 @@ class IR:
         except nx.NetworkXNoCycle:
             return []
 
-    def _repr_svg_(self) -> str:
-        """Jupyter shows an IR as its picture (drawn by ``snndsl.viz``)."""
-        from ..viz import render
+    def schedule(self) -> list[list[Node]]:
+        """The program order: regions (members in topological order) and single nodes, in
+        an order that respects every edge, ties broken by source order."""
+        unit_of = {n.path: n.region or n.path for n in self.nodes()}
+        q = nx.DiGraph()
+        index: dict[str, int] = {}
+        for i, n in enumerate(self.nodes()):
+            q.add_node(unit_of[n.path])
+            index.setdefault(unit_of[n.path], i)
+        for src, dst in self.graph.edges:
+            if unit_of[src] != unit_of[dst]:
+                q.add_edge(unit_of[src], unit_of[dst])
+        order = list(nx.lexicographical_topological_sort(q, key=index.__getitem__))
+        members: dict[str, list[Node]] = {u: [] for u in order}
+        for n in self.order():
+            members[unit_of[n.path]].append(n)
+        return [members[u] for u in order]
 
-        return render(self, fmt="svg")
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows an IR as its picture, drawn by the renderer that ``snndsl.viz``
+        registers in :data:`DISPLAY` (the IR does not depend on viz)."""
+        return DISPLAY["svg"](self) if "svg" in DISPLAY else None
+
+
+#: renderers for notebook display, by format; ``snndsl.viz`` registers ``"svg"``
+DISPLAY: dict[str, Callable[[IR], str]] = {}
 
 
 def quotient_is_acyclic(ir: IR, group_of: dict[str, str]) -> bool:

@@ -1,31 +1,39 @@
 """The closed vocabulary of IR operations.
 
-Every IR node holds one frozen op record. The classes say what kind of thing a node
-is (passes branch on them with ``isinstance``); the ``kind`` of a layer names the
-concrete layer (``"Conv2d"``) and indexes :data:`snndsl.ir.registry.LAYERS`, where its
-signature, argument types and shape rule live.
+Every IR node holds one frozen op record, and the class says what the node is: passes,
+codegen and viz branch on classes (``isinstance(op, ops.Conv) and op.dims == 2``),
+never on names. Built-in layers have one class per primitive (``Conv2d``), grouped in
+families (``Conv``, ``BatchNorm``, ``Pool``, ...); the primitive's name is also its
+``kind``, which indexes :data:`snndsl.ir.registry.LAYERS` (signature, argument types,
+shape rule). ``nn.*`` and ``use`` layers are the generic :class:`TorchModule` and
+:class:`UserModule`. Small closed sets are enums (:class:`MergeKind`, :class:`Layout`,
+:class:`Container`, :class:`ScopeKind`).
 
-========================  =========================================  ========
-class                     what                                       stateful
-========================  =========================================  ========
-:class:`Input`            a model input, per-sample shape            no
-:class:`Output`           one returned value                         no
-:class:`StatelessLayer`   a built-in ``torch.nn`` layer              no
-:class:`TorchModule`      any other ``torch.nn`` layer (``nn.X``)    no
-:class:`Neuron`           IF, LIF, PLIF                              yes
-:class:`StatefulLayer`    Dropout, Dropout2d (one mask per sequence) yes
-:class:`UserModule`       a ``use``-declared module                  declared
-:class:`Merge`            add, sub, mul, iand, cat                   no
-========================  =========================================  ========
+=========================  ===============================================  ========
+class (family)             what                                             stateful
+=========================  ===============================================  ========
+:class:`Input`             a model input, per-sample shape                  no
+:class:`Output`            one returned value                               no
+:class:`StatelessLayer`    built-in ``torch.nn`` layers, batched over time   no
+:class:`TorchModule`       any other ``torch.nn`` layer (``nn.X``)          no
+:class:`Neuron`            IF, LIF, PLIF                                    yes
+:class:`StatefulLayer`     Dropout, Dropout2d (one mask per sequence)       yes
+:class:`UserModule`        a ``use``-declared module                        declared
+:class:`Merge`             add, sub, mul, iand, cat                         no
+:class:`Plumbing`          inserted by passes: time flatten/unflatten,      no
+                           broadcast over T, layout conversion
+:class:`FoldedNorm`        a Conv/Linear with its BatchNorm folded in       no
+=========================  ===============================================  ========
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import ClassVar, Union
 
 class InferMarker:
-    """The value of ``_`` ``_`` (infer from the input) before infer-shapes replaces it."""
+    """The value of ``_`` (infer from the input) before infer-shapes replaces it."""
 
     _instance: InferMarker | None = None
 
@@ -79,6 +87,47 @@ def format_value(v: Value) -> str:
     return str(v)
 
 
+class MergeKind(StrEnum):
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    IAND = "iand"
+    CAT = "cat"
+
+
+class Layout(StrEnum):
+    """The memory format of ``[*, C, H, W]`` values and of convolution weights."""
+
+    CONTIGUOUS = "contiguous"
+    CHANNELS_LAST = "channels_last"
+
+
+class Container(StrEnum):
+    """How a node runs in multi-step mode (insert-containers)."""
+
+    #: inside a time-batched region, on ``[T*N, ...]`` (static regions: ``[N, ...]``)
+    REGION = "region"
+    #: a runtime module with a fused multi-step form (neurons, Dropout)
+    NATIVE = "native"
+    #: a single-step module looped over T (``functional.multi_step_forward``)
+    STEP_LOOP = "step-loop"
+    #: model inputs and outputs
+    IO = "io"
+    #: plumbing outside any region (a static input broadcast over T)
+    BORDER = "border"
+
+
+class ScopeKind(StrEnum):
+    BLOCK = "block"
+    #: a group or a repeat: numbered children
+    SEQUENCE = "sequence"
+
+
+def _omit_default(default: object) -> object:
+    """A field that the YAML form leaves out while it has its default."""
+    return field(default=default, metadata={"omit_default": True})
+
+
 @dataclass(frozen=True, slots=True)
 class Op:
     """Base of all IR operations."""
@@ -92,6 +141,10 @@ class Op:
 
     def describe(self) -> str:
         return type(self).__name__
+
+    def modules(self, path: str) -> tuple[tuple[str, Layer], ...]:
+        """The submodules a node with this op owns, by module path (none for most ops)."""
+        return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,18 +193,102 @@ class Layer(Op):
     def describe(self) -> str:
         return self.call_text()
 
+    def modules(self, path: str) -> tuple[tuple[str, Layer], ...]:
+        return ((path, self),)
+
+
+# -- built-in stateless layers: families, then one class per primitive -------------------
+
 
 @dataclass(frozen=True, slots=True)
 class StatelessLayer(Layer):
-    """A built-in stateless layer (Conv2d, BatchNorm2d, Flatten, ...), batched over time."""
+    """A built-in stateless layer, batched over time; the class name is its ``kind``."""
 
 
 @dataclass(frozen=True, slots=True)
-class TorchModule(Layer):
-    """``nn.Name(...)``: any other ``torch.nn`` module class; treated as stateless."""
+class Spatial(StatelessLayer):
+    """A layer over ``dims`` spatial dimensions (``[C, L]``, ``[C, H, W]``, ``[C, D, H, W]``)."""
 
-    def call_text(self) -> str:
-        return "nn." + Layer.call_text(self)
+    dims: ClassVar[int] = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Conv(Spatial):
+    #: the memory format of the weights (the channels-last pass sets it)
+    weight_layout: Layout = _omit_default(Layout.CONTIGUOUS)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class ConvTranspose(Spatial):
+    weight_layout: Layout = _omit_default(Layout.CONTIGUOUS)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNorm(Spatial):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Pool(Spatial):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool(Pool):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPool(Pool):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool(Pool):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Activation(StatelessLayer):
+    """An element-wise function (ReLU, Sigmoid, Tanh, GELU)."""
+
+
+def _primitive(family: type, name: str, **classvars: int) -> type:
+    cls = type(name, (family,), {"__module__": __name__, "__qualname__": name, "__doc__": f"``{name}``", **classvars})
+    return dataclass(frozen=True, slots=True)(cls)
+
+
+Conv1d = _primitive(Conv, "Conv1d", dims=1)
+Conv2d = _primitive(Conv, "Conv2d", dims=2)
+Conv3d = _primitive(Conv, "Conv3d", dims=3)
+ConvTranspose1d = _primitive(ConvTranspose, "ConvTranspose1d", dims=1)
+ConvTranspose2d = _primitive(ConvTranspose, "ConvTranspose2d", dims=2)
+BatchNorm1d = _primitive(BatchNorm, "BatchNorm1d", dims=1)
+BatchNorm2d = _primitive(BatchNorm, "BatchNorm2d", dims=2)
+BatchNorm3d = _primitive(BatchNorm, "BatchNorm3d", dims=3)
+MaxPool1d = _primitive(MaxPool, "MaxPool1d", dims=1)
+MaxPool2d = _primitive(MaxPool, "MaxPool2d", dims=2)
+MaxPool3d = _primitive(MaxPool, "MaxPool3d", dims=3)
+AvgPool1d = _primitive(AvgPool, "AvgPool1d", dims=1)
+AvgPool2d = _primitive(AvgPool, "AvgPool2d", dims=2)
+AvgPool3d = _primitive(AvgPool, "AvgPool3d", dims=3)
+AdaptiveAvgPool1d = _primitive(AdaptiveAvgPool, "AdaptiveAvgPool1d", dims=1)
+AdaptiveAvgPool2d = _primitive(AdaptiveAvgPool, "AdaptiveAvgPool2d", dims=2)
+AdaptiveAvgPool3d = _primitive(AdaptiveAvgPool, "AdaptiveAvgPool3d", dims=3)
+Linear = _primitive(StatelessLayer, "Linear")
+LayerNorm = _primitive(StatelessLayer, "LayerNorm")
+GroupNorm = _primitive(StatelessLayer, "GroupNorm")
+Flatten = _primitive(StatelessLayer, "Flatten")
+Identity = _primitive(StatelessLayer, "Identity")
+Upsample = _primitive(StatelessLayer, "Upsample")
+VotingLayer = _primitive(StatelessLayer, "VotingLayer")
+ReLU = _primitive(Activation, "ReLU")
+Sigmoid = _primitive(Activation, "Sigmoid")
+Tanh = _primitive(Activation, "Tanh")
+GELU = _primitive(Activation, "GELU")
+
+
+# -- stateful layers -----------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +303,33 @@ class StatefulLayer(Layer):
     """A stateless-looking layer that keeps per-sequence state (Dropout's mask)."""
 
     stateful: ClassVar[bool] = True
+
+
+IF = _primitive(Neuron, "IF")
+LIF = _primitive(Neuron, "LIF")
+PLIF = _primitive(Neuron, "PLIF")
+Dropout = _primitive(StatefulLayer, "Dropout")
+Dropout2d = _primitive(StatefulLayer, "Dropout2d")
+
+#: the class of every built-in layer, by its name in `.snn` files
+BUILTIN_LAYERS: dict[str, type[Layer]] = {
+    cls.__name__: cls
+    for cls in (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, Linear, BatchNorm1d, BatchNorm2d,
+                BatchNorm3d, LayerNorm, GroupNorm, MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d,
+                AvgPool3d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, Flatten, Identity, Upsample,
+                ReLU, Sigmoid, Tanh, GELU, VotingLayer, IF, LIF, PLIF, Dropout, Dropout2d)
+}
+
+
+# -- generic layers ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TorchModule(Layer):
+    """``nn.Name(...)``: any other ``torch.nn`` module class; treated as stateless."""
+
+    def call_text(self) -> str:
+        return "nn." + Layer.call_text(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,23 +348,74 @@ class Merge(Op):
     """``add``/``sub``/``mul``/``iand``/``cat`` of two or more values; ``dim`` per-sample (cat)."""
 
     arity: ClassVar[int | None] = None
-    kind: str
+    kind: MergeKind
     dim: int | None = None
 
     def describe(self) -> str:
-        return f"{self.kind}(dim={self.dim})" if self.kind == "cat" else f"{self.kind}()"
+        return f"{self.kind}(dim={self.dim})" if self.kind is MergeKind.CAT else f"{self.kind}()"
+
+
+# -- inserted by passes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Plumbing(Op):
+    """A change of form, not of values: inserted by passes, the identity in single-step mode."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenTime(Plumbing):
+    """``[T, N, ...] -> [T*N, ...]`` at a time-batched region's entry (insert-containers)."""
+
+    def describe(self) -> str:
+        return "flatten [T, N] -> [T*N]"
+
+
+@dataclass(frozen=True, slots=True)
+class UnflattenTime(Plumbing):
+    """``[T*N, ...] -> [T, N, ...]`` at a time-batched region's exit (insert-containers)."""
+
+    def describe(self) -> str:
+        return "unflatten [T*N] -> [T, N]"
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastTime(Plumbing):
+    """``[N, ...] -> [T, N, ...]``, a view: a static input or a static region's exit."""
+
+    def describe(self) -> str:
+        return "broadcast [N] -> [T, N]"
+
+
+@dataclass(frozen=True, slots=True)
+class ToLayout(Plumbing):
+    """A value converted to ``layout`` at a region's entry (channels-last)."""
+
+    layout: Layout = Layout.CHANNELS_LAST
+
+    def describe(self) -> str:
+        return f"to {self.layout}"
+
+
+@dataclass(frozen=True, slots=True)
+class FoldedNorm(Op):
+    """A Conv or Linear (at ``producer_path``) and the BatchNorm after it, computed as one
+    layer whose weights fold in the normalisation in eval mode (fold-batchnorm). The
+    node keeps both modules, so ``state_dict`` keys do not change."""
+
+    producer: Layer
+    producer_path: str
+    norm: Layer
+
+    def describe(self) -> str:
+        return f"{self.producer.call_text()} + {self.norm.call_text()} (folded)"
+
+    def modules(self, path: str) -> tuple[tuple[str, Layer], ...]:
+        return ((self.producer_path, self.producer), (path, self.norm))
 
 
 OP_CLASSES: dict[str, type[Op]] = {
     cls.__name__: cls
-    for cls in (
-        Input,
-        Output,
-        StatelessLayer,
-        TorchModule,
-        Neuron,
-        StatefulLayer,
-        UserModule,
-        Merge,
-    )
+    for cls in (Input, Output, *BUILTIN_LAYERS.values(), TorchModule, UserModule, Merge, FlattenTime,
+                UnflattenTime, BroadcastTime, ToLayout, FoldedNorm)
 }

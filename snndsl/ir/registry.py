@@ -148,12 +148,12 @@ _STATELESS: dict[str, tuple[str, str | None, str]] = {
     "VotingLayer": ("voting_size:int>0=10", None, "average groups of voting_size features"),
 }
 
-_STATEFUL: dict[str, tuple[type[ops.Layer], str, str]] = {
-    "IF": (ops.Neuron, _NEURON, "integrate-and-fire neuron"),
-    "LIF": (ops.Neuron, "tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "leaky integrate-and-fire neuron"),
-    "PLIF": (ops.Neuron, "init_tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "LIF neuron with a learnable time constant"),
-    "Dropout": (ops.StatefulLayer, "p:float=0.5", "dropout, one mask per sequence"),
-    "Dropout2d": (ops.StatefulLayer, "p:float=0.2", "channel dropout, one mask per sequence"),
+_STATEFUL: dict[str, tuple[str, str]] = {
+    "IF": (_NEURON, "integrate-and-fire neuron"),
+    "LIF": ("tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "leaky integrate-and-fire neuron"),
+    "PLIF": ("init_tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "LIF neuron with a learnable time constant"),
+    "Dropout": ("p:float=0.5", "dropout, one mask per sequence"),
+    "Dropout2d": ("p:float=0.2", "channel dropout, one mask per sequence"),
 }
 
 #: runtime constructors of the stateful layers
@@ -172,11 +172,11 @@ def _build() -> dict[str, LayerSpec]:
     for kind, (sig, inferable, doc) in _STATELESS.items():
         params = _sig(sig)
         target = "layer.VotingLayer" if kind == "VotingLayer" else f"nn.{kind}"
-        table[kind] = LayerSpec(kind, ops.StatelessLayer, params, inferable, target, doc,
+        table[kind] = LayerSpec(kind, ops.BUILTIN_LAYERS[kind], params, inferable, target, doc,
                                 tuple(p.name for p in params if p.name in _MAIN))
-    for kind, (cls, sig, doc) in _STATEFUL.items():
+    for kind, (sig, doc) in _STATEFUL.items():
         params = _sig(sig)
-        table[kind] = LayerSpec(kind, cls, params, None, NEURON_TARGETS[kind], doc,
+        table[kind] = LayerSpec(kind, ops.BUILTIN_LAYERS[kind], params, None, NEURON_TARGETS[kind], doc,
                                 tuple(p.name for p in params if p.name in _MAIN))
     return table
 
@@ -197,11 +197,11 @@ SURROGATES: dict[str, tuple[ParamSpec, ...]] = {
 
 MERGES: dict[str, tuple[int, int | None]] = {
     # name: (min operands, max operands or None)
-    "add": (2, None),
-    "sub": (2, 2),
-    "mul": (2, 2),
-    "iand": (2, 2),
-    "cat": (2, None),
+    ops.MergeKind.ADD: (2, None),
+    ops.MergeKind.SUB: (2, 2),
+    ops.MergeKind.MUL: (2, 2),
+    ops.MergeKind.IAND: (2, 2),
+    ops.MergeKind.CAT: (2, None),
 }
 MERGE_DOCS = {
     "add": "element-wise sum of two or more values (SEW-ResNet's ADD)",

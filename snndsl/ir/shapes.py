@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from . import ops
+
 Shape = tuple[int, ...]
 
 
@@ -237,20 +239,21 @@ def probability(a: dict, shape: Shape) -> Shape:
     return shape
 
 
-RULES: dict[str, Callable[[dict, Shape], Shape]] = {
-    "Conv1d": conv(1), "Conv2d": conv(2), "Conv3d": conv(3),
-    "ConvTranspose1d": conv_transpose(1), "ConvTranspose2d": conv_transpose(2),
-    "Linear": linear,
-    "BatchNorm1d": batchnorm(1), "BatchNorm2d": batchnorm(2), "BatchNorm3d": batchnorm(3),
-    "LayerNorm": layer_norm, "GroupNorm": group_norm,
-    "MaxPool1d": pool(1, "max"), "MaxPool2d": pool(2, "max"), "MaxPool3d": pool(3, "max"),
-    "AvgPool1d": pool(1, "avg"), "AvgPool2d": pool(2, "avg"), "AvgPool3d": pool(3, "avg"),
-    "AdaptiveAvgPool1d": adaptive(1), "AdaptiveAvgPool2d": adaptive(2), "AdaptiveAvgPool3d": adaptive(3),
-    "Flatten": flatten, "Identity": same, "Upsample": upsample,
-    "ReLU": same, "Sigmoid": same, "Tanh": same, "GELU": same,
-    "VotingLayer": voting,
-    "IF": same, "LIF": same, "PLIF": same,
-    "Dropout": probability, "Dropout2d": lambda a, s: probability(a, dropout2d(a, s)),
+#: the shape rule of every built-in layer class
+RULES: dict[type, Callable[[dict, Shape], Shape]] = {
+    ops.Conv1d: conv(1), ops.Conv2d: conv(2), ops.Conv3d: conv(3),
+    ops.ConvTranspose1d: conv_transpose(1), ops.ConvTranspose2d: conv_transpose(2),
+    ops.Linear: linear,
+    ops.BatchNorm1d: batchnorm(1), ops.BatchNorm2d: batchnorm(2), ops.BatchNorm3d: batchnorm(3),
+    ops.LayerNorm: layer_norm, ops.GroupNorm: group_norm,
+    ops.MaxPool1d: pool(1, "max"), ops.MaxPool2d: pool(2, "max"), ops.MaxPool3d: pool(3, "max"),
+    ops.AvgPool1d: pool(1, "avg"), ops.AvgPool2d: pool(2, "avg"), ops.AvgPool3d: pool(3, "avg"),
+    ops.AdaptiveAvgPool1d: adaptive(1), ops.AdaptiveAvgPool2d: adaptive(2), ops.AdaptiveAvgPool3d: adaptive(3),
+    ops.Flatten: flatten, ops.Identity: same, ops.Upsample: upsample,
+    ops.ReLU: same, ops.Sigmoid: same, ops.Tanh: same, ops.GELU: same,
+    ops.VotingLayer: voting,
+    ops.IF: same, ops.LIF: same, ops.PLIF: same,
+    ops.Dropout: probability, ops.Dropout2d: lambda a, s: probability(a, dropout2d(a, s)),
 }
 
 #: which dim of the incoming shape an inferable (`_`) argument takes

@@ -1,14 +1,17 @@
-"""The IR verifier: invariants that hold after each pass.
+"""The IR verifier: the invariant of every pass, checked after each pass.
 
-Structural invariants hold always; the others from the pass that establishes them on
-(``ir.passes`` records which have run). A violation is a compiler bug, not a user
-mistake, so it raises :class:`IRVerificationError` naming the pass that broke it.
+Structural invariants hold always; each pass's own invariant from the pass that
+establishes it on (``IR.passes`` records which have run). A violation is a compiler
+bug, not a user mistake, so it raises :class:`IRVerificationError` naming the pass
+after which it was found.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from . import ops
-from .graph import IR, quotient_is_acyclic
+from .graph import IR, Node, quotient_is_acyclic
 
 
 class IRVerificationError(Exception):
@@ -20,9 +23,12 @@ class IRVerificationError(Exception):
         super().__init__(f"IR invalid after pass '{pass_name}': " + "; ".join(problems[:5]))
 
 
-def problems(ir: IR) -> list[str]:
+def _is_compute(n: Node) -> bool:
+    return not isinstance(n.op, (ops.Input, ops.Output, ops.Plumbing))
+
+
+def _structure(ir: IR) -> list[str]:
     out: list[str] = []
-    done = set(ir.passes)
     if not ir.is_acyclic():
         out.append(f"cycle through {' -> '.join(ir.find_cycle())}")
     for n in ir.nodes():
@@ -37,30 +43,168 @@ def problems(ir: IR) -> list[str]:
             out.append(f"{n.path}: expects {arity} input(s), has {len(ins)}")
         if isinstance(n.op, ops.Output) and ir.users_of(n.path):
             out.append(f"{n.path}: an output has users")
-        if "infer-shapes" in done and n.shape is None:
-            out.append(f"{n.path}: no shape")
-        if "mark-state" in done and n.stateful is None:
+    return out
+
+
+def _shapes(ir: IR) -> list[str]:
+    return [f"{n.path}: no shape" for n in ir.nodes() if n.shape is None]
+
+
+def _state(ir: IR) -> list[str]:
+    out = []
+    for n in ir.nodes():
+        if n.stateful is None:
             out.append(f"{n.path}: stateful not marked")
-        if "mark-state" in done and n.stateful is not None and n.stateful != n.op.is_stateful():
+        elif n.stateful != n.op.is_stateful():
             out.append(f"{n.path}: stateful={n.stateful} disagrees with its op")
-        if "fuse-stateless" in done:
-            compute = not isinstance(n.op, (ops.Input, ops.Output))
-            if compute and not n.stateful and n.region is None:
-                out.append(f"{n.path}: stateless node outside any region")
-            if n.region is not None and (n.stateful or not compute):
-                out.append(f"{n.path}: only stateless compute nodes belong to regions")
-            if n.region is not None and n.region not in ir.regions:
-                out.append(f"{n.path}: unknown region {n.region}")
-        if "insert-containers" in done and n.container is None:
+    return out
+
+
+def _regions(ir: IR) -> list[str]:
+    out = []
+    for n in ir.nodes():
+        if _is_compute(n) and not n.stateful and n.region is None:
+            out.append(f"{n.path}: stateless node outside any region")
+        if n.region is not None and (n.stateful or isinstance(n.op, (ops.Input, ops.Output))):
+            out.append(f"{n.path}: only stateless compute nodes and plumbing belong to regions")
+        if n.region is not None and n.region not in ir.regions:
+            out.append(f"{n.path}: unknown region {n.region}")
+    group = {n.path: n.region for n in ir.nodes() if n.region is not None}
+    if not quotient_is_acyclic(ir, group):  # type: ignore[arg-type]
+        out.append("regions form a cycle")
+    used = {n.region for n in ir.nodes()}
+    out += [f"region {name} is empty" for name in ir.regions if name not in used]
+    return out
+
+
+def _batched(ir: IR, n: Node) -> bool:
+    """Is ``n``'s value in the flat ``[T*N, ...]`` form in multi-step mode?"""
+    if isinstance(n.op, ops.FlattenTime):
+        return True
+    if isinstance(n.op, (ops.UnflattenTime, ops.BroadcastTime)) or n.region is None:
+        return False
+    if isinstance(n.op, ops.ToLayout):
+        return _batched(ir, ir.node(ir.inputs_of(n.path)[0]))
+    return not ir.regions[n.region].static
+
+
+def _static_value(ir: IR, n: Node) -> bool:
+    """Is ``n``'s value ``[N, ...]`` (a static input, a static region member)?"""
+    if isinstance(n.op, ops.Input):
+        return n.op.static
+    if isinstance(n.op, ops.ToLayout):
+        return _static_value(ir, ir.node(ir.inputs_of(n.path)[0]))
+    return n.region is not None and ir.regions[n.region].static and not isinstance(n.op, ops.Plumbing)
+
+
+def _borders(ir: IR) -> list[str]:
+    """Every edge joins values of the same form: ``[T, N]``, flat ``[T*N]`` or static ``[N]``."""
+    out = []
+    for n in ir.nodes():
+        if n.container is None:
             out.append(f"{n.path}: no container decided")
-    if "fuse-stateless" in done:
-        group = {n.path: n.region for n in ir.nodes() if n.region is not None}
-        if not quotient_is_acyclic(ir, group):  # type: ignore[arg-type]
-            out.append("regions form a cycle")
-        used = {n.region for n in ir.nodes()}
-        for name in ir.regions:
-            if name not in used:
-                out.append(f"region {name} is empty")
+        for src in ir.inputs_of(n.path):
+            s = ir.node(src)
+            form_in = "N" if _static_value(ir, s) else "T*N" if _batched(ir, s) else "T,N"
+            if isinstance(n.op, ops.FlattenTime):
+                want = "T,N"
+            elif isinstance(n.op, ops.UnflattenTime):
+                want = "T*N"
+            elif isinstance(n.op, ops.BroadcastTime):
+                want = "N"
+            elif isinstance(n.op, ops.ToLayout):
+                want = form_in
+            elif n.region is not None:
+                want = "N" if ir.regions[n.region].static else "T*N"
+            else:
+                want = "T,N"
+            if form_in != want:
+                out.append(f"{n.path}: reads {src} as [{want}, ...], which is [{form_in}, ...]")
+    return out
+
+
+def _hoisted(ir: IR) -> list[str]:
+    """Static regions read only static inputs; a region fed only by static inputs is static."""
+    out = []
+    for name, region in ir.regions.items():
+        members = [n for n in ir.region_members(name) if _is_compute(n)]
+        inside = {n.path for n in members}
+        sources = {s for n in members for s in ir.inputs_of(n.path) if s not in inside}
+        statics = [_static_value(ir, ir.node(s)) for s in sources]
+        if region.static and not all(statics):
+            out.append(f"static region {name} reads a value that is not static")
+        hoistable = bool(sources) and all(
+            isinstance(ir.node(s).op, ops.FlattenTime) and _from_static_input(ir, s) for s in sources)
+        if not region.static and hoistable:
+            out.append(f"region {name} reads only static inputs but is not static")
+    return out
+
+
+def _from_static_input(ir: IR, path: str) -> bool:
+    n = ir.node(path)
+    if isinstance(n.op, ops.Input):
+        return n.op.static
+    return isinstance(n.op, (ops.FlattenTime, ops.BroadcastTime)) and _from_static_input(ir, ir.inputs_of(path)[0])
+
+
+def _channels_last(ir: IR) -> list[str]:
+    """Every [C, H, W] value a channels-last region computes on is channels-last."""
+    out = []
+    for n in ir.nodes():
+        cl = n.region is not None and ir.regions[n.region].layout is ops.Layout.CHANNELS_LAST
+        conv = n.op.producer if isinstance(n.op, ops.FoldedNorm) else n.op
+        if isinstance(conv, (ops.Conv, ops.ConvTranspose)) and conv.dims == 2:
+            if (conv.weight_layout is ops.Layout.CHANNELS_LAST) != cl:
+                out.append(f"{n.path}: weight layout {conv.weight_layout} in a {'channels-last' if cl else 'contiguous'} region")
+        if not cl or not _is_compute(n):
+            continue
+        for src in ir.inputs_of(n.path):
+            s = ir.node(src)
+            nhwc = isinstance(s.op, ops.ToLayout) or (
+                s.region is not None and ir.regions[s.region].layout is ops.Layout.CHANNELS_LAST and _is_compute(s))
+            if len(s.shape or ()) == 3 and not nhwc:
+                out.append(f"{n.path}: reads {src} without converting it to channels-last")
+    return out
+
+
+def _folded(ir: IR) -> list[str]:
+    """No foldable Conv/Linear -> BatchNorm pair is left; every folded pair is foldable."""
+    from_pass = []
+    for n in ir.nodes():
+        if isinstance(n.op, ops.FoldedNorm):
+            if not isinstance(n.op.norm, ops.BatchNorm) or not isinstance(n.op.producer, (ops.Conv, ops.Linear)):
+                from_pass.append(f"{n.path}: folds {type(n.op.producer).__name__} and {type(n.op.norm).__name__}")
+            if n.op.producer_path in ir:
+                from_pass.append(f"{n.path}: the folded {n.op.producer_path} is still a node")
+        elif isinstance(n.op, ops.BatchNorm) and n.region is not None:
+            (src,) = ir.inputs_of(n.path)
+            s = ir.node(src)
+            if (isinstance(s.op, ops.Conv) and s.op.dims == n.op.dims and s.region == n.region
+                    and ir.users_of(src) == [n.path]):
+                from_pass.append(f"{n.path}: a foldable BatchNorm after {src} was not folded")
+    return from_pass
+
+
+#: each pass's invariant, checked from that pass on
+INVARIANTS: dict[str, Callable[[IR], list[str]]] = {
+    "infer-shapes": _shapes,
+    "mark-state": _state,
+    "fuse-stateless": _regions,
+    "insert-containers": _borders,
+    "hoist-static": _hoisted,
+    "channels-last": _channels_last,
+    "fold-batchnorm": _folded,
+}
+
+
+def problems(ir: IR) -> list[str]:
+    out = _structure(ir)
+    if not ir.is_acyclic():
+        return out
+    for name in ir.passes:
+        check = INVARIANTS.get(name)
+        if check is not None:
+            out += check(ir)
     return out
 
 

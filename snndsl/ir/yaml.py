@@ -10,6 +10,7 @@ their types: tuples are YAML sequences, ``_`` is ``{infer: true}``, a surrogate 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import Any
 
 import yaml
@@ -21,6 +22,10 @@ from .graph import IR, Node, Region, Scope
 
 
 def _value(v: Any) -> Any:
+    if isinstance(v, enum.Enum):
+        return v.value
+    if isinstance(v, ops.Op):
+        return _op(v)
     if isinstance(v, InferMarker):
         return {"infer": True}
     if isinstance(v, ops.SurrogateValue):
@@ -34,6 +39,8 @@ def _unvalue(v: Any) -> Any:
     if isinstance(v, dict):
         if v.get("infer") is True:
             return INFER
+        if "class" in v:
+            return _unop(v)
         return ops.SurrogateValue(v["surrogate"], tuple((k, _unvalue(x)) for k, x in v["kwargs"].items()))
     if isinstance(v, list):
         return tuple(_unvalue(x) for x in v)
@@ -53,8 +60,11 @@ def _unspan(filename: str, text: str) -> SourceSpan:
 
 def _op(op: ops.Op) -> dict[str, Any]:
     out: dict[str, Any] = {"class": type(op).__name__}
+    builtin = type(op) in ops.BUILTIN_LAYERS.values()
     for f in dataclasses.fields(op):
         v = getattr(op, f.name)
+        if (f.name == "kind" and builtin) or (f.metadata.get("omit_default") and v == f.default):
+            continue  # a built-in layer's kind is its class name
         if f.name == "kwargs":
             out["kwargs"] = {k: _value(x) for k, x in v}
         else:
@@ -71,9 +81,17 @@ def _unop(d: dict[str, Any]) -> ops.Op:
         v = d[f.name]
         if f.name == "kwargs":
             fields[f.name] = tuple((k, _unvalue(x)) for k, x in v.items())
+        elif isinstance(f.type, str) and f.type in _ENUMS:
+            fields[f.name] = _ENUMS[f.type](v)
         else:
             fields[f.name] = _unvalue(v)
+    if cls in ops.BUILTIN_LAYERS.values():
+        fields["kind"] = cls.__name__
     return cls(**fields)
+
+
+#: enum-typed op fields, by their annotation
+_ENUMS: dict[str, type[enum.Enum]] = {"MergeKind": ops.MergeKind, "Layout": ops.Layout}
 
 
 def to_data(ir: IR) -> dict[str, Any]:
@@ -100,12 +118,13 @@ def to_data(ir: IR) -> dict[str, Any]:
         data["options"] = {k: _value(v) for k, v in ir.options.items()}
     if ir.scopes:
         data["scopes"] = [
-            {"path": s.path, "kind": s.kind, "name": s.name, "span": _span(s.span), **({"args": s.args} if s.args else {})}
+            {"path": s.path, "kind": s.kind.value, "name": s.name, "span": _span(s.span), **({"args": s.args} if s.args else {})}
             for s in ir.scopes.values()
         ]
     if ir.regions:
         data["regions"] = [
-            {"name": r.name, "static": r.static, **({"layout": r.layout} if r.layout != "contiguous" else {})}
+            {"name": r.name, "static": r.static,
+             **({"layout": r.layout.value} if r.layout is not ops.Layout.CONTIGUOUS else {})}
             for r in ir.regions.values()
         ]
     data["nodes"] = nodes
@@ -123,14 +142,14 @@ def load_yaml(text: str) -> IR:
     ir.passes = list(d["passes"])
     ir.options = {k: _unvalue(v) for k, v in d.get("options", {}).items()}
     for s in d.get("scopes", []):
-        ir.scopes[s["path"]] = Scope(s["path"], s["kind"], s["name"], _unspan(fn, s["span"]), s.get("args", ""))
+        ir.scopes[s["path"]] = Scope(s["path"], ops.ScopeKind(s["kind"]), s["name"], _unspan(fn, s["span"]), s.get("args", ""))
     for r in d.get("regions", []):
-        ir.regions[r["name"]] = Region(r["name"], r["static"], r.get("layout", "contiguous"))
+        ir.regions[r["name"]] = Region(r["name"], r["static"], ops.Layout(r.get("layout", "contiguous")))
     for e in d["nodes"]:
         shape = e.get("shape")
         ir.add(Node(e["path"], _unop(e["op"]), _unspan(fn, e["span"]),
                     tuple(shape) if shape is not None else None, e.get("stateful"), e.get("region"),
-                    e.get("container"), e.get("generated", False)))
+                    ops.Container(e["container"]) if "container" in e else None, e.get("generated", False)))
     for e in d["nodes"]:
         for pos, src in enumerate(e.get("inputs", [])):
             ir.connect(src, e["path"], pos)

@@ -1,13 +1,16 @@
-"""hoist-static: run regions that see only ``static`` inputs once, not T times.
+"""hoist-static: regions that see only ``static`` inputs run once, not T times.
 
-A region whose every incoming value comes from a ``static`` model input (the same
-image at every time step) computes the same thing at every step. It is marked
-``static``: the generated code runs it once on ``[N, ...]`` and broadcasts its outputs
-over T with ``expand`` (a view, no copy) before the first stateful node. The result
-equals feeding the image repeated T times (in training mode BatchNorm's running
-variance uses N instead of T*N samples for its unbiased correction; outputs agree).
+A region whose every incoming value is a ``static`` model input (the same image at
+every time step) computes the same thing at every step. The pass makes it run once on
+``[N, ...]``: its members read the input itself instead of its broadcast and flatten,
+and what leaves the region is broadcast over T with a ``BroadcastTime`` view (no copy)
+instead of being unflattened; a later time-batched region that reads it gets the
+broadcast flattened. The region is marked ``static``. The result equals feeding the
+image repeated T times (in training mode BatchNorm's running variance uses N instead
+of T*N samples for its unbiased correction; outputs agree).
 
-    region0 {conv1, bn1} static=False   ==>   region0 {conv1, bn1} static=True
+    img -> img~bcast -> img~flat -> encoder -> encoder~unflat -> sn0
+    ==>  img -> encoder -> encoder~bcast -> sn0          (region0 static=True)
 """
 
 from __future__ import annotations
@@ -16,18 +19,69 @@ from dataclasses import replace
 
 from ..ir import ops
 from ..ir.graph import IR
+from .insert_containers import plumbing
+
+
+def static_origin(ir: IR, src: str) -> str | None:
+    """The static input behind ``src`` = FlattenTime(BroadcastTime(input)), if it is one."""
+    flat = ir.node(src)
+    if not isinstance(flat.op, ops.FlattenTime):
+        return None
+    (b,) = ir.inputs_of(src)
+    if not isinstance(ir.node(b).op, ops.BroadcastTime):
+        return None
+    (i,) = ir.inputs_of(b)
+    op = ir.node(i).op
+    return i if isinstance(op, ops.Input) and op.static else None
 
 
 def hoist_static(ir: IR) -> IR:
-    by_region: dict[str, set[str]] = {name: set() for name in ir.regions}
-    for n in ir.nodes():
-        if n.region is not None:
-            by_region[n.region].add(n.path)
     for name in list(ir.regions):
-        members = by_region[name]
-        sources = {src for p in members for src in ir.inputs_of(p) if src not in members}
-        static = bool(sources) and all(
-            isinstance(ir.node(s).op, ops.Input) and ir.node(s).op.static for s in sources  # type: ignore[attr-defined]
-        )
-        ir.regions[name] = replace(ir.regions[name], static=static)
+        if ir.regions[name].static:
+            continue
+        members = [n.path for n in ir.region_members(name) if not isinstance(n.op, ops.Plumbing)]
+        inside = set(members)
+        entries = [(src, m) for m in members for src in dict.fromkeys(ir.inputs_of(m)) if src not in inside]
+        if not entries or any(static_origin(ir, src) is None for src, _ in entries):
+            continue
+        for src, m in entries:
+            ir.redirect(src, m, static_origin(ir, src))  # type: ignore[arg-type]
+        for src, _ in entries:
+            _prune(ir, src)
+        for m in members:
+            _broadcast_exits(ir, m, name, inside)
+        ir.regions[name] = replace(ir.regions[name], static=True)
     return ir
+
+
+def _prune(ir: IR, flat: str) -> None:
+    """Drop a FlattenTime (and its BroadcastTime) nobody reads; else move it to a reader's region."""
+    if flat not in ir:
+        return
+    users = ir.users_of(flat)
+    if users:
+        first = min((ir.node(u).region for u in users), key=list(ir.regions).index)  # type: ignore[arg-type]
+        ir.update(flat, region=first)
+        return
+    (b,) = ir.inputs_of(flat)
+    ir.remove(flat)
+    if not ir.users_of(b):
+        ir.remove(b)
+
+
+def _broadcast_exits(ir: IR, member: str, region: str, inside: set[str]) -> None:
+    users = [u for u in ir.users_of(member) if u not in inside]
+    if not users:
+        return
+    b = plumbing(ir, member, ops.BroadcastTime(), "bcast", region).path
+    flat: str | None = None
+    for u in users:
+        user = ir.node(u)
+        if isinstance(user.op, ops.UnflattenTime):  # the exit: its readers read the broadcast
+            for reader in ir.users_of(u):
+                ir.redirect(u, reader, b)
+            ir.remove(u)
+        else:  # a member of a time-batched region reads it flattened
+            if flat is None:
+                flat = plumbing(ir, b, ops.FlattenTime(), "flat", user.region).path
+            ir.redirect(member, u, flat)

@@ -10,6 +10,7 @@ both shapes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -32,7 +33,7 @@ def fill_inferred(op: ops.Layer, shape: tuple[int, ...]) -> ops.Layer:
     names = [p.name for p in spec.params]
     args = tuple(size if (a is INFER and names[i] == spec.inferable) else a for i, a in enumerate(op.args))
     kwargs = tuple((k, size if v is INFER else v) for k, v in op.kwargs)
-    return type(op)(op.kind, args, kwargs)
+    return dataclasses.replace(op, args=args, kwargs=kwargs)
 
 
 def meta_shape(module_factory, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -80,7 +81,7 @@ def _infer(node: Node, ins: list[tuple[int, ...]]) -> Node:
     shape = ins[0]
     if isinstance(op, (ops.StatelessLayer, ops.Neuron, ops.StatefulLayer)):
         op = fill_inferred(op, shape)
-        out = RULES[op.kind](registry.bound_arguments(op), shape)
+        out = RULES[type(op)](registry.bound_arguments(op), shape)
         return node.replace(op=op, shape=tuple(out))
     if isinstance(op, ops.TorchModule):
         cls = getattr(torch.nn, op.kind)
@@ -130,7 +131,7 @@ def _run_meta(factory, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def _merge(op: ops.Merge, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
     first = ins[0]
-    if op.kind == "cat":
+    if op.kind is ops.MergeKind.CAT:
         dim = op.dim if op.dim is not None else 0
         r = len(first)
         d = dim + r if dim < 0 else dim

@@ -1,41 +1,83 @@
-"""insert-containers: decide how each node runs in multi-step mode.
+"""insert-containers: how each node runs in multi-step mode, and explicit region borders.
 
 =============  ====================================================================
 container      meaning (multi-step, input ``[T, N, ...]``)
 =============  ====================================================================
-``region``     inside a time-batched region: flattened to ``[T*N, ...]`` once at the
-               region's entry and unflattened once at its exit (SeqToANN semantics,
+``region``     inside a time-batched region, on ``[T*N, ...]`` (SeqToANN semantics,
                without wrapping layers, so ``state_dict`` keys stay flat)
 ``native``     a runtime module with a fused multi-step form (neurons, Dropout)
 ``step-loop``  a single-step module (a stateful ``use`` module) looped over T with
                ``functional.multi_step_forward`` (MultiStep semantics)
 ``io``         model inputs and outputs
+``border``     plumbing outside any region (a static input broadcast over T)
 =============  ====================================================================
 
-Single-step mode runs every node directly on ``[N, ...]``; the compiled model
-switches between the two with ``functional.set_step_mode`` (StepModeContainer
-semantics).
+Every value that enters a region from outside goes through one ``FlattenTime`` node
+(``[T, N, ...] -> [T*N, ...]``, a member of the first region that reads it; later
+regions read the same node), and every value that leaves a region for a node outside
+any region through one ``UnflattenTime`` node (a member of the region it leaves). A
+static input (``[N, ...]``) reaches everything through one ``BroadcastTime`` view.
+Values passed from region to region stay flat. In single-step mode all three are the
+identity; the compiled model switches modes with ``functional.set_step_mode``.
 
-    sn1 (LIF) container=None   ==>   sn1 (LIF) container=native
+    sn1 (LIF) -> fc2 (region3) -> sn4   ==>   sn1 -> sn1~flat -> fc2 -> fc2~unflat -> sn4
 """
 
 from __future__ import annotations
 
 from ..ir import ops
-from ..ir.graph import IR
+from ..ir.graph import IR, Node
 
 
-def container_of(node) -> str:
+def container_of(node: Node) -> ops.Container:
     if isinstance(node.op, (ops.Input, ops.Output)):
-        return "io"
+        return ops.Container.IO
     if node.region is not None:
-        return "region"
+        return ops.Container.REGION
     if isinstance(node.op, (ops.Neuron, ops.StatefulLayer)):
-        return "native"
-    return "step-loop"
+        return ops.Container.NATIVE
+    return ops.Container.STEP_LOOP
+
+
+def plumbing(ir: IR, src: str, op: ops.Plumbing, suffix: str, region: str | None) -> Node:
+    """A new plumbing node reading ``src`` (its users are connected by the caller)."""
+    s = ir.node(src)
+    node = Node(f"{src}~{suffix}", op, s.span, shape=s.shape, stateful=False, region=region,
+                container=ops.Container.BORDER if region is None else ops.Container.REGION, generated=True)
+    ir.add(node)
+    ir.connect(src, node.path, 0)
+    return node
+
+
+def _flat(n: Node) -> bool:
+    """Is ``n``'s value ``[T*N, ...]`` in multi-step mode (so far: before hoist-static)?"""
+    return n.region is not None and not isinstance(n.op, (ops.UnflattenTime, ops.BroadcastTime))
 
 
 def insert_containers(ir: IR) -> IR:
     for node in list(ir.nodes()):
-        ir.set(node.replace(container=container_of(node)))
+        if not isinstance(node.op, ops.Plumbing):
+            ir.set(node.replace(container=container_of(node)))
+    flat: dict[str, str] = {}  # value -> its FlattenTime node
+    unflat: dict[str, str] = {}  # region member -> its UnflattenTime node
+    bcast: dict[str, str] = {}  # static input -> its BroadcastTime node
+    for dst in ir.order():
+        for src in dict.fromkeys(ir.inputs_of(dst.path)):
+            s = ir.node(src)
+            if isinstance(s.op, ops.Input) and s.op.static and not isinstance(dst.op, ops.BroadcastTime):
+                if src not in bcast:
+                    bcast[src] = plumbing(ir, src, ops.BroadcastTime(), "bcast", None).path
+                ir.redirect(src, dst.path, bcast[src])
+                src = bcast[src]
+                s = ir.node(src)
+            if isinstance(dst.op, ops.Plumbing):
+                continue
+            if dst.region is not None and not _flat(s):
+                if src not in flat:
+                    flat[src] = plumbing(ir, src, ops.FlattenTime(), "flat", dst.region).path
+                ir.redirect(src, dst.path, flat[src])
+            elif dst.region is None and _flat(s):
+                if src not in unflat:
+                    unflat[src] = plumbing(ir, src, ops.UnflattenTime(), "unflat", s.region).path
+                ir.redirect(src, dst.path, unflat[src])
     return ir

@@ -14,6 +14,7 @@ and its neurons never disagree (``functional.set_step_mode`` does the same).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch.nn as nn
@@ -74,6 +75,22 @@ class CompiledModule(_LabelledChildren, MemoryModule):
         super().__init__()
         self.carry_state = carry_state
         self._initial_step_mode = step_mode
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A generated subclass's ``__init__`` ends by putting every submodule it made in
+        the model's step mode, so the generated code need not say so."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def __init__(self: CompiledModule, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            if type(self) is cls:
+                self._finish_init()
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
 
     def _finish_init(self) -> None:
         """Put every submodule in the model's step mode (called at the end of __init__)."""

@@ -5,3 +5,7 @@ from .dot import to_dot
 from .render import render
 
 __all__ = ["render", "to_dot"]
+
+from ..ir.graph import DISPLAY  # noqa: E402
+
+DISPLAY["svg"] = lambda ir: render(ir, fmt="svg")  # an IR in a notebook shows as its picture

@@ -100,9 +100,12 @@ MARKS: dict[str, Swatch] = {s.key: s for s in (
 )}
 LEGEND: tuple[Swatch, ...] = (*FAMILIES.values(), *CLUSTERS.values(), *MARKS.values())
 
-_FAMILY_PREFIXES = (("Conv", "conv"), ("Linear", "linear"), ("BatchNorm", "norm"), ("LayerNorm", "norm"),
-                    ("GroupNorm", "norm"), ("MaxPool", "pool"), ("AvgPool", "pool"), ("AdaptiveAvgPool", "pool"),
-                    ("VotingLayer", "pool"), ("Flatten", "reshape"), ("Upsample", "reshape"))
+#: the legend key of each op class (the first that a node's op is an instance of)
+_FAMILY_CLASSES: tuple[tuple[type, str], ...] = (
+    (ops.Conv, "conv"), (ops.ConvTranspose, "conv"), (ops.Linear, "linear"), (ops.BatchNorm, "norm"),
+    (ops.LayerNorm, "norm"), (ops.GroupNorm, "norm"), (ops.Pool, "pool"), (ops.VotingLayer, "pool"),
+    (ops.Flatten, "reshape"), (ops.Upsample, "reshape"), (ops.Plumbing, "reshape"),
+)
 
 
 def family(node: Node) -> str:
@@ -114,11 +117,9 @@ def family(node: Node) -> str:
         return "io"
     if isinstance(op, ops.Merge):
         return "merge"
-    if isinstance(op, ops.StatelessLayer):
-        for prefix, fam in _FAMILY_PREFIXES:
-            if op.kind.startswith(prefix):
-                return fam
-    return "other"
+    if isinstance(op, ops.FoldedNorm):
+        op = op.producer
+    return next((fam for cls, fam in _FAMILY_CLASSES if isinstance(op, cls)), "other")
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def _scope_chain(ir: IR, path: str) -> tuple[str, ...]:
 
 
 def _collapsed_block(ir: IR, path: str) -> str | None:
-    return next((k[6:] for k in _scope_chain(ir, path) if ir.scopes[k[6:]].kind == "block"), None)
+    return next((k[6:] for k in _scope_chain(ir, path) if ir.scopes[k[6:]].kind is ops.ScopeKind.BLOCK), None)
 
 
 def _cluster_attrs(ir: IR, key: str, members: list[Node]) -> dict[str, str]:
@@ -207,18 +208,18 @@ def _cluster_attrs(ir: IR, key: str, members: list[Node]) -> dict[str, str]:
     style, cls, tip = "rounded,filled", ["region"], sw.meaning
     if kind == "scope":
         scope = ir.scopes[name]
-        text = f"{name}: {scope.name}({scope.args})" if scope.kind == "block" else f"{name}: {scope.name}"
-        style, cls, tip = "rounded,dashed" if scope.kind == "block" else "rounded,dotted", ["scope"], str(scope.span)
+        text = f"{name}: {scope.name}({scope.args})" if scope.kind is ops.ScopeKind.BLOCK else f"{name}: {scope.name}"
+        style, cls, tip = "rounded,dashed" if scope.kind is ops.ScopeKind.BLOCK else "rounded,dotted", ["scope"], str(scope.span)
     elif sw.key == "static":
         text = f"{name}: static, once on [N, ...]"
-    elif members and all(n.container == "region" for n in members):
+    elif members and all(n.container is ops.Container.REGION for n in members):
         text = f"{name}: SeqToANN on [T*N, ...]"
         cls.append("container")
     elif kind == "region":
         text = f"{name}: stateless, on [T*N, ...]"
     else:
         text, cls = "MultiStep: loop over T", ["container"]
-    if kind == "region" and name in ir.regions and ir.regions[name].layout == "channels_last":
+    if kind == "region" and name in ir.regions and ir.regions[name].layout is ops.Layout.CHANNELS_LAST:
         text += ", channels-last"
     return {"label": dot_quote(text), "class": dot_quote(" ".join(dict.fromkeys([*cls, sw.key]))),
             "style": dot_quote(style), "color": dot_quote(sw.border), "fillcolor": dot_quote(sw.fill),
@@ -267,7 +268,7 @@ def _attrs(d: Mapping[str, str]) -> str:
 def _cluster_kind(ir: IR, key: str) -> str:
     kind, _, name = key.partition(":")
     if kind == "scope":
-        return ir.scopes[name].kind
+        return ir.scopes[name].kind.value
     if kind == "region":
         return "static" if name in ir.regions and ir.regions[name].static else "region"
     return "step-loop"
@@ -293,7 +294,7 @@ def to_dot(ir: IR, *, title: str | None = None, diff: Diff | None = None, collap
         n, chain = ms[0], _scope_chain(ir, key)
         if n.region:
             chain = region_chain[n.region]
-        elif n.container == "step-loop":
+        elif n.container is ops.Container.STEP_LOOP:
             chain = (*chain, "loop:" + key)
         marks = ["added"] if key in diff.added else ["changed"] if key in diff.changed else []
         note = "changed: " + ", ".join(diff.changed[key]) if key in diff.changed else ""
@@ -331,7 +332,7 @@ def to_dot(ir: IR, *, title: str | None = None, diff: Diff | None = None, collap
             cls.append("added")
             attrs.update(color=dot_quote(MARKS["added"].border), penwidth="2")
         op = ir.node(b).op if b in ir else None
-        if isinstance(op, ops.Merge) and op.kind in ("sub", "iand", "cat"):  # argument order matters
+        if isinstance(op, ops.Merge) and op.kind in (ops.MergeKind.SUB, ops.MergeKind.IAND, ops.MergeKind.CAT):  # argument order matters
             attrs["label"] = dot_quote(", ".join(str(p) for p in positions))
         if cls:
             attrs["class"] = dot_quote(" ".join(cls))

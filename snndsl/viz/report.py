@@ -13,13 +13,12 @@ from __future__ import annotations
 import dataclasses
 import html
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
 from .._version import __version__
-from ..compiler import trace_passes
 from ..diagnostics import UsageError
 from ..fileio import write_atomic
 from ..ir import ops
@@ -63,7 +62,7 @@ def _record(ir: IR, node: Node) -> dict[str, object]:
 def diff_ir(before: IR | None, after: IR) -> PassChange:
     """Nodes, edges and regions that differ between consecutive IRs (``before`` None: the first)."""
     if before is None:
-        n_blocks = sum(1 for s in after.scopes.values() if s.kind == "block")
+        n_blocks = sum(1 for s in after.scopes.values() if s.kind is ops.ScopeKind.BLOCK)
         summary = (f"the first IR: {len(after)} nodes, {sum(1 for _ in after.edges())} edges, "
                    f"{n_blocks} block instances")
         return PassChange(Diff(), summary, ())
@@ -107,8 +106,8 @@ def _region_changes(before: IR, after: IR) -> str:
     out = [f"{len(new)} time-batched regions formed"] if new else []
     out += [f"{len(gone)} regions dissolved"] if gone else []
     out += [f"static (run once, broadcast over T): {', '.join(static)}"] if static else []
-    nhwc = [r for r, reg in after.regions.items() if reg.layout == "channels_last"
-            and not (r in before.regions and before.regions[r].layout == "channels_last")]
+    nhwc = [r for r, reg in after.regions.items() if reg.layout is ops.Layout.CHANNELS_LAST
+            and not (r in before.regions and before.regions[r].layout is ops.Layout.CHANNELS_LAST)]
     out += [f"channels-last memory: {', '.join(nhwc)}"] if nhwc else []
     return "; ".join(out)
 
@@ -142,15 +141,14 @@ def build_report(traces: Sequence[tuple[str, IR]], fmt: str = "svg", collapse: b
     return files
 
 
-def write_report(text: str, filename: str, outdir: str | os.PathLike, fmt: str = "svg", model: str | None = None,
-                 params: Mapping[str, object] | None = None, allow_imports: Iterable[str] = (),
-                 collapse: bool = False, optimize: str | None = None) -> list[str]:
-    """Compile ``text``, draw the IR after every pass into ``outdir``; returns the paths written."""
+def write_report(traces: Sequence[tuple[str, IR]], outdir: str | os.PathLike, fmt: str = "svg",
+                 collapse: bool = False, source: str = "") -> list[str]:
+    """Draw the IR after every pass (``traces``: ``snndsl.trace_passes``) into ``outdir``;
+    returns the paths written."""
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{os.fspath(outdir)} exists and is not a directory")
-    traces = trace_passes(text, filename, model, params, allow_imports, optimize=optimize)
-    files = build_report(traces, fmt, collapse, filename)
+    files = build_report(traces, fmt, collapse, source)
     written = []
     for name, data in files.items():  # index.html last: it is complete only when all it shows is
         path = out / name

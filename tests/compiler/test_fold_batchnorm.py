@@ -59,7 +59,7 @@ def test_conv_bn_pairs_are_folded():
     marked = sorted(n.path for n in ir.nodes() if n.container == "folded")
     assert marked == sorted(n.path for n in ir.nodes()
                             if getattr(n.op, "kind", None) == "BatchNorm2d")  # fmt: skip
-    assert "bn1 = fused.conv_bn(self.conv1, self.bn1, img_flat)" in src
+    assert "bn1 = fused.conv_bn(self.conv1, self.bn1, img_nhwc)" in src
     assert "from snndsl.runtime import fused" in src
 
 

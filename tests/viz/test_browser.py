@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from snndsl.compiler import trace_passes
 from snndsl.viz.report import write_report
 
 from ..conftest import EXAMPLES
@@ -74,7 +75,7 @@ def _images(chromium: str, page: Path) -> dict[str, int]:
 @pytest.mark.parametrize("fmt", ["svg", "png"])
 def test_every_picture_loads_in_chromium(chromium, tmp_path, fmt):
     out = tmp_path / fmt
-    write_report((EXAMPLES / "sew_resnet.snn").read_text(), "examples/sew_resnet.snn", out, fmt=fmt)
+    write_report(trace_passes((EXAMPLES / "sew_resnet.snn").read_text(), "examples/sew_resnet.snn"), source="examples/sew_resnet.snn", outdir=out, fmt=fmt)
     widths = _images(chromium, out / "index.html")
     assert len(widths) >= 5
     assert sorted(widths) == sorted(p.name for p in out.glob(f"*.{fmt}"))

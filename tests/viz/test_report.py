@@ -15,6 +15,7 @@ from snndsl.cli import main
 from snndsl.diagnostics import UsageError
 from snndsl.passes.manager import DEFAULT_PASS_NAMES, PASS_NAMES
 from snndsl.viz import render, report
+from snndsl.compiler import trace_passes
 from snndsl.viz.report import build_report, diff_ir, write_report
 
 from ..conftest import EXAMPLES, ROOT
@@ -106,7 +107,7 @@ def test_same_input_gives_byte_identical_output(tmp_path, reports):
 
 def test_png_and_collapse(tmp_path):
     text = (EXAMPLES / "sew_resnet.snn").read_text()
-    written = write_report(text, "examples/sew_resnet.snn", tmp_path, fmt="png", collapse=True)
+    written = write_report(trace_passes(text, "examples/sew_resnet.snn"), tmp_path, source="examples/sew_resnet.snn", fmt="png", collapse=True)
     assert [Path(p).name for p in written][-1] == "index.html"
     pngs = sorted(tmp_path.glob("*.png"))
     assert len(pngs) == len(DEFAULT_PASS_NAMES) and all(p.read_bytes().startswith(PNG) for p in pngs)
@@ -188,6 +189,6 @@ def test_the_docs_picture_is_what_the_tool_draws(tmp_path):
     programs = render_module.renderers()
     if not programs or not Path(programs[0]).name.startswith("graphviz-pure"):
         pytest.skip("docs/img/fusion.png was drawn by graphviz-pure; another Graphviz draws other bytes")
-    write_report((EXAMPLES / "csnn.snn").read_text(), "examples/csnn.snn", tmp_path, fmt="png")
+    write_report(trace_passes((EXAMPLES / "csnn.snn").read_text(), "examples/csnn.snn"), source="examples/csnn.snn", outdir=tmp_path, fmt="png")
     assert (tmp_path / "03-fuse-stateless.png").read_bytes() == (ROOT / "docs/img/fusion.png").read_bytes(), (
         "regenerate: snndsl viz examples/csnn.snn -o DIR --format png; cp DIR/03-fuse-stateless.png docs/img/fusion.png")

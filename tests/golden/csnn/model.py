@@ -29,26 +29,28 @@ class CSNN(CompiledModule):
         # convolutions of channels-last regions keep their weights channels-last too
         self.conv1.to(memory_format=torch.channels_last)
         self.conv2.to(memory_format=torch.channels_last)
-        self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):
         """Inputs img: [T, N, 1, 28, 28]."""
-        self.check_input('img', img, (1, 28, 28), False)
+        self.check_input('img', img, (1, 28, 28), static=False)
         T, N = img.shape[:2]
         # region0 (batched over T*N, channels-last): conv1 -> bn1
-        img_flat = img.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        conv1 = self.conv1(img_flat)
+        img_flat = img.flatten(0, 1)
+        img_nhwc = img_flat.contiguous(memory_format=torch.channels_last)
+        conv1 = self.conv1(img_nhwc)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1.unflatten(0, (T, N)))
         # region1 (batched over T*N, channels-last): pool1 -> conv2 -> bn2
-        sn1_flat = sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        pool1 = self.pool1(sn1_flat)
+        sn1_flat = sn1.flatten(0, 1)
+        sn1_nhwc = sn1_flat.contiguous(memory_format=torch.channels_last)
+        pool1 = self.pool1(sn1_nhwc)
         conv2 = self.conv2(pool1)
         bn2 = self.bn2(conv2)
         sn2 = self.sn2(bn2.unflatten(0, (T, N)))
         # region2 (batched over T*N, channels-last): pool2 -> flat -> fc1
-        sn2_flat = sn2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        pool2 = self.pool2(sn2_flat)
+        sn2_flat = sn2.flatten(0, 1)
+        sn2_nhwc = sn2_flat.contiguous(memory_format=torch.channels_last)
+        pool2 = self.pool2(sn2_nhwc)
         flat = self.flat(pool2)
         fc1 = self.fc1(flat)
         sn3 = self.sn3(fc1.unflatten(0, (T, N)))
@@ -60,22 +62,22 @@ class CSNN(CompiledModule):
 
     def single_step_forward(self, img):
         """One time step: inputs img: [N, 1, 28, 28]."""
-        self.check_input('img', img, (1, 28, 28), False)
-        # region0 (time-batched in multi-step mode): conv1 -> bn1
+        self.check_input('img', img, (1, 28, 28), static=False)
+        # region0: conv1 -> bn1
         conv1 = self.conv1(img)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1)
-        # region1 (time-batched in multi-step mode): pool1 -> conv2 -> bn2
+        # region1: pool1 -> conv2 -> bn2
         pool1 = self.pool1(sn1)
         conv2 = self.conv2(pool1)
         bn2 = self.bn2(conv2)
         sn2 = self.sn2(bn2)
-        # region2 (time-batched in multi-step mode): pool2 -> flat -> fc1
+        # region2: pool2 -> flat -> fc1
         pool2 = self.pool2(sn2)
         flat = self.flat(pool2)
         fc1 = self.fc1(flat)
         sn3 = self.sn3(fc1)
-        # region3 (time-batched in multi-step mode): fc2
+        # region3: fc2
         fc2 = self.fc2(sn3)
         sn4 = self.sn4(fc2)
         return sn4

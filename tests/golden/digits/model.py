@@ -24,11 +24,10 @@ class DigitsSNN(CompiledModule):
         self.fc2 = nn.Linear(128, 10)
         # convolutions of channels-last regions keep their weights channels-last too
         self.conv1.to(memory_format=torch.channels_last)
-        self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):
         """Inputs img: [N, 1, 8, 8]."""
-        self.check_input('img', img, (1, 8, 8), True)
+        self.check_input('img', img, (1, 8, 8), static=True)
         N = img.shape[0]
         T = self.time_steps(T)
         # region0 (static: once on [N, ...], then broadcast over T, channels-last): conv1 -> bn1
@@ -37,8 +36,9 @@ class DigitsSNN(CompiledModule):
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1.expand(T, *bn1.shape))
         # region1 (batched over T*N, channels-last): pool1 -> flat -> fc1 -> bn2
-        sn1_flat = sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        pool1 = self.pool1(sn1_flat)
+        sn1_flat = sn1.flatten(0, 1)
+        sn1_nhwc = sn1_flat.contiguous(memory_format=torch.channels_last)
+        pool1 = self.pool1(sn1_nhwc)
         flat = self.flat(pool1)
         fc1 = self.fc1(flat)
         bn2 = self.bn2(fc1)
@@ -50,17 +50,17 @@ class DigitsSNN(CompiledModule):
 
     def single_step_forward(self, img):
         """One time step: inputs img: [N, 1, 8, 8]."""
-        self.check_input('img', img, (1, 8, 8), True)
-        # region0 (time-batched in multi-step mode): conv1 -> bn1
+        self.check_input('img', img, (1, 8, 8), static=True)
+        # region0: conv1 -> bn1
         conv1 = self.conv1(img)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1)
-        # region1 (time-batched in multi-step mode): pool1 -> flat -> fc1 -> bn2
+        # region1: pool1 -> flat -> fc1 -> bn2
         pool1 = self.pool1(sn1)
         flat = self.flat(pool1)
         fc1 = self.fc1(flat)
         bn2 = self.bn2(fc1)
         sn2 = self.sn2(bn2)
-        # region2 (time-batched in multi-step mode): fc2
+        # region2: fc2
         fc2 = self.fc2(sn2)
         return fc2

@@ -34,26 +34,28 @@ class PLIFNet(CompiledModule):
         # convolutions of channels-last regions keep their weights channels-last too
         self.features[0].to(memory_format=torch.channels_last)
         self.features[4].to(memory_format=torch.channels_last)
-        self.step_mode = step_mode
 
     def multi_step_forward(self, x, T: int | None = None):
         """Inputs x: [T, N, 2, 34, 34]."""
-        self.check_input('x', x, (2, 34, 34), False)
+        self.check_input('x', x, (2, 34, 34), static=False)
         T, N = x.shape[:2]
         # region0 (batched over T*N, channels-last): features.0 -> features.1
-        x_flat = x.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        features_0 = self.features[0](x_flat)
+        x_flat = x.flatten(0, 1)
+        x_nhwc = x_flat.contiguous(memory_format=torch.channels_last)
+        features_0 = self.features[0](x_nhwc)
         features_1 = self.features[1](features_0)
         features_2 = self.features[2](features_1.unflatten(0, (T, N)))
         # region1 (batched over T*N, channels-last): features.3 -> features.4 -> features.5
-        features_2_flat = features_2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        features_3 = self.features[3](features_2_flat)
+        features_2_flat = features_2.flatten(0, 1)
+        features_2_nhwc = features_2_flat.contiguous(memory_format=torch.channels_last)
+        features_3 = self.features[3](features_2_nhwc)
         features_4 = self.features[4](features_3)
         features_5 = self.features[5](features_4)
         features_6 = self.features[6](features_5.unflatten(0, (T, N)))
         # region2 (batched over T*N, channels-last): features.7 -> flat
-        features_6_flat = features_6.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        features_7 = self.features[7](features_6_flat)
+        features_6_flat = features_6.flatten(0, 1)
+        features_6_nhwc = features_6_flat.contiguous(memory_format=torch.channels_last)
+        features_7 = self.features[7](features_6_nhwc)
         flat = self.flat(features_7)
         drop1 = self.drop1(flat.unflatten(0, (T, N)))
         # region3 (batched over T*N): fc1
@@ -71,26 +73,26 @@ class PLIFNet(CompiledModule):
 
     def single_step_forward(self, x):
         """One time step: inputs x: [N, 2, 34, 34]."""
-        self.check_input('x', x, (2, 34, 34), False)
-        # region0 (time-batched in multi-step mode): features.0 -> features.1
+        self.check_input('x', x, (2, 34, 34), static=False)
+        # region0: features.0 -> features.1
         features_0 = self.features[0](x)
         features_1 = self.features[1](features_0)
         features_2 = self.features[2](features_1)
-        # region1 (time-batched in multi-step mode): features.3 -> features.4 -> features.5
+        # region1: features.3 -> features.4 -> features.5
         features_3 = self.features[3](features_2)
         features_4 = self.features[4](features_3)
         features_5 = self.features[5](features_4)
         features_6 = self.features[6](features_5)
-        # region2 (time-batched in multi-step mode): features.7 -> flat
+        # region2: features.7 -> flat
         features_7 = self.features[7](features_6)
         flat = self.flat(features_7)
         drop1 = self.drop1(flat)
-        # region3 (time-batched in multi-step mode): fc1
+        # region3: fc1
         fc1 = self.fc1(drop1)
         sn1 = self.sn1(fc1)
-        # region4 (time-batched in multi-step mode): fc2
+        # region4: fc2
         fc2 = self.fc2(sn1)
         sn2 = self.sn2(fc2)
-        # region5 (time-batched in multi-step mode): vote
+        # region5: vote
         vote = self.vote(sn2)
         return vote

@@ -64,67 +64,77 @@ class SEWResNet(CompiledModule):
         self.layer2[0].downsample[0].to(memory_format=torch.channels_last)
         self.layer2[1].conv1.to(memory_format=torch.channels_last)
         self.layer2[1].conv2.to(memory_format=torch.channels_last)
-        self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):
         """Inputs img: [T, N, 3, 32, 32]."""
-        self.check_input('img', img, (3, 32, 32), False)
+        self.check_input('img', img, (3, 32, 32), static=False)
         T, N = img.shape[:2]
         # region0 (batched over T*N, channels-last): conv1 -> bn1
-        img_flat = img.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        conv1 = self.conv1(img_flat)
+        img_flat = img.flatten(0, 1)
+        img_nhwc = img_flat.contiguous(memory_format=torch.channels_last)
+        conv1 = self.conv1(img_nhwc)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1.unflatten(0, (T, N)))
         # region1 (batched over T*N, channels-last): layer1.0.conv1 -> layer1.0.bn1
-        sn1_flat = sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer1_0_conv1 = self.layer1[0].conv1(sn1_flat)
+        sn1_flat = sn1.flatten(0, 1)
+        sn1_nhwc = sn1_flat.contiguous(memory_format=torch.channels_last)
+        layer1_0_conv1 = self.layer1[0].conv1(sn1_nhwc)
         layer1_0_bn1 = self.layer1[0].bn1(layer1_0_conv1)
         layer1_0_sn1 = self.layer1[0].sn1(layer1_0_bn1.unflatten(0, (T, N)))
         # region2 (batched over T*N, channels-last): layer1.0.conv2 -> layer1.0.bn2
-        layer1_0_sn1_flat = layer1_0_sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer1_0_conv2 = self.layer1[0].conv2(layer1_0_sn1_flat)
+        layer1_0_sn1_flat = layer1_0_sn1.flatten(0, 1)
+        layer1_0_sn1_nhwc = layer1_0_sn1_flat.contiguous(memory_format=torch.channels_last)
+        layer1_0_conv2 = self.layer1[0].conv2(layer1_0_sn1_nhwc)
         layer1_0_bn2 = self.layer1[0].bn2(layer1_0_conv2)
         layer1_0_sn2 = self.layer1[0].sn2(layer1_0_bn2.unflatten(0, (T, N)))
-        # region3 (batched over T*N, channels-last): layer1.0.add_0 -> layer1.1.conv1 -> layer1.1.bn1
-        layer1_0_sn2_flat = layer1_0_sn2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer1_0_add_0 = layer1_0_sn2_flat + sn1_flat
+        # region3 (batched over T*N, channels-last): layer1.0.add_0 -> layer1.1.conv1 -> ...
+        layer1_0_sn2_flat = layer1_0_sn2.flatten(0, 1)
+        layer1_0_sn2_nhwc = layer1_0_sn2_flat.contiguous(memory_format=torch.channels_last)
+        layer1_0_add_0 = layer1_0_sn2_nhwc + sn1_nhwc
         layer1_1_conv1 = self.layer1[1].conv1(layer1_0_add_0)
         layer1_1_bn1 = self.layer1[1].bn1(layer1_1_conv1)
         layer1_1_sn1 = self.layer1[1].sn1(layer1_1_bn1.unflatten(0, (T, N)))
         # region4 (batched over T*N, channels-last): layer1.1.conv2 -> layer1.1.bn2
-        layer1_1_sn1_flat = layer1_1_sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer1_1_conv2 = self.layer1[1].conv2(layer1_1_sn1_flat)
+        layer1_1_sn1_flat = layer1_1_sn1.flatten(0, 1)
+        layer1_1_sn1_nhwc = layer1_1_sn1_flat.contiguous(memory_format=torch.channels_last)
+        layer1_1_conv2 = self.layer1[1].conv2(layer1_1_sn1_nhwc)
         layer1_1_bn2 = self.layer1[1].bn2(layer1_1_conv2)
         layer1_1_sn2 = self.layer1[1].sn2(layer1_1_bn2.unflatten(0, (T, N)))
-        # region5 (batched over T*N, channels-last): layer1.1.add_0 -> layer2.0.conv1 -> layer2.0.bn1 -> layer2.0.downsample.0 -> layer2.0.downsample.1
-        layer1_1_sn2_flat = layer1_1_sn2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer1_1_add_0 = layer1_1_sn2_flat + layer1_0_add_0
+        # region5 (batched over T*N, channels-last): layer1.1.add_0 -> layer2.0.conv1 -> ...
+        layer1_1_sn2_flat = layer1_1_sn2.flatten(0, 1)
+        layer1_1_sn2_nhwc = layer1_1_sn2_flat.contiguous(memory_format=torch.channels_last)
+        layer1_1_add_0 = layer1_1_sn2_nhwc + layer1_0_add_0
         layer2_0_conv1 = self.layer2[0].conv1(layer1_1_add_0)
         layer2_0_bn1 = self.layer2[0].bn1(layer2_0_conv1)
         layer2_0_downsample_0 = self.layer2[0].downsample[0](layer1_1_add_0)
         layer2_0_downsample_1 = self.layer2[0].downsample[1](layer2_0_downsample_0)
         layer2_0_sn1 = self.layer2[0].sn1(layer2_0_bn1.unflatten(0, (T, N)))
         # region6 (batched over T*N, channels-last): layer2.0.conv2 -> layer2.0.bn2
-        layer2_0_sn1_flat = layer2_0_sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer2_0_conv2 = self.layer2[0].conv2(layer2_0_sn1_flat)
+        layer2_0_sn1_flat = layer2_0_sn1.flatten(0, 1)
+        layer2_0_sn1_nhwc = layer2_0_sn1_flat.contiguous(memory_format=torch.channels_last)
+        layer2_0_conv2 = self.layer2[0].conv2(layer2_0_sn1_nhwc)
         layer2_0_bn2 = self.layer2[0].bn2(layer2_0_conv2)
         layer2_0_sn2 = self.layer2[0].sn2(layer2_0_bn2.unflatten(0, (T, N)))
         layer2_0_downsample_2 = self.layer2[0].downsample[2](layer2_0_downsample_1.unflatten(0, (T, N)))
-        # region7 (batched over T*N, channels-last): layer2.0.add_0 -> layer2.1.conv1 -> layer2.1.bn1
-        layer2_0_sn2_flat = layer2_0_sn2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer2_0_downsample_2_flat = layer2_0_downsample_2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer2_0_add_0 = layer2_0_sn2_flat + layer2_0_downsample_2_flat
+        # region7 (batched over T*N, channels-last): layer2.0.add_0 -> layer2.1.conv1 -> ...
+        layer2_0_downsample_2_flat = layer2_0_downsample_2.flatten(0, 1)
+        layer2_0_sn2_flat = layer2_0_sn2.flatten(0, 1)
+        layer2_0_sn2_nhwc = layer2_0_sn2_flat.contiguous(memory_format=torch.channels_last)
+        layer2_0_downsample_2_nhwc = layer2_0_downsample_2_flat.contiguous(memory_format=torch.channels_last)
+        layer2_0_add_0 = layer2_0_sn2_nhwc + layer2_0_downsample_2_nhwc
         layer2_1_conv1 = self.layer2[1].conv1(layer2_0_add_0)
         layer2_1_bn1 = self.layer2[1].bn1(layer2_1_conv1)
         layer2_1_sn1 = self.layer2[1].sn1(layer2_1_bn1.unflatten(0, (T, N)))
         # region8 (batched over T*N, channels-last): layer2.1.conv2 -> layer2.1.bn2
-        layer2_1_sn1_flat = layer2_1_sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer2_1_conv2 = self.layer2[1].conv2(layer2_1_sn1_flat)
+        layer2_1_sn1_flat = layer2_1_sn1.flatten(0, 1)
+        layer2_1_sn1_nhwc = layer2_1_sn1_flat.contiguous(memory_format=torch.channels_last)
+        layer2_1_conv2 = self.layer2[1].conv2(layer2_1_sn1_nhwc)
         layer2_1_bn2 = self.layer2[1].bn2(layer2_1_conv2)
         layer2_1_sn2 = self.layer2[1].sn2(layer2_1_bn2.unflatten(0, (T, N)))
         # region9 (batched over T*N, channels-last): layer2.1.add_0 -> avgpool -> flatten_0 -> fc
-        layer2_1_sn2_flat = layer2_1_sn2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        layer2_1_add_0 = layer2_1_sn2_flat + layer2_0_add_0
+        layer2_1_sn2_flat = layer2_1_sn2.flatten(0, 1)
+        layer2_1_sn2_nhwc = layer2_1_sn2_flat.contiguous(memory_format=torch.channels_last)
+        layer2_1_add_0 = layer2_1_sn2_nhwc + layer2_0_add_0
         avgpool = self.avgpool(layer2_1_add_0)
         flatten_0 = self.flatten_0(avgpool)
         fc = self.fc(flatten_0)
@@ -132,50 +142,50 @@ class SEWResNet(CompiledModule):
 
     def single_step_forward(self, img):
         """One time step: inputs img: [N, 3, 32, 32]."""
-        self.check_input('img', img, (3, 32, 32), False)
-        # region0 (time-batched in multi-step mode): conv1 -> bn1
+        self.check_input('img', img, (3, 32, 32), static=False)
+        # region0: conv1 -> bn1
         conv1 = self.conv1(img)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1)
-        # region1 (time-batched in multi-step mode): layer1.0.conv1 -> layer1.0.bn1
+        # region1: layer1.0.conv1 -> layer1.0.bn1
         layer1_0_conv1 = self.layer1[0].conv1(sn1)
         layer1_0_bn1 = self.layer1[0].bn1(layer1_0_conv1)
         layer1_0_sn1 = self.layer1[0].sn1(layer1_0_bn1)
-        # region2 (time-batched in multi-step mode): layer1.0.conv2 -> layer1.0.bn2
+        # region2: layer1.0.conv2 -> layer1.0.bn2
         layer1_0_conv2 = self.layer1[0].conv2(layer1_0_sn1)
         layer1_0_bn2 = self.layer1[0].bn2(layer1_0_conv2)
         layer1_0_sn2 = self.layer1[0].sn2(layer1_0_bn2)
-        # region3 (time-batched in multi-step mode): layer1.0.add_0 -> layer1.1.conv1 -> layer1.1.bn1
+        # region3: layer1.0.add_0 -> layer1.1.conv1 -> layer1.1.bn1
         layer1_0_add_0 = layer1_0_sn2 + sn1
         layer1_1_conv1 = self.layer1[1].conv1(layer1_0_add_0)
         layer1_1_bn1 = self.layer1[1].bn1(layer1_1_conv1)
         layer1_1_sn1 = self.layer1[1].sn1(layer1_1_bn1)
-        # region4 (time-batched in multi-step mode): layer1.1.conv2 -> layer1.1.bn2
+        # region4: layer1.1.conv2 -> layer1.1.bn2
         layer1_1_conv2 = self.layer1[1].conv2(layer1_1_sn1)
         layer1_1_bn2 = self.layer1[1].bn2(layer1_1_conv2)
         layer1_1_sn2 = self.layer1[1].sn2(layer1_1_bn2)
-        # region5 (time-batched in multi-step mode): layer1.1.add_0 -> layer2.0.conv1 -> layer2.0.bn1 -> layer2.0.downsample.0 -> layer2.0.downsample.1
+        # region5: layer1.1.add_0 -> layer2.0.conv1 -> layer2.0.bn1 -> layer2.0.downsample.0 -> ...
         layer1_1_add_0 = layer1_1_sn2 + layer1_0_add_0
         layer2_0_conv1 = self.layer2[0].conv1(layer1_1_add_0)
         layer2_0_bn1 = self.layer2[0].bn1(layer2_0_conv1)
         layer2_0_downsample_0 = self.layer2[0].downsample[0](layer1_1_add_0)
         layer2_0_downsample_1 = self.layer2[0].downsample[1](layer2_0_downsample_0)
         layer2_0_sn1 = self.layer2[0].sn1(layer2_0_bn1)
-        # region6 (time-batched in multi-step mode): layer2.0.conv2 -> layer2.0.bn2
+        # region6: layer2.0.conv2 -> layer2.0.bn2
         layer2_0_conv2 = self.layer2[0].conv2(layer2_0_sn1)
         layer2_0_bn2 = self.layer2[0].bn2(layer2_0_conv2)
         layer2_0_sn2 = self.layer2[0].sn2(layer2_0_bn2)
         layer2_0_downsample_2 = self.layer2[0].downsample[2](layer2_0_downsample_1)
-        # region7 (time-batched in multi-step mode): layer2.0.add_0 -> layer2.1.conv1 -> layer2.1.bn1
+        # region7: layer2.0.add_0 -> layer2.1.conv1 -> layer2.1.bn1
         layer2_0_add_0 = layer2_0_sn2 + layer2_0_downsample_2
         layer2_1_conv1 = self.layer2[1].conv1(layer2_0_add_0)
         layer2_1_bn1 = self.layer2[1].bn1(layer2_1_conv1)
         layer2_1_sn1 = self.layer2[1].sn1(layer2_1_bn1)
-        # region8 (time-batched in multi-step mode): layer2.1.conv2 -> layer2.1.bn2
+        # region8: layer2.1.conv2 -> layer2.1.bn2
         layer2_1_conv2 = self.layer2[1].conv2(layer2_1_sn1)
         layer2_1_bn2 = self.layer2[1].bn2(layer2_1_conv2)
         layer2_1_sn2 = self.layer2[1].sn2(layer2_1_bn2)
-        # region9 (time-batched in multi-step mode): layer2.1.add_0 -> avgpool -> flatten_0 -> fc
+        # region9: layer2.1.add_0 -> avgpool -> flatten_0 -> fc
         layer2_1_add_0 = layer2_1_sn2 + layer2_0_add_0
         avgpool = self.avgpool(layer2_1_add_0)
         flatten_0 = self.flatten_0(avgpool)

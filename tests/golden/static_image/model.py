@@ -29,51 +29,53 @@ class StaticCIFAR(CompiledModule):
         self.encoder.to(memory_format=torch.channels_last)
         self.conv1.to(memory_format=torch.channels_last)
         self.conv2.to(memory_format=torch.channels_last)
-        self.step_mode = step_mode
 
     def multi_step_forward(self, img, T: int | None = None):
         """Inputs img: [N, 3, 32, 32]."""
-        self.check_input('img', img, (3, 32, 32), True)
+        self.check_input('img', img, (3, 32, 32), static=True)
         N = img.shape[0]
         T = self.time_steps(T)
-        # region0 (static: once on [N, ...], then broadcast over T, channels-last): encoder -> encoder_bn
+        # region0 (static: once on [N, ...], then broadcast over T, channels-last): encoder -> ...
         img_nhwc = img.contiguous(memory_format=torch.channels_last)
         encoder = self.encoder(img_nhwc)
         encoder_bn = self.encoder_bn(encoder)
         sn0 = self.sn0(encoder_bn.expand(T, *encoder_bn.shape))
         # region1 (batched over T*N, channels-last): conv1 -> bn1
-        sn0_flat = sn0.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        conv1 = self.conv1(sn0_flat)
+        sn0_flat = sn0.flatten(0, 1)
+        sn0_nhwc = sn0_flat.contiguous(memory_format=torch.channels_last)
+        conv1 = self.conv1(sn0_nhwc)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1.unflatten(0, (T, N)))
         # region2 (batched over T*N, channels-last): conv2 -> bn2
-        sn1_flat = sn1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        conv2 = self.conv2(sn1_flat)
+        sn1_flat = sn1.flatten(0, 1)
+        sn1_nhwc = sn1_flat.contiguous(memory_format=torch.channels_last)
+        conv2 = self.conv2(sn1_nhwc)
         bn2 = self.bn2(conv2)
         sn2 = self.sn2(bn2.unflatten(0, (T, N)))
         # region3 (batched over T*N, channels-last): pool -> flatten_0 -> fc
-        sn2_flat = sn2.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        pool = self.pool(sn2_flat)
+        sn2_flat = sn2.flatten(0, 1)
+        sn2_nhwc = sn2_flat.contiguous(memory_format=torch.channels_last)
+        pool = self.pool(sn2_nhwc)
         flatten_0 = self.flatten_0(pool)
         fc = self.fc(flatten_0)
         return fc.unflatten(0, (T, N))
 
     def single_step_forward(self, img):
         """One time step: inputs img: [N, 3, 32, 32]."""
-        self.check_input('img', img, (3, 32, 32), True)
-        # region0 (time-batched in multi-step mode): encoder -> encoder_bn
+        self.check_input('img', img, (3, 32, 32), static=True)
+        # region0: encoder -> encoder_bn
         encoder = self.encoder(img)
         encoder_bn = self.encoder_bn(encoder)
         sn0 = self.sn0(encoder_bn)
-        # region1 (time-batched in multi-step mode): conv1 -> bn1
+        # region1: conv1 -> bn1
         conv1 = self.conv1(sn0)
         bn1 = self.bn1(conv1)
         sn1 = self.sn1(bn1)
-        # region2 (time-batched in multi-step mode): conv2 -> bn2
+        # region2: conv2 -> bn2
         conv2 = self.conv2(sn1)
         bn2 = self.bn2(conv2)
         sn2 = self.sn2(bn2)
-        # region3 (time-batched in multi-step mode): pool -> flatten_0 -> fc
+        # region3: pool -> flatten_0 -> fc
         pool = self.pool(sn2)
         flatten_0 = self.flatten_0(pool)
         fc = self.fc(flatten_0)
