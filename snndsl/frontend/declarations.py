@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 import torch.nn
 
 from ..codegen.names import MODULE_GLOBALS, shadows_module_global
-from ..diagnostics import SnnNameError, SnnPermissionError, SnnTypeError, SourceSpan, UsageError, did_you_mean
+from ..diagnostics import (
+    SnnNameError,
+    SnnPermissionError,
+    SnnTypeError,
+    SourceSpan,
+    UsageError,
+    did_you_mean,
+)
 from ..ir import ops, registry
 from . import ast
 from .evaluate import Evaluator, bind_arguments

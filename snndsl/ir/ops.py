@@ -29,8 +29,9 @@ class (family)             what                                             stat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from typing import ClassVar, Union
+
 
 class InferMarker:
     """The value of ``_`` (infer from the input) before infer-shapes replaces it."""
@@ -85,6 +86,16 @@ def format_value(v: Value) -> str:
             return f"({format_value(v[0])},)"
         return "(" + ", ".join(format_value(x) for x in v) + ")"
     return str(v)
+
+
+class StrEnum(str, Enum):
+    """An enum whose members are strings and print as their value (``enum.StrEnum`` is 3.11+)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 class MergeKind(StrEnum):

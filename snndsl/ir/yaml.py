@@ -17,8 +17,8 @@ import yaml
 
 from ..diagnostics import SourceSpan
 from . import ops
-from .ops import INFER, InferMarker
 from .graph import IR, Node, Region, Scope
+from .ops import INFER, InferMarker
 
 
 def _value(v: Any) -> Any:

@@ -17,8 +17,8 @@ import torch
 
 from ..diagnostics import SnnShapeError
 from ..ir import ops, registry
-from ..ir.ops import INFER
 from ..ir.graph import IR, Node
+from ..ir.ops import INFER
 from ..ir.shapes import INFER_FROM, RULES, ShapeProblem, fmt
 
 MAX_ELEMENTS = 2**40  # per-sample elements of one value; larger is surely a mistake

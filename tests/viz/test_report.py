@@ -12,10 +12,10 @@ import pytest
 
 import snndsl
 from snndsl.cli import main
+from snndsl.compiler import trace_passes
 from snndsl.diagnostics import UsageError
 from snndsl.passes.manager import DEFAULT_PASS_NAMES, PASS_NAMES
 from snndsl.viz import render, report
-from snndsl.compiler import trace_passes
 from snndsl.viz.report import build_report, diff_ir, write_report
 
 from ..conftest import EXAMPLES, ROOT
