@@ -304,7 +304,8 @@ class Printer:
             head = f"{name} ({how}): "
         else:
             head = f"{name}: "
-        labels = [n.path for n in unit if not isinstance(n.op, ops.Plumbing)]
+        labels = [f"{n.op.producer_path}+{n.path}" if isinstance(n.op, ops.FoldedNorm) else n.path
+                  for n in unit if not isinstance(n.op, ops.Plumbing)]
         room = COMMENT_WIDTH - 2 * len(INDENT) - len("# ") - len(head)
         shown = " -> ".join(labels)
         while len(shown) > room and len(labels) > 1:

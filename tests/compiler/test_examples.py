@@ -74,6 +74,12 @@ def test_golden_ir_and_code(name, update_golden):
     trace = snndsl.trace_passes(text, rel(name))
     files = {f"{i:02d}-{p}.yaml": dump_yaml(ir) for i, (p, ir) in enumerate(trace)}
     files["model.py"] = snndsl.emit_python(text, rel(name))
+    # the variants: -O inference (its last pass too), and each optional pass switched off
+    inference = snndsl.trace_passes(text, rel(name), optimize="inference")
+    files[f"{len(inference) - 1:02d}-{inference[-1][0]}.yaml"] = dump_yaml(inference[-1][1])
+    files["model-O-inference.py"] = snndsl.emit_python(text, rel(name), optimize="inference")
+    for off in ("channels-last", "hoist-static"):
+        files[f"model-no-{off}.py"] = snndsl.emit_python(text, rel(name), disable=[off])
     if update_golden:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
