@@ -113,9 +113,6 @@ class _Exporter:
                 self.passthrough(node)
             elif isinstance(op, ops.Plumbing):  # a change of form, not of values
                 self.passthrough(node)
-            elif isinstance(op, ops.FoldedNorm):
-                raise self.unsupported(node, "BatchNorm folded for inference (-O inference); export the "
-                                             "model compiled without -O")
             elif isinstance(op, ops.StatelessLayer):
                 self.stateless(node, op)
             else:
@@ -315,10 +312,24 @@ def _two(v: Any) -> tuple[int, int]:
     return (int(v), int(v))
 
 
+def unfold(ir: IR) -> IR:
+    """``ir`` with each ``FoldedNorm`` split back into its layer and its BatchNorm (NIR
+    export folds BatchNorm itself, from the weights)."""
+    if not any(isinstance(n.op, ops.FoldedNorm) for n in ir.nodes()):
+        return ir
+    ir = ir.copy()
+    for n in list(ir.nodes()):
+        if isinstance(n.op, ops.FoldedNorm):
+            (x,) = ir.inputs_of(n.path)
+            ir.insert_after(x, n.replace(path=n.op.producer_path, op=n.op.producer), users=[n.path])
+            ir.set(n.replace(op=n.op.norm))
+    return ir
+
+
 def export_ir(ir: IR, state: Mapping[str, torch.Tensor], dt: float = 1e-4,
               strict: bool = False) -> tuple[Any, list[str]]:
     """``(nir.NIRGraph, loss-report lines)`` for a compiled IR and its weights."""
-    ex = _Exporter(ir, state, dt)
+    ex = _Exporter(unfold(ir), state, dt)
     graph = ex.run()
     if strict and ex.losses:
         node, msg = ex.losses[0]

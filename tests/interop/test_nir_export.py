@@ -177,6 +177,16 @@ model M() {
     ref = net.bn(net.conv(x))
     got = torch.nn.functional.conv2d(x, torch.from_numpy(conv.weight), torch.from_numpy(conv.bias))
     assert torch.allclose(ref, got, atol=1e-5)
+    # a model compiled with -O inference (FoldedNorm nodes) exports the same graph
+    folded = snndsl.compile_source(text, optimize="inference")
+    assert "fused.conv_bn" in folded.snn_source and "fused.linear_bn" in folded.snn_source
+    folded.load_state_dict(net.state_dict())
+    again, report_again = to_nir(folded.eval(), strict=True)
+    assert report_again == report and list(again.nodes) == list(graph.nodes)
+    for name, node in graph.nodes.items():
+        for key, value in vars(node).items():
+            if isinstance(value, np.ndarray):
+                assert np.array_equal(value, getattr(again.nodes[name], key)), (name, key)
 
 
 @pytest.mark.parametrize("body, match", [
