@@ -121,6 +121,7 @@ class Printer:
         self.ir = ir
         self.uses: dict[str, str] = {}  # alias -> import path
         self.imports: set[str] = set()  # runtime modules, "Block" and "torch" the code names
+        self.schedule = ir.schedule()
 
     # -- __init__: the module tree ------------------------------------------------------
     def _modules(self) -> dict[str, ops.Layer]:
@@ -247,7 +248,7 @@ class Printer:
                     w.line("T = self.time_steps(T)")
             expr: dict[str, str] = dict(var)  # how each value is read
             outputs: list[str] = []
-            for unit in ir.schedule():
+            for unit in self.schedule:
                 if unit[0].region is not None:
                     w.line(self._region_comment(unit, multi))
                 for n in unit:

@@ -71,6 +71,9 @@ def module_ref(path: str, root: str = "self") -> str:
     return out
 
 
+_BUILTINS = frozenset(dir(builtins))
+
+
 class Namespace:
     """Hands out unique local variable names."""
 
@@ -81,7 +84,7 @@ class Namespace:
         base = re.sub(r"[^A-Za-z0-9_]", "_", wanted) or "v"
         if base[0].isdigit():
             base = "v" + base
-        if keyword.iskeyword(base) or base in dir(builtins) or base in RESERVED:
+        if keyword.iskeyword(base) or base in _BUILTINS or base in RESERVED:
             base += "_"
         name, i = base, 1
         while name in self.used:

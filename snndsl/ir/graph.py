@@ -14,6 +14,7 @@ ties by it, so every iteration, dump and generated file is deterministic.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +135,7 @@ class IR:
 
     def copy(self) -> IR:
         return IR(self.model, self.filename, dict(self.params), dict(self.scopes),
-                  dict(self.regions), list(self.passes), dict(self.options), self.graph.copy())
+                  dict(self.regions), list(self.passes), dict(self.options), _copy_graph(self.graph))
 
     # -- queries ------------------------------------------------------------------------
     def __contains__(self, path: object) -> bool:
@@ -143,28 +144,35 @@ class IR:
     def __len__(self) -> int:
         return self.graph.number_of_nodes()
 
+    # The queries below read networkx's dicts directly (``_node``, ``_pred``, ``_succ``):
+    # its views cost more than the compiler's own work on large models (bench/compile.py).
     def node(self, path: str) -> Node:
-        return self.graph.nodes[path][NODE]
+        return self.graph._node[path][NODE]
 
     def nodes(self) -> Iterator[Node]:
         """Nodes in insertion (source) order."""
-        for path in self.graph.nodes:
-            yield self.graph.nodes[path][NODE]
+        for data in self.graph._node.values():
+            yield data[NODE]
 
     def order(self) -> list[Node]:
         """Nodes in topological order, ties broken by source order."""
-        index = {p: i for i, p in enumerate(self.graph.nodes)}
-        return [self.node(p) for p in nx.lexicographical_topological_sort(self.graph, key=index.__getitem__)]
+        nodes = self.graph._node
+        return [nodes[p][NODE] for p in _lexicographic_order(self.graph)]
 
     def inputs_of(self, path: str) -> list[str]:
         """Producers of ``path``'s arguments, in argument order (repeats included)."""
-        pairs = []
-        for src in self.graph.predecessors(path):
-            pairs += [(p, src) for p in self.graph.edges[src, path][POS]]
-        return [src for _, src in sorted(pairs)]
+        preds = self.graph._pred[path]
+        if len(preds) == 1:
+            for src, data in preds.items():
+                return [src] * len(data[POS])
+        return [src for _, src in sorted((p, src) for src, data in preds.items() for p in data[POS])]
+
+    def arity_of(self, path: str) -> int:
+        """How many arguments ``path`` receives (``len(inputs_of(path))``, cheaper)."""
+        return sum(len(data[POS]) for data in self.graph._pred[path].values())
 
     def users_of(self, path: str) -> list[str]:
-        return list(self.graph.successors(path))
+        return list(self.graph._succ[path])
 
     def edges(self) -> Iterator[tuple[str, str, tuple[int, ...]]]:
         for src, dst, data in self.graph.edges(data=True):
@@ -178,10 +186,18 @@ class IR:
         return sorted(outs, key=lambda n: n.op.index)  # type: ignore[attr-defined]
 
     def region_members(self, name: str) -> list[Node]:
-        return [n for n in self.order() if n.region == name]
+        return self.members_by_region().get(name, [])
+
+    def members_by_region(self) -> dict[str, list[Node]]:
+        """The nodes of every region, each list in topological order (one sort for all)."""
+        out: dict[str, list[Node]] = {name: [] for name in self.regions}
+        for n in self.order():
+            if n.region is not None:
+                out.setdefault(n.region, []).append(n)
+        return out
 
     def is_acyclic(self) -> bool:
-        return nx.is_directed_acyclic_graph(self.graph)
+        return _is_dag(self.graph)
 
     def find_cycle(self) -> list[str]:
         try:
@@ -194,14 +210,12 @@ class IR:
         an order that respects every edge, ties broken by source order."""
         unit_of = {n.path: n.region or n.path for n in self.nodes()}
         q = nx.DiGraph()
-        index: dict[str, int] = {}
-        for i, n in enumerate(self.nodes()):
-            q.add_node(unit_of[n.path])
-            index.setdefault(unit_of[n.path], i)
+        for n in self.nodes():
+            q.add_node(unit_of[n.path])  # a unit's place in the tie order: its first node's
         for src, dst in self.graph.edges:
             if unit_of[src] != unit_of[dst]:
                 q.add_edge(unit_of[src], unit_of[dst])
-        order = list(nx.lexicographical_topological_sort(q, key=index.__getitem__))
+        order = _lexicographic_order(q)
         members: dict[str, list[Node]] = {u: [] for u in order}
         for n in self.order():
             members[unit_of[n.path]].append(n)
@@ -217,6 +231,44 @@ class IR:
 DISPLAY: dict[str, Callable[[IR], str]] = {}
 
 
+def _copy_graph(g: nx.DiGraph) -> nx.DiGraph:
+    """``g.copy()`` at a seventh of its cost (it dominated compiling large models): the
+    node and edge attribute dicts are copied, the records in them are immutable."""
+    h = nx.DiGraph()
+    h._node.update((n, d.copy()) for n, d in g._node.items())
+    succ = {u: {v: d.copy() for v, d in nbrs.items()} for u, nbrs in g._succ.items()}
+    pred: dict[str, dict[str, dict]] = {v: {} for v in g._node}
+    for u, nbrs in succ.items():
+        for v, d in nbrs.items():
+            pred[v][u] = d  # the same dict as in succ, as networkx keeps it
+    h._succ.update(succ)  # _adj is _succ
+    h._pred.update(pred)
+    return h
+
+
+def _lexicographic_order(g: nx.DiGraph) -> list[str]:
+    """Kahn's algorithm taking, among the ready nodes, the one inserted first (what
+    ``nx.lexicographical_topological_sort`` with the insertion index as key gives, at a
+    fraction of its cost on large graphs). A cycle raises ``nx.NetworkXUnfeasible``."""
+    index = {p: i for i, p in enumerate(g)}
+    names = list(g)
+    pred, succ = g.pred, g.succ
+    waiting = {p: len(pred[p]) for p in names}
+    ready = [index[p] for p in names if waiting[p] == 0]
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        p = names[heapq.heappop(ready)]
+        out.append(p)
+        for s in succ[p]:
+            waiting[s] -= 1
+            if waiting[s] == 0:
+                heapq.heappush(ready, index[s])
+    if len(out) != len(names):
+        raise nx.NetworkXUnfeasible("the graph has a cycle")
+    return out
+
+
 def quotient_is_acyclic(ir: IR, group_of: dict[str, str]) -> bool:
     """Would collapsing each set of nodes with the same ``group_of`` key leave a DAG?"""
     q = nx.DiGraph()
@@ -225,4 +277,20 @@ def quotient_is_acyclic(ir: IR, group_of: dict[str, str]) -> bool:
         a, b = group_of.get(src, src), group_of.get(dst, dst)
         if a != b:
             q.add_edge(a, b)
-    return nx.is_directed_acyclic_graph(q)
+    return _is_dag(q)
+
+
+def _is_dag(g: nx.DiGraph) -> bool:
+    """Kahn's algorithm without the ordering: can every node be removed in turn?"""
+    pred, succ = g._pred, g._succ
+    waiting = {p: len(ps) for p, ps in pred.items()}
+    ready = [p for p, n in waiting.items() if n == 0]
+    seen = 0
+    while ready:
+        p = ready.pop()
+        seen += 1
+        for s in succ[p]:
+            waiting[s] -= 1
+            if waiting[s] == 0:
+                ready.append(s)
+    return seen == len(waiting)

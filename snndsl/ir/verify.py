@@ -27,20 +27,20 @@ def _is_compute(n: Node) -> bool:
     return not isinstance(n.op, (ops.Input, ops.Output, ops.Plumbing))
 
 
-def _structure(ir: IR) -> list[str]:
+def _structure(ir: IR, acyclic: bool) -> list[str]:
     out: list[str] = []
-    if not ir.is_acyclic():
+    if not acyclic:
         out.append(f"cycle through {' -> '.join(ir.find_cycle())}")
     for n in ir.nodes():
         if not isinstance(n.op, ops.Op):
             out.append(f"{n.path}: op is {type(n.op).__name__}, not an Op")
             continue
-        ins = ir.inputs_of(n.path)
+        count = ir.arity_of(n.path)
         arity = type(n.op).arity
-        if arity is None and len(ins) < 2:
-            out.append(f"{n.path}: a merge needs two or more inputs, has {len(ins)}")
-        elif arity is not None and len(ins) != arity:
-            out.append(f"{n.path}: expects {arity} input(s), has {len(ins)}")
+        if arity is None and count < 2:
+            out.append(f"{n.path}: a merge needs two or more inputs, has {count}")
+        elif arity is not None and count != arity:
+            out.append(f"{n.path}: expects {arity} input(s), has {count}")
         if isinstance(n.op, ops.Output) and ir.users_of(n.path):
             out.append(f"{n.path}: an output has users")
     return out
@@ -126,8 +126,9 @@ def _borders(ir: IR) -> list[str]:
 def _hoisted(ir: IR) -> list[str]:
     """Static regions read only static inputs; a region fed only by static inputs is static."""
     out = []
+    by_region = ir.members_by_region()
     for name, region in ir.regions.items():
-        members = [n for n in ir.region_members(name) if _is_compute(n)]
+        members = [n for n in by_region[name] if _is_compute(n)]
         inside = {n.path for n in members}
         sources = {s for n in members for s in ir.inputs_of(n.path) if s not in inside}
         statics = [_static_value(ir, ir.node(s)) for s in sources]
@@ -198,8 +199,9 @@ INVARIANTS: dict[str, Callable[[IR], list[str]]] = {
 
 
 def problems(ir: IR) -> list[str]:
-    out = _structure(ir)
-    if not ir.is_acyclic():
+    acyclic = ir.is_acyclic()
+    out = _structure(ir, acyclic)
+    if not acyclic:
         return out
     for name in ir.passes:
         check = INVARIANTS.get(name)

@@ -36,10 +36,12 @@ def static_origin(ir: IR, src: str) -> str | None:
 
 
 def hoist_static(ir: IR) -> IR:
+    by_region = {name: [n.path for n in ns if not isinstance(n.op, ops.Plumbing)]
+                 for name, ns in ir.members_by_region().items()}  # rewrites keep each region's members
     for name in list(ir.regions):
         if ir.regions[name].static:
             continue
-        members = [n.path for n in ir.region_members(name) if not isinstance(n.op, ops.Plumbing)]
+        members = by_region[name]
         inside = set(members)
         entries = [(src, m) for m in members for src in dict.fromkeys(ir.inputs_of(m)) if src not in inside]
         if not entries or any(static_origin(ir, src) is None for src, _ in entries):
