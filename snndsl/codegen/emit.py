@@ -32,6 +32,11 @@ from .writer import INDENT, Writer
 
 #: the longest comment line, indentation included
 COMMENT_WIDTH = 100
+#: nn.Sequential expressions nested deeper are built by assignments to their children
+MAX_NESTING = 20
+#: a sum of more operands is written ``sum((b, c, ...), a)`` (the same left-to-right
+#: additions; a chain ``a + b + ...`` that long is too deep for Python's compiler)
+MAX_CHAIN = 32
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,8 @@ def runtime_modules(op: ops.Layer) -> set[str]:
 
 def merge_expr(op: ops.Merge, args: list[str]) -> str:
     if op.kind is ops.MergeKind.ADD:
+        if len(args) > MAX_CHAIN:
+            return f"sum(({', '.join(args[1:])},), {args[0]})"
         return " + ".join(args)
     if op.kind is ops.MergeKind.SUB:
         return f"{args[0]} - {args[1]}"
@@ -138,7 +145,7 @@ class Printer:
         return {k: list(v) for k, v in children.items()}
 
     def _expr(self, path: str, modules: dict[str, ops.Layer], children: dict[str, list[str]],
-              later: list[str]) -> str:
+              later: list[str], depth: int = 0) -> str:
         if path in modules:
             op = modules[path]
             self.imports |= runtime_modules(op)
@@ -150,7 +157,10 @@ class Printer:
             self.imports.add("Block")
             later.append(path)
             return f"Block({scope.name!r})"
-        inner = [self._expr(k, modules, children, later) for k in children.get(path, [])]
+        if depth >= MAX_NESTING:  # Python's parser takes 200 nested brackets: fill it in later
+            later.append(path)
+            return "nn.Sequential()"
+        inner = [self._expr(k, modules, children, later, depth + 1) for k in children.get(path, [])]
         one_line = "nn.Sequential(" + ", ".join(inner) + ")"
         if len(one_line) <= 80 and "\n" not in one_line:
             return one_line

@@ -253,8 +253,7 @@ class Elaborator(Declarations):
         inputs = [self.value(a, body) for a in call.args]
         path = body.prefix + body.fresh_label(call.op)
         self.ir.add(Node(path, ops.Merge(kind, dim), call.span, generated=True))
-        for i, src in enumerate(inputs):
-            self.ir.connect(src, path, i)
+        self.ir.connect_all(inputs, path)
         return path
 
     def stage(self, stage: ast.Stage, incoming: str, body: Body, path: str | None = None) -> str:

@@ -151,6 +151,6 @@ def load_yaml(text: str) -> IR:
                     tuple(shape) if shape is not None else None, e.get("stateful"), e.get("region"),
                     ops.Container(e["container"]) if "container" in e else None, e.get("generated", False)))
     for e in d["nodes"]:
-        for pos, src in enumerate(e.get("inputs", [])):
-            ir.connect(src, e["path"], pos)
+        if e.get("inputs"):
+            ir.connect_all(e["inputs"], e["path"])
     return ir

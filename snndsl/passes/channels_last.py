@@ -47,7 +47,7 @@ def channels_last(ir: IR) -> IR:
             n.region in marked and not isinstance(n.op, ops.Plumbing))
 
     converted: dict[str, str] = {}
-    for n in ir.order():
+    for n in [n for unit in ir.schedule() for n in unit]:  # converted where first read (as flatten)
         if n.region not in marked or isinstance(n.op, ops.Plumbing):
             continue
         if isinstance(n.op, (ops.Conv, ops.ConvTranspose)) and n.op.dims == 2:

@@ -62,7 +62,8 @@ def _prune(ir: IR, flat: str) -> None:
         return
     users = ir.users_of(flat)
     if users:
-        first = min((ir.node(u).region for u in users), key=list(ir.regions).index)  # type: ignore[arg-type]
+        rank = {unit[0].region: i for i, unit in enumerate(ir.schedule())}
+        first = min((ir.node(u).region for u in users), key=rank.__getitem__)
         ir.update(flat, region=first)
         return
     (b,) = ir.inputs_of(flat)

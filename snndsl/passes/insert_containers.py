@@ -61,7 +61,9 @@ def insert_containers(ir: IR) -> IR:
     flat: dict[str, str] = {}  # value -> its FlattenTime node
     unflat: dict[str, str] = {}  # region member -> its UnflattenTime node
     bcast: dict[str, str] = {}  # static input -> its BroadcastTime node
-    for dst in ir.order():
+    # in program order: a value read by several regions is flattened in the one that runs
+    # first, so the others reading it there cannot make the regions wait on each other
+    for dst in [n for unit in ir.schedule() for n in unit]:
         for src in dict.fromkeys(ir.inputs_of(dst.path)):
             s = ir.node(src)
             if isinstance(s.op, ops.Input) and s.op.static and not isinstance(dst.op, ops.BroadcastTime):

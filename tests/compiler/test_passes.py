@@ -162,3 +162,31 @@ def test_node_records_are_frozen():
     n = Node("a", ops.Merge("add"), lower(RESIDUAL).node("l1").span)
     with pytest.raises(AttributeError):
         n.path = "b"  # type: ignore[misc]
+
+
+def test_a_value_read_by_two_regions_is_flattened_in_the_one_that_runs_first():
+    """Found by the grammar fuzzer: `s` is first read (in source order) by the region of
+    `a`, which itself waits for `c`'s region; flattening `s` there made the regions wait on
+    each other ("regions form a cycle"). It is flattened in `c`'s region, which runs first."""
+    text = """
+model Net() {
+    input x: [4]
+    s = x -> n0: IF()
+    d = s -> n1: IF()
+    a = add(s, d)
+    c = s -> l2: Linear(4, 4)
+    b = add(a, c)
+    return b -> n2: IF()
+}
+"""
+    net = snndsl.compile_source(text)
+    ir = net.snn_ir
+    assert ir.node("n0~flat").region == ir.node("l2").region != ir.node("add_1").region
+    torch.manual_seed(0)
+    x = torch.rand(5, 3, 4) * 3
+    with torch.no_grad():
+        ym = net(x)
+        snndsl.runtime.functional.set_step_mode(net, "s")
+        net.reset()
+        ys = torch.stack([net(x[t]) for t in range(5)])
+    assert torch.equal(ym, ys)
