@@ -54,13 +54,13 @@ def literal(v: ops.Value) -> str:
     """A value as Python source: only literals, through ``repr``."""
     if isinstance(v, ops.SurrogateValue):
         return f"surrogate.{v.name}(" + ", ".join(f"{k}={literal(x)}" for k, x in v.kwargs) + ")"
-    if isinstance(v, tuple):
+    if type(v) is tuple:
         return "(" + ", ".join(literal(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     if isinstance(v, float) and not math.isfinite(v):  # repr gives `nan`/`inf`: names, not literals
         raise ValueError(f"not a finite float: {v!r}")
-    if v is None or isinstance(v, (bool, int, float, str)):
+    if v is None or type(v) in (bool, int, float, str):  # exact types: no user __repr__ runs
         return repr(v)
-    raise TypeError(f"not a literal: {v!r}")
+    raise TypeError(f"not a literal: a {type(v).__name__}")
 
 
 def _call(target: str, args: tuple[ops.Value, ...], kwargs: tuple[tuple[str, ops.Value], ...]) -> str:
@@ -363,6 +363,11 @@ class Printer:
             head.line(f'"""The spiking network `{name}`: call it on [T, N, ...] (multi-step) or [N, ...] '
                       '(single-step)."""')
             head.line("")
+            stateful = [n.path for n in ir.nodes() if isinstance(n.op, ops.UserModule) and n.op.declared_stateful]
+            if stateful:
+                head.line(comment("`use ... stateful` modules, reset with the neurons at every new sequence"))
+                head.line(f"user_state = {literal(tuple(stateful))}")
+                head.line("")
             head.extend(body)
         return GeneratedModule(head.text(), name)
 

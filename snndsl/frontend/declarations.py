@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch.nn
 
 from ..codegen.names import MODULE_GLOBALS, shadows_module_global
@@ -24,7 +25,7 @@ from ..diagnostics import (
 )
 from ..ir import ops, registry
 from . import ast
-from .evaluate import Evaluator, bind_arguments
+from .evaluate import MAX_INT, Evaluator, bind_arguments
 
 PARAM_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
@@ -91,11 +92,8 @@ class Declarations:
         table.setdefault(item.op, {}).update(given)  # type: ignore[arg-type]
 
     def _import_use(self, decl: ast.UseDecl) -> type:
-        module_path, _, cls_name = decl.path.rpartition(".")
         top = decl.path.split(".")[0]
-        if not module_path or not any(
-            a == top or a == module_path or module_path.startswith(a + ".") for a in self.allow_imports
-        ):
+        if not registry.import_allowed(decl.path, self.allow_imports):
             raise SnnPermissionError(
                 f"`use {decl.path}` imports Python code, which is not allowed for this file", decl.span,
                 f"allow it with `--allow-import {top}` (CLI) or allow_imports={{'{top}'}} (API)",
@@ -108,6 +106,10 @@ class Declarations:
         if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
             raise SnnTypeError(f"{decl.path} is not a torch.nn.Module class", decl.span,
                                "`use` declares module classes only")
+        if decl.kind == "stateful" and not callable(getattr(cls, "reset", None)):
+            raise SnnTypeError(f"`use {decl.path} ... stateful`: {cls.__name__} has no reset() method", decl.span,
+                               "the compiled model resets every stateful module at the start of a sequence: "
+                               "give the class a reset() that clears its state, or declare it stateless")
         return cls
 
     def select(self, name: str | None) -> ast.ModelDef:
@@ -135,14 +137,19 @@ class Declarations:
                                  + f"; parameters: {', '.join(known) or 'none'}")
         for p in decl.params:
             if p.name in given:
-                value = given[p.name]
+                value = plain_value(given[p.name])
                 if isinstance(value, str) and from_api is False:
                     value = parse_cli_value(value)
+                if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} is set to an integer of "
+                                       f"{len(str(abs(value)))} digits", p.span,
+                                       f"integers must stay below 2**63 (about {MAX_INT:.2e})")
                 if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 if registry.check_type(PARAM_TYPES[p.type], value) is not None:
-                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} must be {p.type}, got {value!r}",
-                                       p.span, f"give it a value of type {p.type} (--set {p.name}=... or params=...)")
+                    raise SnnTypeError(f"parameter '{p.name}' of {decl.name} must be {p.type}, got "
+                                       f"{_shown(value)}", p.span,
+                                       f"give it a value of type {p.type} (--set {p.name}=... or params=...)")
                 if isinstance(value, float) and not math.isfinite(value):
                     raise SnnTypeError(f"parameter '{p.name}' of {decl.name} is set to {value}, which is not "
                                        "a finite number", p.span,
@@ -169,6 +176,31 @@ class Declarations:
 
 
 
+def plain_value(v: object) -> object:
+    """An API parameter value as a plain Python literal: numpy scalars become numbers and
+    subclasses of bool/int/float/str their base type, so no user ``__repr__`` ever writes
+    generated code. Anything else is returned as it is, for the type check to refuse."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int):
+        return int.__int__(v)
+    if isinstance(v, float):
+        return float.__float__(v)
+    if isinstance(v, str):
+        return str.__str__(v)
+    return v
+
+
+def _shown(v: object) -> str:
+    """A value in a message, without calling a user's ``__repr__``."""
+    if v is None or type(v) in (bool, int, float, str):
+        text = repr(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type(v).__name__}"
+
+
 def parse_cli_value(text: str) -> object:
     """``--set K=V`` values: ints, floats, true/false, none, else the string itself."""
     t = text.strip()
@@ -179,7 +211,7 @@ def parse_cli_value(text: str) -> object:
     for conv in (int, float):
         try:
             return conv(t)
-        except ValueError:
+        except (ValueError, OverflowError):  # a float too large is not a number: kept as text
             pass
     if len(t) >= 2 and t[0] == t[-1] == '"':
         return t[1:-1]

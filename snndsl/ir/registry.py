@@ -328,6 +328,15 @@ def bound_arguments(op: ops.Layer) -> dict[str, ops.Value]:
     return bound(spec, op.args, dict(op.kwargs))
 
 
+def import_allowed(path: str, allow_imports: tuple[str, ...] | list[str]) -> bool:
+    """May ``use pkg.mod.Class`` be imported with ``--allow-import``/``allow_imports``?
+    A package allows its modules; the class must live in a module."""
+    module_path = path.rpartition(".")[0]
+    top = path.split(".")[0]
+    return bool(module_path) and any(
+        a == top or a == module_path or module_path.startswith(a + ".") for a in allow_imports)
+
+
 def import_use_class(path: str) -> type:
     """Import ``pkg.mod.Class`` of a ``use`` declaration; only called for paths the user allowed."""
     module_path, _, cls_name = path.rpartition(".")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
-from ..diagnostics import SourceSpan
-from . import ops
+from ..diagnostics import SnnPermissionError, SourceSpan, UsageError
+from . import ops, registry
 from .graph import IR, Node, Region, Scope
 from .ops import INFER, InferMarker
 
@@ -135,7 +136,27 @@ def dump_yaml(ir: IR) -> str:
     return yaml.safe_dump(to_data(ir), sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
 
 
-def load_yaml(text: str) -> IR:
+def load_yaml(text: str, allow_imports: Iterable[str] = ()) -> IR:
+    """The IR that ``text`` (from :func:`dump_yaml`) describes.
+
+    An IR is data, and gets the import gate of a `.snn` file: a ``UserModule`` node names
+    a Python class that the generated module would import and call, so its package must
+    be in ``allow_imports`` (raises :class:`SnnPermissionError` at the node otherwise)."""
+    try:
+        ir = _load(text)
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise UsageError(f"not an snndsl IR dump: {type(e).__name__}: {str(e)[:200]}") from None
+    allowed = tuple(allow_imports)
+    for n in ir.nodes():
+        if isinstance(n.op, ops.UserModule) and not registry.import_allowed(n.op.path, allowed):
+            top = n.op.path.split(".")[0]
+            raise SnnPermissionError(
+                f"the IR's node '{n.path}' imports Python code ({n.op.path}), which is not allowed",
+                n.span, f"allow it with load_yaml(..., allow_imports={{'{top}'}}) if you trust the file")
+    return ir
+
+
+def _load(text: str) -> IR:
     d = yaml.safe_load(text)
     fn = d["source"]
     ir = IR(model=d["model"], filename=fn, params={k: _unvalue(v) for k, v in d["params"].items()})

@@ -102,23 +102,45 @@ class CompiledModule(_LabelledChildren, MemoryModule):
 
     @step_mode.setter
     def step_mode(self, value: str) -> None:
+        switched = value != getattr(self, "_step_mode", value)
         StepModule.step_mode.fset(self, value)  # type: ignore[attr-defined]
+        if switched:  # a mode switch starts a new sequence (runtime spec, v1)
+            self.reset()
         # Only stateful modules switch: stateless layers always run on a flat batch
         # ([T*N, ...] inside a region, or [N, ...]), whatever the model's mode.
         for module in self.modules():
             if module is not self and isinstance(module, MemoryModule) and value in module.supported_step_mode():
                 StepModule.step_mode.fset(module, value)  # type: ignore[attr-defined]
 
+    #: module paths of the ``use ... stateful`` modules (printed by codegen when there are any)
+    user_state: tuple[str, ...] = ()
+
+    def _user_stateful(self) -> list[nn.Module]:
+        out = []
+        for path in self.user_state:
+            module: nn.Module = self
+            for part in path.split("."):
+                module = module._modules[part]  # type: ignore[assignment]
+            out.append(module)
+        return out
+
     def reset(self) -> None:
-        """Reset every stateful module inside the model."""
+        """Reset every stateful module inside the model: neurons, Dropout masks and the
+        modules declared ``use ... stateful``."""
         for module in self.modules():
             if module is not self and isinstance(module, MemoryModule):
                 module.reset()
+        for module in self._user_stateful():
+            if not isinstance(module, MemoryModule):
+                module.reset()  # type: ignore[operator]
 
     def detach(self) -> None:
         for module in self.modules():
             if module is not self and isinstance(module, MemoryModule):
                 module.detach()
+        for module in self._user_stateful():
+            if not isinstance(module, MemoryModule) and callable(getattr(module, "detach", None)):
+                module.detach()  # type: ignore[operator]
 
     def forward(self, *inputs: Any, T: int | None = None) -> Any:
         if self.step_mode == "m":

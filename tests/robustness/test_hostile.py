@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import snndsl
-from snndsl.diagnostics import SnnError, SnnPermissionError, printable
+from snndsl.diagnostics import SnnError, SnnNameError, SnnPermissionError, printable
 
 from .support import assert_clean, load_generated, run_cli, tiny_forward, unsafe_constructs
 
@@ -109,17 +110,13 @@ PLACES = list(places('"x"'))
 @pytest.mark.parametrize("kind", BREAKOUTS)
 @pytest.mark.parametrize("place", PLACES)
 def test_string_breakout_api(kind: str, place: str, tmp_path: Path) -> None:
-    """Every break-out string in every place: the generated source is clean and the string
-    survives intact (it is a value, not code)."""
+    """Every break-out string in every place compiles: the generated source is clean and
+    the string survives intact (it is a value, not code, so there is nothing to refuse)."""
     canary = tmp_path / "CANARY"
     literal = '"' + breakouts(canary)[kind] + '"'
     text = places(literal)[place]
-    try:
-        source = snndsl.emit_python(text, "hostile.snn")
-    except SnnError as e:
-        assert e.span.filename == "hostile.snn"
-        assert_no_canary(canary)
-        return
+    source = snndsl.emit_python(text, "hostile.snn")
+    assert_no_canary(canary)
     assert unsafe_constructs(source) == [], source
     net = snndsl.compile_source(text, "hostile.snn")
     tiny_forward(net)
@@ -332,6 +329,7 @@ def test_use_without_permission_cli(allow: tuple[str, ...], canary_package: Path
     statuses = all_commands(src, tmp_path, canary_package, extra)
     assert statuses == [1, 1, 1]
     status, out, err = run_cli(["check", str(src), *extra])
+    assert_clean(status, out, err, str(src), allowed=(1,))
     assert "--allow-import snncanarypkg" in err
 
 
@@ -383,7 +381,8 @@ def test_calls_are_not_python(text: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 def test_viz_escapes_hostile_strings(tmp_path: Path) -> None:
-    pytest.importorskip("snndsl.viz.report")
+    import snndsl.viz.report  # noqa: F401 - part of the package: a broken import must fail, not skip
+
     canary = tmp_path / "CANARY"
     src = tmp_path / "viz.snn"
     src.write_text(
@@ -408,8 +407,8 @@ NIR_NAMES = ['fc"); import os #', "fc\nuse os.system as S stateless\n", "__class
 
 @pytest.mark.parametrize("name", NIR_NAMES)
 def test_nir_import_sanitises_node_names(name: str, tmp_path: Path) -> None:
-    nir = pytest.importorskip("nir")
-    pytest.importorskip("snndsl.interop.nir")
+    nir = pytest.importorskip("nir")  # optional dependency
+    import snndsl.interop.nir  # noqa: F401 - ours: a broken import must fail, not skip
     canary = tmp_path / "CANARY"
     good = tmp_path / "good.snn"
     good.write_text("model M() { input x: [4]; return x -> fc: Linear(4, 2) -> sn: LIF() }\n")
@@ -423,18 +422,18 @@ def test_nir_import_sanitises_node_names(name: str, tmp_path: Path) -> None:
     nir.write(str(hostile), nir.NIRGraph(nodes=nodes, edges=edges))
     out = tmp_path / "imported.snn"
     status, stdout, err = run_cli(["import", str(hostile), "-o", str(out)])
-    assert "Traceback" not in err and status in (0, 1, 2), err
-    if status == 0:
-        text = out.read_text(encoding="utf-8")
-        assert not re.search(r"^\s*use\s", text, re.M), text  # no `use` declaration smuggled in
-        all_commands(out, tmp_path, canary)
+    # a node name is data: import sanitises it rather than refusing the graph
+    assert status == 0 and "Traceback" not in err, err
+    text = out.read_text(encoding="utf-8")
+    assert not re.search(r"^\s*use\s", text, re.M), text  # no `use` declaration smuggled in
+    assert all_commands(out, tmp_path, canary) == [0, 0, 0]
     assert_no_canary(canary)
 
 
 @pytest.mark.parametrize("model", ["class", "a b", "model", "super", "nn"])
 def test_nir_import_model_names(model: str, tmp_path: Path) -> None:
-    pytest.importorskip("nir")
-    pytest.importorskip("snndsl.interop.nir")
+    pytest.importorskip("nir")  # optional dependency
+    import snndsl.interop.nir  # noqa: F401 - ours: a broken import must fail, not skip
     good = tmp_path / "good.snn"
     good.write_text("model M() { input x: [4]; return x -> fc: Linear(4, 2) -> sn: LIF() }\n")
     graph_file = tmp_path / "good.nir"
@@ -459,6 +458,8 @@ def test_ir_yaml_round_trips_hostile_strings(kind: str, tmp_path: Path) -> None:
     assert_no_canary(canary)
 
 
+#: aliases that clash with nothing the generated module or the file defines: they must work
+ORDINARY_ALIASES = {"Relu2", "x", "fc", "match"}
 ALIASES = ["Relu2", "x", "T", "fc", "Block", "nn", "torch", "neuron", "surrogate", "layer", "functional",
            "CompiledModule", "super", "self", "class", "print", "M", "match", "N"]
 
@@ -466,14 +467,19 @@ ALIASES = ["Relu2", "x", "T", "fc", "Block", "nn", "torch", "neuron", "surrogate
 @pytest.mark.parametrize("alias", ALIASES)
 def test_use_alias_names_with_permission(alias: str) -> None:
     """With permission granted, any alias the grammar accepts must still give a working module."""
-    text = (f"use torch.nn.ReLU as {alias} stateful\n"
+    text = (f"use tests.compiler.usermods.Accumulator as {alias} stateful\n"
             "block B() { input x; return x -> fc: Linear(4, 4) }\n"
             "model M() {\n    input x: [4]\n"
             f"    h = x -> b: B() -> sn: LIF(surrogate=ATan()) -> a: {alias}()\n"
             "    return cat(h, x) -> VotingLayer(2)\n}\n")
     try:
-        net = snndsl.compile_source(text, "alias.snn", allow_imports={"torch"})
+        net = snndsl.compile_source(text, "alias.snn", allow_imports={"tests"})
     except SnnError as e:
-        assert e.span.filename == "alias.snn"
+        # the only refusals: a name the generated module needs (on the `use` line), or the
+        # model's own name (defined twice); both name the alias
+        assert alias not in ORDINARY_ALIASES, f"an ordinary alias was refused: {e}"
+        assert isinstance(e, SnnNameError) and f"'{alias}'" in e.message, e
+        assert (e.span.filename, e.span.line) == ("alias.snn", 3 if alias == "M" else 1), e
         return
     tiny_forward(net)
+    assert type(net.a).__name__ == "Accumulator" and net.user_state == ("a",)

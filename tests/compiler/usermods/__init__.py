@@ -30,3 +30,10 @@ class NotAModule:
 
 def side_effect():
     raise AssertionError("must never be called")
+
+
+class NoReset(nn.Module):
+    """Keeps state but cannot be reset: a `use ... stateful` of it is refused."""
+
+    def forward(self, x):
+        return x
