@@ -4,6 +4,7 @@ a ``use`` module, with its arguments evaluated, bound and checked where they are
 from __future__ import annotations
 
 import inspect
+import keyword
 import re
 
 import torch.nn
@@ -59,7 +60,7 @@ def torch_module_op(stage: ast.OpStage, ev: Evaluator) -> ops.TorchModule:
     args = tuple(ev(a) for a in stage.args)
     seen: set[str] = set()
     kwargs = []
-    for kw in stage.kwargs:
+    for kw in _python_keywords(stage):
         if kw.name in seen:
             raise SnnTypeError(f"argument '{kw.name}' is given twice", kw.span, "give each argument once")
         seen.add(kw.name)
@@ -84,6 +85,10 @@ def _check_torch_module(stage: ast.OpStage, cls: type, args: tuple, kwargs: dict
     spans = dict(zip(bound, [a.span for a in stage.args]))
     spans.update({kw.name: kw.span for kw in stage.kwargs})
     for name, value in bound.items():
+        if name == "inplace" and value is True:
+            raise SnnTypeError(f"{stage.op}: inplace=true is not allowed", spans.get(name, stage.span),
+                               "a value may have several users (a fan-out, a residual add): a layer that "
+                               "overwrites its input would change it for them; remove inplace=true")
         if name in ("device", "dtype"):
             raise SnnTypeError(f"{stage.op}: the argument '{name}' is not allowed", spans.get(name, stage.span),
                                "a compiled model is moved and cast as a whole: net.to(device, dtype)")
@@ -92,7 +97,17 @@ def _check_torch_module(stage: ast.OpStage, cls: type, args: tuple, kwargs: dict
                                "T and N are implicit: an nn.* layer sees [batch, *per-sample], so its "
                                "dims count per-sample dims from 1 (or from the end: -1 is the last)")
 
+def _python_keywords(stage: ast.OpStage) -> tuple[ast.Keyword, ...]:
+    """The keyword arguments of a call that Python code receives: each must be a name
+    Python can pass (``lambda=1`` cannot be)."""
+    for kw in stage.kwargs:
+        if keyword.iskeyword(kw.name):
+            raise SnnTypeError(f"{stage.op}: '{kw.name}' is a Python keyword and cannot name an argument",
+                               kw.span, f"no Python callable takes an argument named '{kw.name}'; remove it")
+    return stage.kwargs
+
+
 def user_module_op(stage: ast.OpStage, ev: Evaluator, decl: ast.UseDecl) -> ops.UserModule:
     args = tuple(ev(a) for a in stage.args)
-    kwargs = tuple((kw.name, ev(kw.value)) for kw in stage.kwargs)
+    kwargs = tuple((kw.name, ev(kw.value)) for kw in _python_keywords(stage))
     return ops.UserModule(stage.op, args, kwargs, path=decl.path, declared_stateful=decl.kind == "stateful")

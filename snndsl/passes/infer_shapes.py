@@ -10,12 +10,16 @@ both shapes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import signal
+import threading
+from collections.abc import Iterator
 
 import torch
 
-from ..diagnostics import SnnShapeError
+from ..diagnostics import SnnLimitError, SnnShapeError
 from ..ir import ops, registry
 from ..ir.graph import IR, Node
 from ..ir.ops import INFER
@@ -85,17 +89,53 @@ def _infer(node: Node, ins: list[tuple[int, ...]]) -> Node:
         return node.replace(op=op, shape=tuple(out))
     if isinstance(op, ops.TorchModule):
         cls = getattr(torch.nn, op.kind)
-        out = _run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape)
-        _probe_cpu(lambda: cls(*op.args, **dict(op.kwargs)), shape)
+        with probe_budget(node):
+            out = _run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape)
+            _probe_cpu(lambda: cls(*op.args, **dict(op.kwargs)), shape)
         return node.replace(shape=out)
     if isinstance(op, ops.UserModule):
         cls = registry.import_use_class(op.path)  # imported (with permission) by elaboration
-        return node.replace(shape=_run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape))
+        with probe_budget(node):
+            return node.replace(shape=_run_meta(lambda: cls(*op.args, **dict(op.kwargs)), shape))
     raise ShapeProblem(f"no shape rule for {type(op).__name__}")
 
 
 #: the largest parameter count / per-sample size that :func:`_probe_cpu` runs for real
 PROBE_LIMIT = 1 << 16
+
+
+#: seconds that building and probing one ``nn.*`` or ``use`` module may take at compile time
+PROBE_SECONDS = 5.0
+
+
+class _OutOfTime(BaseException):  # not an Exception: the probes catch those
+    pass
+
+
+@contextlib.contextmanager
+def probe_budget(node: Node, seconds: float | None = None) -> Iterator[None]:
+    """Bound the time of probing a module (``nn.RNN(1, 1, 100000)`` builds 100,000
+    layers): past ``seconds``, a located :class:`SnnLimitError`. The bound needs
+    ``SIGALRM``, so it holds in the main thread of a POSIX process (the CLI's case)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+    seconds = PROBE_SECONDS if seconds is None else seconds
+
+    def out_of_time(signum: int, frame: object) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, out_of_time)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _OutOfTime:
+        raise SnnLimitError(f"building {node.op.describe()[:80]} at '{node.path}' to find its output shape "
+                            f"took more than {seconds:g} s", node.span,
+                            "a layer this large is surely a mistake; check its sizes and layer counts") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _probe_cpu(factory, shape: tuple[int, ...]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import torch
 import torch.nn as nn
 
 from .base import MemoryModule, StepModule
@@ -166,6 +167,8 @@ class CompiledModule(_LabelledChildren, MemoryModule):
         if T is None:
             raise ValueError(f"{type(self).__name__} has only static inputs: pass the number of time "
                              "steps, e.g. net(img, T=4), or set net.default_T")
+        if isinstance(T, bool) or not isinstance(T, int) or T < 1:
+            raise ValueError(f"T must be a positive integer (the number of time steps), got {T!r}")
         return int(T)
 
     #: T used when a model with only static inputs is called without T=
@@ -178,6 +181,9 @@ class CompiledModule(_LabelledChildren, MemoryModule):
 def _check_input(model: nn.Module, name: str, x: Any, shape: tuple[int, ...], static: bool,
                  multi: bool) -> None:
     lead = ("N",) if static or not multi else ("T", "N")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{type(model).__name__} expects {name} as a torch.Tensor, got {type(x).__name__}"
+                        + ("; convert it with torch.from_numpy(...)" if type(x).__module__ == "numpy" else ""))
     if not hasattr(x, "shape") or tuple(x.shape[len(lead):]) != shape or x.dim() != len(lead) + len(shape):
         want = "[" + ", ".join((*lead, *map(str, shape))) + "]"
         got = list(x.shape) if hasattr(x, "shape") else type(x).__name__
