@@ -73,6 +73,8 @@ class SnnError(Exception):
         self.span = span or UNKNOWN_SPAN
         self.hint = hint
         self.source: str | None = None
+        #: where the error's context came from, innermost first ("in block B, used as ...")
+        self.notes: list[str] = []
 
     def with_source(self, source: str) -> SnnError:
         if self.source is None:
@@ -139,6 +141,7 @@ def render(err: SnnError, source: str | None, color: bool = False) -> str:
             out.append("    " + " " * (col - 1) + f"{red}^{'~' * (width - 1)}{reset}")
     if err.hint:
         out.append(f"{cyan}hint:{reset} {err.hint}")
+    out += [f"{cyan}note:{reset} {note}" for note in err.notes]
     return "\n".join(out)
 
 

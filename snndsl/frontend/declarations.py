@@ -9,6 +9,7 @@ types are checked by the parser, so they are not checked again here.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -99,7 +100,8 @@ class Declarations:
                 f"allow it with `--allow-import {top}` (CLI) or allow_imports={{'{top}'}} (API)",
             )
         try:
-            cls = registry.import_use_class(decl.path)
+            here = os.path.dirname(os.path.abspath(self.filename)) if os.path.isfile(self.filename) else None
+            cls = registry.import_use_class(decl.path, tuple(d for d in (here, os.getcwd()) if d))
         except Exception as e:  # the user allowed this import; report its failure at the declaration
             raise SnnNameError(f"cannot import {decl.path}: {e}", decl.span,
                                "check the module path and that the package is installed") from None

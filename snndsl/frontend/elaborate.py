@@ -19,7 +19,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..diagnostics import SnnLimitError, SnnNameError, SnnTypeError, SourceSpan, did_you_mean
+from ..diagnostics import (
+    SnnError,
+    SnnLimitError,
+    SnnNameError,
+    SnnTypeError,
+    SourceSpan,
+    did_you_mean,
+)
 from ..ir import ops, registry
 from ..ir.graph import IR, Node, Scope
 from . import ast
@@ -29,6 +36,7 @@ from .evaluate import Evaluator, bind_arguments
 
 MAX_REPEAT = 10_000
 MAX_NODES = 200_000
+MAX_NOTES = 8  # block instantiations shown under an error, innermost first
 MAX_BLOCK_DEPTH = 100  # block instances inside block instances; far more than any network needs
 MERGE_KWARGS = {ops.MergeKind.CAT: ("dim",)}
 
@@ -358,6 +366,10 @@ class Elaborator(Declarations):
         self.stack.append(decl.name)
         try:
             result = self.elaborate(decl, inner, incoming)
+        except SnnError as e:
+            if len(e.notes) < MAX_NOTES:
+                e.notes.append(f"in block {decl.name}, used as `{path}` at {stage.span}")
+            raise
         finally:
             self.stack.pop()
         assert result is not None

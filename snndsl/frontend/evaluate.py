@@ -116,7 +116,9 @@ class Evaluator:
                 )
             raise SnnNameError(
                 f"undefined constant '{node.id}'" + did_you_mean(node.id, self.constants), node.span,
-                "define it with `let` or as a parameter of the block or model",
+                _PYTHON_HABITS.get(node.id)
+                or (f"a surrogate function is a call: write {node.id}()" if node.id in registry.SURROGATES
+                    else "define it with `let` or as a parameter of the block or model"),
             )
         if isinstance(node, ast.Infer):
             raise SnnTypeError("'_' is not allowed inside an expression", node.span,
@@ -205,11 +207,26 @@ def bind_arguments(
                     expr.span, f"{what}({', '.join(names)})",
                 )
         elif p.required and require:
-            raise SnnTypeError(
-                f"{what} is missing its argument '{p.name}'", span,
-                f"{what}({', '.join(names)})",
-            )
+            hint = f"{what}({', '.join(names)})"
+            if inferable is not None and len(args) == 1 and names[:2] == [inferable, p.name] and not kwargs:
+                hint = (f"the one size given is {inferable}; to give {p.name} and infer {inferable} from "
+                        f"the input, write {what}(_, {_source_text(args[0])})")
+            raise SnnTypeError(f"{what} is missing its argument '{p.name}'", span, hint)
     return {p.name: given[p.name][0] for p in params if p.name in given}
+
+
+#: names a Python programmer writes for `.snn` literals
+_PYTHON_HABITS = {"True": "write `true` (lower case) in .snn files", "False": "write `false` (lower case) in .snn files",
+                  "None": "write `none` (lower case) in .snn files"}
+
+
+def _source_text(expr: ast.Expr) -> str:
+    """A short expression as written (literals and names), else ``...``."""
+    if isinstance(expr, ast.Literal) and isinstance(expr.value, (int, float)) and not isinstance(expr.value, bool):
+        return repr(expr.value)
+    if isinstance(expr, ast.Name):
+        return expr.id
+    return "..."
 
 
 def describe(value: object) -> str:

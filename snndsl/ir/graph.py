@@ -179,6 +179,13 @@ class IR:
                 return [src] * len(data[POS])
         return [src for _, src in sorted((p, src) for src, data in preds.items() for p in data[POS])]
 
+    def block_notes(self, path: str) -> list[str]:
+        """Where the block instances around ``path`` were made, innermost first (for errors)."""
+        parts = path.split(".")
+        prefixes = (".".join(parts[:i]) for i in range(len(parts) - 1, 0, -1))
+        return [f"in block {s.name}, used as `{p}` at {s.span}" for p in prefixes
+                if (s := self.scopes.get(p)) is not None and s.kind is ops.ScopeKind.BLOCK]
+
     def arity_of(self, path: str) -> int:
         """How many arguments ``path`` receives (``len(inputs_of(path))``, cheaper)."""
         return sum(len(data[POS]) for data in self.graph._pred[path].values())

@@ -27,6 +27,7 @@ import ast as pyast
 import importlib
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -337,7 +338,15 @@ def import_allowed(path: str, allow_imports: tuple[str, ...] | list[str]) -> boo
         a == top or a == module_path or module_path.startswith(a + ".") for a in allow_imports)
 
 
-def import_use_class(path: str) -> type:
-    """Import ``pkg.mod.Class`` of a ``use`` declaration; only called for paths the user allowed."""
+def import_use_class(path: str, search: tuple[str, ...] = ()) -> type:
+    """Import ``pkg.mod.Class`` of a ``use`` declaration; only called for paths the user
+    allowed. ``search``: folders tried after ``sys.path`` (the `.snn` file's folder and
+    the working directory), so a module next to the model needs no ``PYTHONPATH``."""
     module_path, _, cls_name = path.rpartition(".")
-    return getattr(importlib.import_module(module_path), cls_name)
+    added = [d for d in dict.fromkeys(search) if d not in sys.path]
+    sys.path.extend(added)
+    try:
+        return getattr(importlib.import_module(module_path), cls_name)
+    finally:
+        for d in added:
+            sys.path.remove(d)

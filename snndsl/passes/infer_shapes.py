@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ..diagnostics import SnnLimitError, SnnShapeError
+from ..diagnostics import SnnError, SnnLimitError, SnnShapeError
 from ..ir import ops, registry
 from ..ir.graph import IR, Node
 from ..ir.ops import INFER
@@ -52,19 +52,27 @@ def meta_shape(module_factory, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def infer_shapes(ir: IR) -> IR:
     for node in ir.order():
-        ins = [ir.node(p).shape for p in ir.inputs_of(node.path)]
         try:
-            new = _infer(node, ins)  # type: ignore[arg-type]
-        except ShapeProblem as e:
-            where = f" (input {', '.join(fmt(s) for s in ins)})" if ins else ""
-            raise SnnShapeError(f"{node.op.describe() if not isinstance(node.op, ops.Layer) else node.op.kind} "
-                                f"at '{node.path}': {e}", node.span,
-                                _hint(node) + where) from None
-        if new.shape is not None and math.prod(new.shape) > MAX_ELEMENTS:
-            raise SnnShapeError(f"'{node.path}' would produce {math.prod(new.shape):,} elements per sample",
-                                node.span, "check the sizes: this cannot fit in memory")
-        ir.set(new)
+            _infer_node(ir, node)
+        except SnnError as err:
+            err.notes += ir.block_notes(node.path)
+            raise
     return ir
+
+
+def _infer_node(ir: IR, node: Node) -> None:
+    ins = [ir.node(p).shape for p in ir.inputs_of(node.path)]
+    try:
+        new = _infer(node, ins)  # type: ignore[arg-type]
+    except ShapeProblem as e:
+        where = f" (input {', '.join(fmt(s) for s in ins)})" if ins else ""
+        raise SnnShapeError(f"{node.op.describe() if not isinstance(node.op, ops.Layer) else node.op.kind} "
+                            f"at '{node.path}': {e}", node.span,
+                            _hint(node) + where) from None
+    if new.shape is not None and math.prod(new.shape) > MAX_ELEMENTS:
+        raise SnnShapeError(f"'{node.path}' would produce {math.prod(new.shape):,} elements per sample",
+                            node.span, "check the sizes: this cannot fit in memory")
+    ir.set(new)
 
 
 def _hint(node: Node) -> str:

@@ -1,0 +1,80 @@
+"""Diagnostics for a new user (issue #17): hints for Python habits, the block instance
+an error happened in, and `use` of a module next to the `.snn` file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import snndsl
+from snndsl.diagnostics import SnnError
+
+M = "model M() {{\n    input x: [4]\n    return x -> r: {layer} -> sn: IF()\n}}\n"
+
+
+@pytest.mark.parametrize("layer, message, hint, col", [
+    ("Linear(4, 2, bias=False)", "undefined constant 'False'", "write `false` (lower case)", 38),
+    ("Linear(4, 2, bias=True)", "undefined constant 'True'", "write `true` (lower case)", 38),
+    ("LIF(v_reset=None)", "undefined constant 'None'", "write `none` (lower case)", 32),
+    ("LIF(surrogate=ATan)", "undefined constant 'ATan'", "a surrogate function is a call: write ATan()", 34),
+    ("Linear(10)", "Linear is missing its argument 'out_features'", "write Linear(_, 10)", 17),
+    ("BatchNorm1d()", "missing its argument 'num_features'", "BatchNorm1d(num_features", 17),
+])
+def test_hints_for_python_habits(layer, message, hint, col):
+    with pytest.raises(SnnError) as info:
+        snndsl.compile_source(M.format(layer=layer), "m.snn")
+    e = info.value
+    assert message in e.message and hint in (e.hint or "") and (e.span.line, e.span.column) == (3, col), e
+
+
+BLOCKS = """block Basic(c: int) {
+    input x
+    return x -> conv: Conv2d(c, c, 3, padding=1) -> sn: IF()
+}
+block Stage(c: int) {
+    input x
+    return x -> b: Basic(c) * 2
+}
+model Net() {
+    input img: [8, 8, 8]
+    return img -> layer1: Stage(8) -> layer2: Stage(WRONG)
+}
+"""
+
+
+@pytest.mark.parametrize("wrong, first, notes", [
+    ("4", "in_channels=4 but the incoming value has 8 channels",  # a shape error (infer-shapes)
+     ["in block Basic, used as `layer2.b.0` at net.snn:7:17", "in block Stage, used as `layer2` at net.snn:11:39"]),
+    ("8, 8", "Stage takes at most 1 positional argument", []),  # at the call site itself: no note
+])
+def test_an_error_in_a_block_says_where_the_block_was_used(wrong, first, notes):
+    with pytest.raises(SnnError) as info:
+        snndsl.compile_source(BLOCKS.replace("WRONG", wrong), "net.snn")
+    assert first in info.value.message and info.value.notes == notes
+    rendered = info.value.render()
+    assert all(f"note: {n}" in rendered for n in notes)
+
+
+def test_an_elaboration_error_in_a_block_lists_the_instances():
+    text = BLOCKS.replace("padding=1)", "padding=1, groups=zz)").replace("WRONG", "8")
+    with pytest.raises(SnnError, match="undefined constant 'zz'") as info:
+        snndsl.compile_source(text, "net.snn")
+    assert info.value.notes == ["in block Basic, used as `layer1.b.0` at net.snn:7:17",
+                                "in block Stage, used as `layer1` at net.snn:11:19"]
+
+
+def test_use_finds_a_module_next_to_the_snn_file(tmp_path):
+    (tmp_path / "sibling_layers_for_test.py").write_text(
+        "from torch import nn\n\n\nclass Twice(nn.Module):\n    def forward(self, x):\n        return 2 * x\n")
+    snn = tmp_path / "m.snn"
+    snn.write_text("use sibling_layers_for_test.Twice as Twice stateless\n"
+                   "model M() {\n    input x: [4]\n    return x -> t: Twice()\n}\n")
+    code = (f"import snndsl, torch; net = snndsl.compile_file({str(snn)!r}, allow_imports={{'sibling_layers_for_test'}});"
+            "x = torch.rand(2, 3, 4); assert torch.equal(net(x), 2 * x); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], cwd="/", capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr
+    refused = subprocess.run([sys.executable, "-m", "snndsl", "check", str(snn)], cwd="/", capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 1 and "not allowed" in refused.stderr  # still gated by --allow-import
