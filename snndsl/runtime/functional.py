@@ -104,15 +104,10 @@ def detach_net(net: nn.Module) -> None:
 
 
 def _keeps_children(module: nn.Module) -> bool:
-    # Imported late: layer imports this module.
-    from .layer import MultiStepContainer, SeqToANNContainer, StepModeContainer
-
-    # A compiled model (runtime.model.CompiledModule) is a container too: its own
-    # step_mode setter keeps its stateful modules in step, while its stateless layers
-    # always run on a flat batch and must not be switched.
-    return isinstance(module, (MultiStepContainer, SeqToANNContainer, StepModeContainer)) or bool(
-        getattr(type(module), "step_mode_container", False)
-    )
+    """Containers (``step_mode_container = True``: the three of :mod:`.layer`, and a
+    compiled model, whose own step_mode setter keeps its stateful modules in step while
+    its stateless layers always run on a flat batch) are switched as a whole."""
+    return bool(getattr(type(module), "step_mode_container", False))
 
 
 def _step_modules(net: nn.Module) -> list[tuple[str, nn.Module]]:

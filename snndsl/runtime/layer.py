@@ -251,6 +251,9 @@ class MultiStepContainer(nn.Sequential, MultiStepModule):
     """Module form of :func:`.functional.multi_step_forward`: a loop over ``T`` of
     single-step children. Use it for stateful children; multi-step only."""
 
+    #: set_step_mode switches the container, not its children
+    step_mode_container = True
+
     def __init__(self, *modules: nn.Module) -> None:
         super().__init__(*modules)
         _check_children(self)
@@ -262,6 +265,9 @@ class MultiStepContainer(nn.Sequential, MultiStepModule):
 class SeqToANNContainer(nn.Sequential, MultiStepModule):
     """Module form of :func:`.functional.seq_to_ann_forward`: children run once on
     ``[T*N, *]``. Use it for stateless children only; multi-step only."""
+
+    #: set_step_mode switches the container, not its children
+    step_mode_container = True
 
     def __init__(self, *modules: nn.Module) -> None:
         super().__init__(*modules)
@@ -281,6 +287,9 @@ class StepModeContainer(nn.Sequential, StepModule):
     ``(stateful, step_mode='s', *args)``, which silently binds the first module to
     ``step_mode``).
     """
+
+    #: set_step_mode switches the container, not its children
+    step_mode_container = True
 
     def __init__(self, stateful: bool, *modules: nn.Module, step_mode: str = "s") -> None:
         super().__init__(*modules)
