@@ -75,10 +75,14 @@ class SnnError(Exception):
         self.source: str | None = None
         #: where the error's context came from, innermost first ("in block B, used as ...")
         self.notes: list[str] = []
+        #: further independent errors found in the same run (shown after this one)
+        self.others: list[SnnError] = []
 
     def with_source(self, source: str) -> SnnError:
         if self.source is None:
             self.source = source
+        for other in self.others:
+            other.with_source(source)
         return self
 
     def render(self, color: bool = False) -> str:
@@ -142,6 +146,10 @@ def render(err: SnnError, source: str | None, color: bool = False) -> str:
     if err.hint:
         out.append(f"{cyan}hint:{reset} {err.hint}")
     out += [f"{cyan}note:{reset} {note}" for note in err.notes]
+    for other in err.others:
+        out += ["", render(other, other.source if other.source is not None else source, color)]
+    if err.others:
+        out += ["", f"{bold}{1 + len(err.others)} errors{reset}"]
     return "\n".join(out)
 
 

@@ -36,9 +36,12 @@ from .evaluate import Evaluator, bind_arguments
 
 MAX_REPEAT = 10_000
 MAX_NODES = 200_000
+MAX_ERRORS = 10  # independent errors reported in one run
+#: the value of a statement that failed (its error is reported; what uses it is skipped)
+POISON = "\0error"
 MAX_NOTES = 8  # block instantiations shown under an error, innermost first
 MAX_BLOCK_DEPTH = 100  # block instances inside block instances; far more than any network needs
-MERGE_KWARGS = {ops.MergeKind.CAT: ("dim",)}
+MERGE_KWARGS: dict[str, tuple[str, ...]] = {ops.MergeKind.CAT: ("dim",)}
 
 
 def snake(name: str) -> str:
@@ -87,8 +90,29 @@ class Elaborator(Declarations):
     def __init__(self, tree: ast.File, allow_imports: Sequence[str]):
         super().__init__(tree, allow_imports)
         self.stack: list[str] = []  # blocks being elaborated, for recursion errors
+        self.instances: list[str] = []  # notes naming the block instances being elaborated
         self.expansions = 0
         self.ir: IR | None = None
+        self.errors: list[SnnError] = []
+        self._seen: set[tuple[SourceSpan, str]] = set()
+
+    # -- several errors per run ---------------------------------------------------------
+    def report(self, e: SnnError) -> None:
+        """Record an error and go on with the next statement (at most MAX_ERRORS; the same
+        error from several block instances once)."""
+        if not e.notes:
+            e.notes = list(reversed(self.instances))[:MAX_NOTES]
+        key = (e.span, e.message)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.errors.append(e)
+        if len(self.errors) >= MAX_ERRORS:
+            raise self._all_errors()
+
+    def _all_errors(self) -> SnnError:
+        first, *others = self.errors
+        first.others = others
+        return first
 
     def run(self, model: str | None, params: Mapping[str, object]) -> IR:
         self.collect()
@@ -96,7 +120,13 @@ class Elaborator(Declarations):
         values = self.bind_params(decl, params, Evaluator(self.constants), from_api=getattr(params, "from_api", True))
         self.ir = IR(model=decl.name, filename=self.filename, params=values)
         body = Body("", {**self.constants, **values}, {k: dict(v) for k, v in self.defaults.items()})
-        self.elaborate(decl, body, incoming=None)
+        try:
+            self.elaborate(decl, body, incoming=None)
+        except SnnError as e:
+            if e not in self.errors:
+                self.report(e)
+        if self.errors:
+            raise self._all_errors()
         self.ir.passes.append("build")
         return self.ir
 
@@ -126,10 +156,18 @@ class Elaborator(Declarations):
                 if stmt.target in body.constants:
                     raise SnnNameError(f"'{stmt.target}' is a constant and cannot name a value",
                                        stmt.target_span, "choose another name for the value")
-                body.values[stmt.target] = self.value(stmt.value, body)
+                try:
+                    body.values[stmt.target] = self.value(stmt.value, body)
+                except SnnError as e:  # go on: later statements may hold independent errors
+                    self.report(e)
+                    body.values[stmt.target] = POISON
             elif isinstance(stmt, ast.ReturnStmt):
                 seen_return = stmt
-                returned = self._return(stmt, body, is_model, decl)
+                try:
+                    returned = self._return(stmt, body, is_model, decl)
+                except SnnError as e:
+                    self.report(e)
+                    returned = POISON
         kind = "model" if is_model else "block"
         if not inputs:
             raise SnnNameError(f"{kind} {decl.name} has no `input`", decl.name_span,
@@ -201,6 +239,8 @@ class Elaborator(Declarations):
     def _return(self, stmt: ast.ReturnStmt, body: Body, is_model: bool, decl) -> str | None:
         assert self.ir is not None
         paths = [self.value(v, body) for v in stmt.values]
+        if POISON in paths:  # an error was reported where the value was made
+            return POISON
         if not is_model:
             if len(paths) != 1:
                 raise SnnTypeError(f"block {decl.name} returns {len(paths)} values", stmt.span,
@@ -259,6 +299,8 @@ class Elaborator(Declarations):
         if kind is ops.MergeKind.CAT and dim is None:
             dim = 0
         inputs = [self.value(a, body) for a in call.args]
+        if POISON in inputs:
+            return POISON
         path = body.prefix + body.fresh_label(call.op)
         self.ir.add(Node(path, ops.Merge(kind, dim), call.span, generated=True))
         self.ir.connect_all(inputs, path)
@@ -312,7 +354,7 @@ class Elaborator(Declarations):
             raise SnnTypeError(f"the model exceeds {MAX_NODES} nodes", stage.span, "the network is too large")
         name = stage.op
         if name in self.blocks:
-            return self.block(stage, incoming, body, path)
+            return POISON if incoming == POISON else self.block(stage, incoming, body, path)
         if name.startswith("nn."):
             op: ops.Op = torch_module_op(stage, body.evaluator())
         elif name in registry.LAYERS:
@@ -327,6 +369,8 @@ class Elaborator(Declarations):
             raise SnnNameError(f"unknown op '{name}'" + did_you_mean(name, known), stage.op_span,
                                "built-in layers are listed in docs/language.md; other torch.nn layers "
                                "are written nn.Name(...)")
+        if incoming == POISON:  # the op was checked; there is no value to apply it to
+            return POISON
         self.ir.add(Node(path, op, stage.span, generated=generated))
         self.ir.connect(incoming, path, 0)
         return path
@@ -356,21 +400,24 @@ class Elaborator(Declarations):
         for p in decl.params:
             if p.name in given:
                 v = given[p.name]
-                values[p.name] = float(v) if p.type == "float" and isinstance(v, int) else v  # type: ignore[assignment]
+                values[p.name] = float(v) if p.type == "float" and isinstance(v, int) else v
             else:
-                values[p.name] = self._typed(p, ev(p.default))  # type: ignore[arg-type]
+                assert p.default is not None  # bind_arguments requires the parameters without one
+                values[p.name] = self._typed(p, ev(p.default))
             ev = Evaluator({**self.constants, **values})
         args_text = ", ".join(f"{k}={ops.format_value(v)}" for k, v in values.items())
         self._scope(Scope(path, ops.ScopeKind.BLOCK, decl.name, stage.span, args_text))
         inner = Body(path + ".", {**self.constants, **values}, {k: dict(v) for k, v in self.defaults.items()})
         self.stack.append(decl.name)
+        self.instances.append(f"in block {decl.name}, used as `{path}` at {stage.span}")
         try:
             result = self.elaborate(decl, inner, incoming)
         except SnnError as e:
-            if len(e.notes) < MAX_NOTES:
-                e.notes.append(f"in block {decl.name}, used as `{path}` at {stage.span}")
+            if not e.notes:
+                e.notes = list(reversed(self.instances))[:MAX_NOTES]
             raise
         finally:
             self.stack.pop()
+            self.instances.pop()
         assert result is not None
         return result

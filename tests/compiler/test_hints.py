@@ -78,3 +78,42 @@ def test_use_finds_a_module_next_to_the_snn_file(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "snndsl", "check", str(snn)], cwd="/", capture_output=True,
                              text=True, timeout=120)
     assert refused.returncode == 1 and "not allowed" in refused.stderr  # still gated by --allow-import
+
+
+MANY = """model M() {
+    input x: [4]
+    a = x -> Linear(4, 4, bias=False)
+    b = a -> fc: Linaer(4, 4)
+    c = x -> Conv2(1, 2, 3)
+    d = add(a, c) -> LIF(surrogate=ATan)
+    return add(b, d) -> nn.ReLU(inplace=true)
+}
+"""
+
+
+def test_independent_errors_are_reported_together(tmp_path, capsys):
+    with pytest.raises(SnnError) as info:
+        snndsl.compile_source(MANY, "m.snn")
+    errors = [info.value, *info.value.others]
+    assert [(e.span.line, e.span.column) for e in errors] == [(3, 32), (4, 18), (5, 14), (6, 36), (7, 33)]
+    assert "undefined constant 'False'" in errors[0].message and "Linaer" in errors[1].message
+    from snndsl.cli import main
+
+    path = tmp_path / "m.snn"
+    path.write_text(MANY)
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count(": error: ") == 5 and err.rstrip().endswith("5 errors") and "Traceback" not in err
+
+
+def test_errors_are_capped_and_one_per_place():
+    body = "\n".join(f"    h{i} = x -> Conv2(1, 2, 3)" for i in range(30))
+    text = f"block B() {{\n    input x\n    return x -> Nope()\n}}\nmodel M() {{\n    input x: [4]\n{body}\n" \
+           "    return x -> b: B() * 5\n}\n"
+    with pytest.raises(SnnError) as info:
+        snndsl.compile_source(text, "m.snn")
+    assert 1 + len(info.value.others) == 10  # MAX_ERRORS
+    with pytest.raises(SnnError) as info:
+        snndsl.compile_source(text.replace("Conv2(1, 2, 3)", "ReLU()"), "m.snn")
+    assert info.value.others == []  # the block's error, once for its five instances
+    assert info.value.notes == ["in block B, used as `b.0` at m.snn:37:17"]
