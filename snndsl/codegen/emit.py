@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._version import __version__
@@ -50,7 +51,7 @@ def comment(text: str) -> str:
     return "# " + text.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
 
 
-def literal(v: ops.Value) -> str:
+def literal(v: ops.ArgValue) -> str:
     """A value as Python source: only literals, through ``repr``."""
     if isinstance(v, ops.SurrogateValue):
         return f"surrogate.{v.name}(" + ", ".join(f"{k}={literal(x)}" for k, x in v.kwargs) + ")"
@@ -63,7 +64,7 @@ def literal(v: ops.Value) -> str:
     raise TypeError(f"not a literal: a {type(v).__name__}")
 
 
-def _call(target: str, args: tuple[ops.Value, ...], kwargs: tuple[tuple[str, ops.Value], ...]) -> str:
+def _call(target: str, args: Sequence[ops.ArgValue], kwargs: Sequence[tuple[str, ops.ArgValue]]) -> str:
     parts = [literal(a) for a in args] + [f"{k}={literal(v)}" for k, v in kwargs]
     for k, _ in kwargs:
         if not is_identifier(k):
@@ -75,7 +76,7 @@ def constructor(op: ops.Layer) -> str:
     """The expression that builds the module of a layer."""
     if isinstance(op, ops.Flatten):  # per-sample dims in the .snn file, batch dims in torch
         a = registry.bound_arguments(op)
-        dims = [d + 1 if d >= 0 else d for d in (a["start_dim"], a["end_dim"])]  # type: ignore[operator]
+        dims = [d + 1 if d >= 0 else d for d in (ops.as_int(a["start_dim"]), ops.as_int(a["end_dim"]))]
         return "nn.Flatten()" if dims == [1, -1] else f"nn.Flatten({dims[0]}, {dims[1]})"
     if isinstance(op, (ops.Neuron, ops.StatefulLayer)):
         spec = registry.LAYERS[op.kind]
@@ -250,7 +251,7 @@ class Printer:
                 assert isinstance(op, ops.Input)
                 w.line(f"self.check_input({op.name!r}, {var[n.path]}, {tuple(op.shape)!r}, static={op.static!r})")
             if multi:
-                dynamic = [n for n in inputs if not n.op.static]  # type: ignore[attr-defined]
+                dynamic = [n for n in inputs if isinstance(n.op, ops.Input) and not n.op.static]
                 if dynamic:
                     w.line(f"T, N = {var[dynamic[0].path]}.shape[:2]")
                 else:

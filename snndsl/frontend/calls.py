@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import keyword
 import re
+from collections.abc import Mapping
 
 import torch.nn
 from torch.nn.modules.lazy import LazyModuleMixin
@@ -16,7 +17,7 @@ from . import ast
 from .evaluate import Evaluator, bind_arguments
 
 
-def layer_op(stage: ast.OpStage, ev: Evaluator, defaults: dict[str, dict[str, ops.Value]]) -> ops.Layer:
+def layer_op(stage: ast.OpStage, ev: Evaluator, defaults: Mapping[str, Mapping[str, ops.Value]]) -> ops.Layer:
     """The op of a built-in layer call: arguments bound and checked, ``defaults`` applied."""
     spec = registry.LAYERS[stage.op]
     given = bind_arguments(stage.op, spec.params, stage.args, stage.kwargs, ev, stage.span,
@@ -24,7 +25,7 @@ def layer_op(stage: ast.OpStage, ev: Evaluator, defaults: dict[str, dict[str, op
     npos = len(stage.args)
     names = [p.name for p in spec.params]
     args = tuple(given[n] for n in names[:npos])
-    kwargs = [(k.name, given[k.name]) for k in stage.kwargs]
+    kwargs: list[tuple[str, ops.ArgValue]] = [(k.name, given[k.name]) for k in stage.kwargs]
     for k, v in defaults.get(stage.op, {}).items():
         if k not in given:
             kwargs.append((k, v))
@@ -33,10 +34,11 @@ def layer_op(stage: ast.OpStage, ev: Evaluator, defaults: dict[str, dict[str, op
         n = spec.op_class.dims
         args = tuple((None,) * n if a is None else a for a in args)
         kwargs = [(k, (None,) * n if k == "output_size" and v is None else v) for k, v in kwargs]
-    return spec.op_class(stage.op, args, tuple(kwargs))  # type: ignore[arg-type]
+    return spec.op_class(stage.op, args, tuple(kwargs))
 
-def _check_relations(stage: ast.OpStage, spec: registry.LayerSpec, args: tuple,
-                     kwargs: dict[str, ops.Value]) -> None:
+
+def _check_relations(stage: ast.OpStage, spec: registry.LayerSpec, args: tuple[ops.ArgValue, ...],
+                     kwargs: dict[str, ops.ArgValue]) -> None:
     """Arguments that are fine alone but not together, reported at the culprit."""
     rule = registry.RELATIONS.get(spec.kind)
     problem = rule(registry.bound(spec, args, kwargs)) if rule else None
@@ -47,6 +49,7 @@ def _check_relations(stage: ast.OpStage, spec: registry.LayerSpec, args: tuple,
     spans.update({kw.name: kw.span for kw in stage.kwargs})
     raise SnnTypeError(f"{spec.kind}: {why}", spans.get(culprit, stage.span),
                        f"{spec.kind}({', '.join(p.name for p in spec.params)})")
+
 
 def torch_module_op(stage: ast.OpStage, ev: Evaluator) -> ops.TorchModule:
     """The op of ``nn.Name(...)``: the class must exist; what a meta run cannot check is checked here."""
@@ -59,7 +62,7 @@ def torch_module_op(stage: ast.OpStage, ev: Evaluator) -> ops.TorchModule:
                            stage.op_span, "nn.Name must name a torch.nn.Module class, e.g. nn.PixelShuffle")
     args = tuple(ev(a) for a in stage.args)
     seen: set[str] = set()
-    kwargs = []
+    kwargs: list[tuple[str, ops.Value]] = []
     for kw in _python_keywords(stage):
         if kw.name in seen:
             raise SnnTypeError(f"argument '{kw.name}' is given twice", kw.span, "give each argument once")
@@ -72,7 +75,9 @@ def torch_module_op(stage: ast.OpStage, ev: Evaluator) -> ops.TorchModule:
     _check_torch_module(stage, cls, args, dict(kwargs))
     return ops.TorchModule(cls_name, args, tuple(kwargs))
 
-def _check_torch_module(stage: ast.OpStage, cls: type, args: tuple, kwargs: dict[str, ops.Value]) -> None:
+
+def _check_torch_module(stage: ast.OpStage, cls: type, args: tuple[ops.Value, ...],
+                        kwargs: dict[str, ops.Value]) -> None:
     """What the meta run of infer-shapes cannot see: lazy sizes, placement, the batch dim."""
     if issubclass(cls, LazyModuleMixin):
         raise SnnTypeError(f"{stage.op} is a lazy module, whose sizes are only known after a first call",
@@ -96,6 +101,7 @@ def _check_torch_module(stage: ast.OpStage, cls: type, args: tuple, kwargs: dict
             raise SnnTypeError(f"{stage.op}: {name}=0 is the batch dimension", spans.get(name, stage.span),
                                "T and N are implicit: an nn.* layer sees [batch, *per-sample], so its "
                                "dims count per-sample dims from 1 (or from the end: -1 is the last)")
+
 
 def _python_keywords(stage: ast.OpStage) -> tuple[ast.Keyword, ...]:
     """The keyword arguments of a call that Python code receives: each must be a name

@@ -90,7 +90,7 @@ class Declarations:
             raise SnnTypeError("defaults take keyword arguments only", item.args[0].span,
                                f"write e.g. defaults {item.op}(name=value)")
         given = bind_arguments(item.op, spec.params, (), item.kwargs, ev, item.span, require=False)
-        table.setdefault(item.op, {}).update(given)  # type: ignore[arg-type]
+        table.setdefault(item.op, {}).update(given)
 
     def _import_use(self, decl: ast.UseDecl) -> type:
         top = decl.path.split(".")[0]
@@ -148,7 +148,9 @@ class Declarations:
                                        f"integers must stay below 2**63 (about {MAX_INT:.2e})")
                 if p.type == "float" and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
-                if registry.check_type(PARAM_TYPES[p.type], value) is not None:
+                # parameter types are int, float, bool and str: the isinstance only narrows
+                if not isinstance(value, (bool, int, float, str)) \
+                        or registry.check_type(PARAM_TYPES[p.type], value) is not None:
                     raise SnnTypeError(f"parameter '{p.name}' of {decl.name} must be {p.type}, got "
                                        f"{_shown(value)}", p.span,
                                        f"give it a value of type {p.type} (--set {p.name}=... or params=...)")
@@ -156,7 +158,7 @@ class Declarations:
                     raise SnnTypeError(f"parameter '{p.name}' of {decl.name} is set to {value}, which is not "
                                        "a finite number", p.span,
                                        f"give '{p.name}' a finite value (--set {p.name}=... or params=...)")
-                out[p.name] = value  # type: ignore[assignment]
+                out[p.name] = value
             elif p.default is not None:
                 out[p.name] = self._typed(p, ev(p.default))
             else:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Literal, overload
 
-from ..diagnostics import SnnLimitError, SnnNameError, SnnTypeError, did_you_mean
+from ..diagnostics import SnnLimitError, SnnNameError, SnnTypeError, SourceSpan, did_you_mean
 from ..ir import ops, registry
 from ..ir.ops import INFER, InferMarker
 from . import ast
@@ -92,7 +93,13 @@ class Evaluator:
         self.constants = constants
         self.values = values  # names of values, for a better error when one is misused
 
-    def __call__(self, node: ast.Expr, allow_infer: bool = False) -> ops.Value | InferMarker:
+    @overload
+    def __call__(self, node: ast.Expr, allow_infer: Literal[False] = False) -> ops.Value: ...
+
+    @overload
+    def __call__(self, node: ast.Expr, allow_infer: bool) -> ops.ArgValue: ...
+
+    def __call__(self, node: ast.Expr, allow_infer: bool = False) -> ops.ArgValue:
         if isinstance(node, ast.Infer):
             if not allow_infer:
                 raise SnnTypeError(
@@ -157,16 +164,32 @@ class Evaluator:
         return ops.SurrogateValue(node.func, tuple(given.items()))
 
 
+@overload
+def bind_arguments(
+    what: str, params: tuple[registry.ParamSpec, ...], args: tuple[ast.Expr, ...],
+    kwargs: tuple[ast.Keyword, ...], evaluate: Evaluator, span: SourceSpan,
+    inferable: None = None, require: bool = True,
+) -> Mapping[str, ops.Value]: ...
+
+
+@overload
+def bind_arguments(
+    what: str, params: tuple[registry.ParamSpec, ...], args: tuple[ast.Expr, ...],
+    kwargs: tuple[ast.Keyword, ...], evaluate: Evaluator, span: SourceSpan,
+    inferable: str | None, require: bool = True,
+) -> Mapping[str, ops.ArgValue]: ...
+
+
 def bind_arguments(
     what: str,
     params: tuple[registry.ParamSpec, ...],
     args: tuple[ast.Expr, ...],
     kwargs: tuple[ast.Keyword, ...],
     evaluate: Evaluator,
-    span,
+    span: SourceSpan,
     inferable: str | None = None,
     require: bool = True,
-) -> dict[str, ops.Value | InferMarker]:
+) -> Mapping[str, ops.ArgValue]:
     """Match call arguments to ``params``: evaluated, type-checked, in parameter order.
 
     Returns only the arguments that were given. Errors: too many positional
@@ -174,7 +197,7 @@ def bind_arguments(
     ``_`` anywhere but ``inferable``.
     """
     names = [p.name for p in params]
-    given: dict[str, tuple[ops.Value | InferMarker, ast.Expr]] = {}
+    given: dict[str, tuple[ops.ArgValue, ast.Expr]] = {}
     if len(args) > len(params):
         extra = args[len(params)]
         raise SnnTypeError(

@@ -129,8 +129,8 @@ def parse_hint(text: object) -> tuple[str, dict[str, ops.Value]] | None:
     except ValueError:
         return None
     for name, value in given.items():
-        p = spec.param(name)
-        if p is None or registry.check_type(p.type, value) is not None:
+        param = spec.param(name)
+        if param is None or registry.check_type(param.type, value) is not None:
             return None
     return kind, given
 

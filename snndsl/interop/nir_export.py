@@ -52,7 +52,8 @@ class _Exporter:
                 self.names[n.path] = namer(n.op.name)
         outs = ir.output_nodes()
         for n in outs:
-            self.names[n.path] = namer("output" if len(outs) == 1 else f"output_{n.op.index}")  # type: ignore[attr-defined]
+            assert isinstance(n.op, ops.Output)
+            self.names[n.path] = namer("output" if len(outs) == 1 else f"output_{n.op.index}")
 
     # -- helpers ---------------------------------------------------------------------
     def note(self, what: str, path: str) -> None:
@@ -137,8 +138,8 @@ class _Exporter:
         if a["v_reset"] is None:
             self.losses.append((node, f"{node.path} ({op.kind}): soft reset (v_reset=none) written as a "
                                       "hard reset to 0; NIR has no reset by subtraction"))
-        vr = 0.0 if a["v_reset"] is None else float(a["v_reset"])  # type: ignore[arg-type]
-        thr = float(a["v_threshold"])  # type: ignore[arg-type]
+        vr = 0.0 if a["v_reset"] is None else ops.as_float(a["v_reset"])
+        thr = ops.as_float(a["v_threshold"])
         self.note("NIR neurons fire on v > v_threshold, snndsl on v >= v_threshold (outputs differ "
                   "only where v equals the threshold exactly)", node.path)
         self.note("surrogate functions and detach_reset are training-only and have no NIR field "
@@ -153,7 +154,7 @@ class _Exporter:
                 self.note("PLIF's learnable time constant is exported frozen, tau = 1 / sigmoid(w)",
                           node.path)
             else:
-                tau = float(a["tau"])  # type: ignore[arg-type]
+                tau = ops.as_float(a["tau"])
             r = 1.0 if a["decay_input"] else tau
             out = nir.LIF(tau=self.full(node, tau * self.dt), r=self.full(node, r),
                           v_leak=self.full(node, vr), v_threshold=self.full(node, thr),
@@ -171,13 +172,13 @@ class _Exporter:
             self.batchnorm(node, a, shape)
         elif kind == "Flatten":
             rank = len(shape)
-            s, e = int(a["start_dim"]), int(a["end_dim"])  # type: ignore[arg-type]
+            s, e = ops.as_int(a["start_dim"]), ops.as_int(a["end_dim"])
             s, e = s % rank if rank else 0, e % rank if rank else 0
             self.emit(node, nir.Flatten(np.array(shape), start_dim=s, end_dim=-1 if e == rank - 1 else e))
         elif kind in ("AvgPool2d", "MaxPool2d", "AdaptiveAvgPool2d"):
             self.pool(node, kind, a, shape)
         elif kind == "VotingLayer":
-            v = int(a["voting_size"])  # type: ignore[arg-type]
+            v = ops.as_int(a["voting_size"])
             if len(shape) != 1:
                 raise self.unsupported(node, f"NIR export needs a 1-d input, got {list(shape)}")
             w = np.zeros((shape[0] // v, shape[0]), dtype=np.float32)
@@ -228,10 +229,11 @@ class _Exporter:
             and f"{bn.path}.running_mean" in self.state
 
     def bn_affine(self, bn: Node) -> tuple[np.ndarray, np.ndarray]:
-        a = bound_arguments(bn.op)  # type: ignore[arg-type]
+        assert isinstance(bn.op, ops.BatchNorm)  # foldable() or stateless() checked it
+        a = bound_arguments(bn.op)
         mean = self.tensor(f"{bn.path}.running_mean").astype(np.float64)
         var = self.tensor(f"{bn.path}.running_var").astype(np.float64)
-        scale = 1.0 / np.sqrt(var + float(a["eps"]))  # type: ignore[arg-type]
+        scale = 1.0 / np.sqrt(var + ops.as_float(a["eps"]))
         shift = -mean * scale
         if a["affine"]:
             gamma = self.tensor(f"{bn.path}.weight").astype(np.float64)

@@ -201,8 +201,8 @@ class IR:
         return [n for n in self.nodes() if isinstance(n.op, ops.Input)]
 
     def output_nodes(self) -> list[Node]:
-        outs = [n for n in self.nodes() if isinstance(n.op, ops.Output)]
-        return sorted(outs, key=lambda n: n.op.index)  # type: ignore[attr-defined]
+        outs = [(n.op.index, n) for n in self.nodes() if isinstance(n.op, ops.Output)]
+        return [n for _, n in sorted(outs, key=lambda pair: pair[0])]
 
     def region_members(self, name: str) -> list[Node]:
         return self.members_by_region().get(name, [])

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar, Union
+from typing import ClassVar, TypeVar, Union
 
 
 class InferMarker:
@@ -56,6 +56,10 @@ INFER = InferMarker()
 # A compile-time value: what a `.snn` expression evaluates to.
 Value = Union[int, float, bool, str, None, tuple["Value", ...], "SurrogateValue"]
 
+#: a layer argument as elaborated: a value, or ``_`` (only a whole argument) until
+#: infer-shapes replaces it with a size; after infer-shapes every argument is a :data:`Value`
+ArgValue = Union[Value, InferMarker]
+
 
 @dataclass(frozen=True, slots=True)
 class SurrogateValue:
@@ -72,7 +76,7 @@ class SurrogateValue:
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def format_value(v: Value) -> str:
+def format_value(v: ArgValue) -> str:
     """A value as it would be written in a `.snn` file."""
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -134,7 +138,10 @@ class ScopeKind(StrEnum):
     SEQUENCE = "sequence"
 
 
-def _omit_default(default: object) -> object:
+_T = TypeVar("_T")
+
+
+def _omit_default(default: _T) -> _T:
     """A field that the YAML form leaves out while it has its default."""
     return field(default=default, metadata={"omit_default": True})
 
@@ -187,10 +194,10 @@ class Layer(Op):
     (explicit ones in source order, then those filled in from ``defaults`` lines)."""
 
     kind: str
-    args: tuple[Value, ...] = ()
-    kwargs: tuple[tuple[str, Value], ...] = ()
+    args: tuple[ArgValue, ...] = ()
+    kwargs: tuple[tuple[str, ArgValue], ...] = ()
 
-    def kwarg(self, name: str, default: Value = None) -> Value:
+    def kwarg(self, name: str, default: ArgValue = None) -> ArgValue:
         for k, v in self.kwargs:
             if k == name:
                 return v
@@ -226,12 +233,12 @@ class Spatial(StatelessLayer):
 @dataclass(frozen=True, slots=True)
 class Conv(Spatial):
     #: the memory format of the weights (the channels-last pass sets it)
-    weight_layout: Layout = _omit_default(Layout.CONTIGUOUS)  # type: ignore[assignment]
+    weight_layout: Layout = _omit_default(Layout.CONTIGUOUS)
 
 
 @dataclass(frozen=True, slots=True)
 class ConvTranspose(Spatial):
-    weight_layout: Layout = _omit_default(Layout.CONTIGUOUS)  # type: ignore[assignment]
+    weight_layout: Layout = _omit_default(Layout.CONTIGUOUS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,9 +271,26 @@ class Activation(StatelessLayer):
     """An element-wise function (ReLU, Sigmoid, Tanh, GELU)."""
 
 
-def _primitive(family: type, name: str, **classvars: int) -> type:
+_L = TypeVar("_L", bound="Layer")
+
+
+def _primitive(family: type[_L], name: str, **classvars: int) -> type[_L]:
     cls = type(name, (family,), {"__module__": __name__, "__qualname__": name, "__doc__": f"``{name}``", **classvars})
     return dataclass(frozen=True, slots=True)(cls)
+
+
+def as_int(v: ArgValue) -> int:
+    """An argument that its signature types ``int`` (checked where it is written), as an int."""
+    if isinstance(v, int):
+        return int(v)
+    raise TypeError(f"expected an integer argument, got {format_value(v)}")
+
+
+def as_float(v: ArgValue) -> float:
+    """An argument that its signature types ``float`` (checked where it is written), as a float."""
+    if isinstance(v, (int, float)):
+        return float(v)
+    raise TypeError(f"expected a number argument, got {format_value(v)}")
 
 
 Conv1d = _primitive(Conv, "Conv1d", dims=1)

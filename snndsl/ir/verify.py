@@ -69,8 +69,8 @@ def _regions(ir: IR) -> list[str]:
             out.append(f"{n.path}: only stateless compute nodes and plumbing belong to regions")
         if n.region is not None and n.region not in ir.regions:
             out.append(f"{n.path}: unknown region {n.region}")
-    group = {n.path: n.region for n in ir.nodes() if n.region is not None}
-    if not quotient_is_acyclic(ir, group):  # type: ignore[arg-type]
+    group = {n.path: region for n in ir.nodes() if (region := n.region) is not None}
+    if not quotient_is_acyclic(ir, group):
         out.append("regions form a cycle")
     used = {n.region for n in ir.nodes()}
     out += [f"region {name} is empty" for name in ir.regions if name not in used]

@@ -75,7 +75,7 @@ def _op(op: ops.Op) -> dict[str, Any]:
 
 def _unop(d: dict[str, Any]) -> ops.Op:
     cls = ops.OP_CLASSES[d["class"]]
-    fields = {}
+    fields: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in d:
             continue

@@ -55,7 +55,8 @@ def fold_batchnorm(ir: IR) -> IR:
             continue
         p = ir.node(producer)
         (x,) = ir.inputs_of(producer)
-        op = ops.FoldedNorm(p.op, producer, node.op)  # type: ignore[arg-type]
+        assert isinstance(p.op, ops.Layer) and isinstance(node.op, ops.Layer)  # foldable() checked both
+        op = ops.FoldedNorm(p.op, producer, node.op)
         ir.set(node.replace(op=op, generated=False))
         ir.remove(producer)
         ir.connect(x, node.path, 0)

@@ -44,10 +44,11 @@ def hoist_static(ir: IR) -> IR:
         members = by_region[name]
         inside = set(members)
         entries = [(src, m) for m in members for src in dict.fromkeys(ir.inputs_of(m)) if src not in inside]
-        if not entries or any(static_origin(ir, src) is None for src, _ in entries):
+        hoisted = [(src, m, origin) for src, m in entries if (origin := static_origin(ir, src)) is not None]
+        if not entries or len(hoisted) < len(entries):
             continue
-        for src, m in entries:
-            ir.redirect(src, m, static_origin(ir, src))  # type: ignore[arg-type]
+        for src, m, origin in hoisted:
+            ir.redirect(src, m, origin)
         for src, _ in entries:
             _prune(ir, src)
         for m in members:

@@ -61,9 +61,13 @@ def infer_shapes(ir: IR) -> IR:
 
 
 def _infer_node(ir: IR, node: Node) -> None:
-    ins = [ir.node(p).shape for p in ir.inputs_of(node.path)]
+    ins: list[tuple[int, ...]] = []
+    for p in ir.inputs_of(node.path):
+        shape = ir.node(p).shape
+        assert shape is not None  # ir.order() puts producers first
+        ins.append(shape)
     try:
-        new = _infer(node, ins)  # type: ignore[arg-type]
+        new = _infer(node, ins)
     except ShapeProblem as e:
         where = f" (input {', '.join(fmt(s) for s in ins)})" if ins else ""
         raise SnnShapeError(f"{node.op.describe() if not isinstance(node.op, ops.Layer) else node.op.kind} "
