@@ -11,6 +11,10 @@ The *floor* is the memory traffic the operation cannot avoid: read ``x`` and wri
 spikes (forward), read the spike gradient and write the input gradient (backward), i.e.
 two copies of a ``[T, N, ...]`` float32 tensor, timed here as two ``copy_`` calls into
 preallocated tensors (no allocation, no page faults).
+
+The first line of the output names the implementation snndsl's neuron runs on
+(``native``, ``aten`` or ``mirror``: see ``snndsl/runtime/kernels/__init__.py``;
+``SNNDSL_CPU_KERNEL=aten`` selects ``aten``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ def main() -> None:
 
     from spikingjelly.activation_based import neuron as sj_neuron
 
-    from snndsl.runtime import neuron
+    from snndsl.runtime import kernels, neuron
 
     gen = torch.Generator().manual_seed(0)
     shape = (args.T, *args.shape)
@@ -78,7 +82,9 @@ def main() -> None:
                 times[name].append(t)
     med = {name: statistics.median(ts) for name, ts in times.items()}
     mb = x.numel() * 4 / 2**20
-    print(f"shape {list(shape)} float32, {torch.get_num_threads()} threads, {args.reps} reps")
+    path = kernels.path_for(ours.spec(), x)
+    print(f"shape {list(shape)} float32, {torch.get_num_threads()} threads, {args.reps} reps, "
+          f"snndsl path {path}")
     print(
         f"lif fwd+bwd: snndsl {med['snndsl']:.1f} ms, spikingjelly {med['spikingjelly']:.1f} ms, "
         f"speedup {med['spikingjelly'] / med['snndsl']:.2f}x"

@@ -1,4 +1,5 @@
-"""The three CPU implementations of the fused neurons (compiled C, in-place ATen, mirror),
+"""The three CPU implementations of the fused neurons (``native``: compiled C, ``aten``:
+in-place ATen ops, ``mirror``: the reference ops),
 each against SpikingJelly 2.0.0, plus what is particular to the C kernel: threads, memory
 layouts, selection by ``SNNDSL_CPU_KERNEL`` and the fallback when it cannot be built."""
 
@@ -17,7 +18,7 @@ from snndsl.runtime.kernels.reference import NeuronSpec
 from .conftest import SURROGATES
 
 KIND_DECAY = [("if", True), ("lif", True), ("lif", False), ("plif", True), ("plif", False)]
-PATHS = ["native", "fast", "mirror"]
+PATHS = ["native", "aten", "mirror"]  # the CPU ones of kernels.PATHS
 
 
 @pytest.fixture
@@ -162,13 +163,15 @@ def test_selection_follows_the_environment(monkeypatch):
     spec = NeuronSpec("lif", 1.0, 0.0, False, surrogate.Sigmoid())
     x = torch.zeros(2, 3)
     monkeypatch.setenv("SNNDSL_CPU_KERNEL", "aten")
-    assert torch_neuron.select_path(spec, x) == "fast"
+    assert torch_neuron.select_path(spec, x) == "aten"
+    assert kernels.path_for(spec, x) == "aten"  # the name the environment variable uses
     monkeypatch.setenv("SNNDSL_CPU_KERNEL", "native")
     assert torch_neuron.select_path(spec, x) == "native"
-    assert torch_neuron.select_path(spec, x.double()) == "fast"
+    assert kernels.path_for(spec, x) == "native"
+    assert torch_neuron.select_path(spec, x.double()) == "aten"
     assert torch_neuron.select_path(spec, x.half()) == "mirror"
     odd = NeuronSpec("lif", 1.0, 0.0, False, type("Mine", (surrogate.Sigmoid,), {})())
-    assert torch_neuron.select_path(odd, x) == "fast"  # a subclass may change g'
+    assert torch_neuron.select_path(odd, x) == "aten"  # a subclass may change g'
     monkeypatch.setenv("SNNDSL_CPU_KERNEL", "fast please")
     with pytest.raises(ValueError, match="SNNDSL_CPU_KERNEL"):
         torch_neuron.select_path(spec, x)
@@ -185,8 +188,8 @@ def test_a_failed_build_falls_back_with_one_warning(monkeypatch):
     x = torch.zeros(2, 3)
     monkeypatch.setenv("SNNDSL_CPU_KERNEL", "auto")
     with pytest.warns(RuntimeWarning, match="no C compiler"):
-        assert torch_neuron.select_path(spec, x) == "fast"
-    assert torch_neuron.select_path(spec, x) == "fast"  # warned once
+        assert torch_neuron.select_path(spec, x) == "aten"
+    assert torch_neuron.select_path(spec, x) == "aten"  # warned once
     node = neuron.IFNode(step_mode="m")
     assert node(torch.ones(3, 4)).shape == (3, 4)
     monkeypatch.setenv("SNNDSL_CPU_KERNEL", "native")

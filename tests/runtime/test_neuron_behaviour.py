@@ -227,7 +227,7 @@ def test_runtime_works_without_triton():
 
 
 def test_buffer_pool_never_hands_out_a_tensor_in_use(monkeypatch):
-    """The fast CPU path reuses its large buffers between calls (to spare page faults);
+    """The native and aten CPU paths reuse their large buffers between calls (to spare page faults);
     a buffer still referenced (by Python, a view, a retained graph) must not be reused."""
     from snndsl.runtime.kernels import buffer_pool
 

@@ -76,7 +76,7 @@ def test_mirror_path_matches_too(
     neurons, run, assert_match, monkeypatch, kind, decay_input, v_reset
 ):
     """The portable op sequence (used off CPU, for half precision, for non-spiking
-    surrogates) gives the same results as the fast in-place one."""
+    surrogates) gives the same results as the in-place CPU ones (native, aten)."""
     monkeypatch.setattr(kernels, "select_path", lambda spec, x: "mirror")
     ours, ref = neurons(kind, decay_input=decay_input, v_reset=v_reset, sg="Erf")
     x, v0 = _inputs(5, (5, 3, 4), quantised=kind == "if")
@@ -85,10 +85,11 @@ def test_mirror_path_matches_too(
 
 @pytest.mark.parametrize("block", [1024, 2048])
 def test_blocking_does_not_change_results(neurons, run, assert_match, monkeypatch, block):
-    """Several neuron blocks per call (the fast path's cache blocking), partial last block."""
-    from snndsl.runtime.kernels import cpu_neuron
+    """Several neuron blocks per call (the aten path's cache blocking), partial last block."""
+    from snndsl.runtime.kernels import aten_neuron
 
-    monkeypatch.setattr(cpu_neuron, "BLOCK", block)
+    monkeypatch.setattr(kernels, "select_path", lambda spec, x: "aten")
+    monkeypatch.setattr(aten_neuron, "BLOCK", block)
     ours, ref = neurons("plif", v_reset=-0.25, sg="PiecewiseQuadratic")
     x, v0 = _inputs(2, (3, 5, 1000))
     assert_match(run(ours, x, v0, "m"), run(ref, x, v0, "m"), rtol=1e-6)

@@ -1,10 +1,30 @@
 """Multi-step neuron kernels: one fused operation for the whole time loop.
 
-:func:`multi_step` picks the implementation: the Triton kernel (:mod:`.triton_neuron`)
-when Triton imports, the tensors are on CUDA and the surrogate is one the kernel knows;
-otherwise the fused ``autograd.Function`` of :mod:`.torch_neuron`, which runs the
-compiled C loop of :mod:`.native_neuron` on CPU float32 and ATen op sequences elsewhere. Both reproduce
-:mod:`.reference` (the single-step equations) bit for bit in the forward pass.
+:func:`multi_step` picks the implementation per call (:func:`path_for` says which).
+Each has one name, used for its module, for the path string :func:`path_for` and
+:func:`.torch_neuron.select_path` return (and tests force), for ``SNNDSL_CPU_KERNEL``,
+in the docs and in the benchmarks' output:
+
+==========  ========================  =======================================================
+name        module                    when
+==========  ========================  =======================================================
+``triton``  :mod:`.triton_neuron`     CUDA tensors, Triton imports, a surrogate it knows
+``native``  :mod:`.native_neuron`     CPU float32, one of the eight spiking surrogates: the
+                                      compiled C loop of ``csrc/neuron.c``
+``aten``    :mod:`.aten_neuron`       other CPU float32/float64 spiking cases, or the C
+                                      kernel off or not built: in-place ATen ops on
+                                      cache-sized blocks
+``mirror``  :mod:`.torch_neuron`      everything else, and while ``torch.compile`` traces:
+                                      the reference step ops themselves
+==========  ========================  =======================================================
+
+``native``, ``aten`` and ``mirror`` run inside the ``autograd.Function``
+:class:`.torch_neuron.MultiStepNeuron`; ``triton`` has its own
+(:class:`.triton_neuron.TritonMultiStepNeuron`). ``SNNDSL_CPU_KERNEL`` chooses between
+the two CPU kernels: ``auto`` (default: ``native`` when it builds, else ``aten``),
+``native`` (or an error), ``aten``. All reproduce :mod:`.reference` (the single-step
+equations) bit for bit in the forward pass. :mod:`.buffer_pool` holds the large CPU
+buffers that ``native`` and ``aten`` reuse between calls.
 """
 
 from __future__ import annotations
@@ -15,7 +35,18 @@ from . import triton_neuron
 from .reference import NeuronSpec
 from .torch_neuron import MultiStepNeuron, in_memory_order, select_path
 
-__all__ = ["NeuronSpec", "multi_step"]
+__all__ = ["NeuronSpec", "multi_step", "path_for", "PATHS"]
+
+#: the implementations, by name (see the table above)
+PATHS = ("triton", "native", "aten", "mirror")
+
+
+def path_for(spec: NeuronSpec, x_seq: torch.Tensor) -> str:
+    """The implementation a :func:`multi_step` call on ``x_seq`` takes: ``'triton'``,
+    ``'native'``, ``'aten'`` or ``'mirror'``."""
+    if triton_neuron.available(spec, x_seq):
+        return "triton"
+    return select_path(spec, x_seq)
 
 
 def multi_step(
@@ -31,7 +62,8 @@ def multi_step(
     every neuron starts at; ``w`` is PLIF's learnt decay parameter (``k = sigmoid(w)``).
     Gradients flow to ``x_seq``, a tensor ``v_init`` and ``w``.
     """
-    if triton_neuron.available(spec, x_seq):
+    path = path_for(spec, x_seq)
+    if path == "triton":
         if not isinstance(v_init, torch.Tensor):
             v_init = torch.full_like(x_seq[0], float(v_init))
         spikes, v_out = in_memory_order(
@@ -39,7 +71,6 @@ def multi_step(
             x_seq, v_init, store_v_seq,
         )  # fmt: skip
     else:
-        path = select_path(spec, x_seq)
         if isinstance(v_init, torch.Tensor):
             v_tensor, v_fill = v_init, 0.0
         else:

@@ -1,6 +1,6 @@
 r"""The multi-step neurons as one compiled C loop on the CPU (float32, spiking surrogates).
 
-Every ATen op is a pass over memory; the in-place sequence of :mod:`.cpu_neuron` needs
+Every ATen op is a pass over memory; the in-place sequence of :mod:`.aten_neuron` needs
 about nine per step. ``csrc/neuron.c`` does the whole time loop of a block of neurons
 in one pass instead: forward reads ``X`` and writes the spikes and ``-H`` (saved for
 backward), backward reads ``-H`` and the spike gradient and writes the input gradient.
@@ -18,8 +18,9 @@ loaded, so they share one thread pool instead of competing for the cores), or, w
 the compiler has no OpenMP, by Python threads (ctypes releases the GIL).
 
 ``SNNDSL_CPU_KERNEL`` selects: ``auto`` (default: this kernel when it builds, else the
-ATen sequence with one warning), ``native`` (this kernel or an error), ``aten`` (never
-this kernel). The kernel is bypassed while ``torch.compile`` traces.
+``aten`` path of :mod:`.aten_neuron` with one warning), ``native`` (this kernel or an
+error), ``aten`` (never this kernel). The kernel is bypassed while ``torch.compile``
+traces.
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ def available() -> bool:
         _state["warned"] = True
         warnings.warn(
             "snndsl: the native CPU neuron kernel could not be built "
-            f"({_state.get('error')}); using the slower PyTorch op sequence. "
+            f"({_state.get('error')}); using the slower 'aten' path (PyTorch ops). "
             "Set SNNDSL_CPU_KERNEL=aten to silence this.",
             RuntimeWarning,
             stacklevel=3,
@@ -308,7 +309,7 @@ def forward(
     spec: NeuronSpec,
     store_v_seq: bool,
 ) -> tuple[Tensor, Tensor, tuple[Tensor | None, ...]]:
-    """Like :func:`.cpu_neuron.forward`, but what it saves for :func:`backward` is the
+    """Like :func:`.aten_neuron.forward`, but what it saves for :func:`backward` is the
     input itself, ``(None, x2, v0)``, not ``-H``: the backward recomputes ``H`` block by
     block (the same operations, so the same values) while the block is in cache. The
     forward then writes one ``[T, M]`` tensor instead of two, and no tensor is kept that
@@ -346,7 +347,7 @@ def backward(
     store_v_seq: bool,
     need_gv0: bool,
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """Same contract as :func:`.cpu_neuron.backward`, for what :func:`forward` saved."""
+    """Same contract as :func:`.aten_neuron.backward`, for what :func:`forward` saved."""
     lib = _load()
     assert lib is not None
     _, x2, v0 = saved

@@ -19,7 +19,7 @@ Three implementations compute this, chosen per call by :func:`select_path`:
 * *native* (:mod:`.native_neuron`; CPU, float32, the eight spiking surrogates): the whole
   loop as one compiled C pass over memory; it saves the input, not ``H``, and the
   backward recomputes ``H`` block by block (the same operations) while it is in cache;
-* *fast* (:mod:`.cpu_neuron`; CPU, float32/float64, spiking surrogate, when the native
+* *aten* (:mod:`.aten_neuron`; CPU, float32/float64, spiking surrogate, when the native
   kernel is off or cannot be built): in-place ATen ops on cache-sized blocks, saving
   ``-H`` too;
 * *mirror* (here; everything else: other devices without Triton, float16/bfloat16,
@@ -43,18 +43,18 @@ from typing import Any
 
 import torch
 
-from . import cpu_neuron, native_neuron
+from . import aten_neuron, native_neuron
 from .reference import NeuronSpec, charge, reset, step
 
 __all__ = ["MultiStepNeuron", "in_memory_order", "select_path"]
 
 Tensor = torch.Tensor
 
-_IMPLEMENTATIONS = {"native": native_neuron, "fast": cpu_neuron}
+_IMPLEMENTATIONS = {"native": native_neuron, "aten": aten_neuron}
 
 
 def select_path(spec: NeuronSpec, x: Tensor) -> str:
-    """``'native'``, ``'fast'`` or ``'mirror'``: the implementation for this call.
+    """``'native'``, ``'aten'`` or ``'mirror'``: the implementation for this call.
 
     While ``torch.compile`` traces, the mirror: plain tensor ops that Inductor fuses.
     """
@@ -67,7 +67,7 @@ def select_path(spec: NeuronSpec, x: Tensor) -> str:
         and x.dtype in (torch.float32, torch.float64)
         and spec.surrogate.spiking
     ):
-        return "fast"
+        return "aten"
     return "mirror"
 
 
@@ -112,7 +112,7 @@ class MultiStepNeuron(torch.autograd.Function):
     """``(x_seq [T, *], v_init [*] | None, w | None) -> (spikes [T, *], v_seq | v_last)``.
 
     ``v_init=None`` means every neuron starts at the float ``v_fill`` (a fresh state):
-    the fast path then needs no ``[N, *]`` tensor of it.
+    the native and aten paths then need no ``[N, *]`` tensor of it.
     """
 
     @staticmethod

@@ -15,8 +15,8 @@
  * step loop and to SpikingJelly. The backward pass computes the formulas of the mirror
  * path of torch_neuron.py (within 1e-6 of it, not bit for bit: exp, 1/tau).
  *
- * The saved tensor is -H, the negated charge, as the in-place ATen path of
- * cpu_neuron.py saves it, so each backward can consume the other's forward.
+ * The saved tensor is -H, the negated charge, as the in-place aten path of
+ * aten_neuron.py saves it, so each backward can consume the other's forward.
  */
 #include <math.h>
 #include <stdint.h>

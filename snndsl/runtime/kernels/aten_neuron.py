@@ -1,4 +1,4 @@
-r"""The fast CPU op sequence of the fused multi-step neurons (float32/float64, spiking
+r"""The ``aten`` path of the fused multi-step neurons (CPU, float32/float64, spiking
 surrogate): few, in-place ATen ops on cache-sized blocks of neurons.
 
 Every tensor op on CPU costs a pass over memory, so the sequence is built to need as
