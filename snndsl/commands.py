@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -12,19 +11,24 @@ from pathlib import Path
 
 from .compiler import (
     _read,
-    available_memory,
-    check_memory,
     generate,
     load_class,
     lower,
     parameter_counts,
     trace_passes,
 )
-from .diagnostics import SnnError, SnnLimitError, UsageError
+from .diagnostics import SnnError, UsageError
 from .fileio import load_weights_file, write_atomic
 from .ir import ops
 from .ir.graph import IR
 from .ir.yaml import dump_yaml
+from .limits import (
+    BYTES_PER_VALUE,
+    available_memory,
+    check_memory,
+    check_run_memory,
+    parameters_exceed_memory,
+)
 
 
 def _shape(shape) -> str:
@@ -85,8 +89,8 @@ def cmd_check(args: argparse.Namespace, params) -> int:
     stateful = sum(1 for n in ir.nodes() if n.stateful)
     outs = ", ".join(_shape(n.shape) for n in ir.output_nodes())
     print(f"\n{len(rows)} nodes, {stateful} stateful, {len(ir.regions)} time-batched regions; "
-          f"{total:,} parameters and buffers ({total * 4 / 2**20:,.2f} MiB as float32); output {outs}")
-    if total * 4 > available_memory():
+          f"{total:,} parameters and buffers ({total * BYTES_PER_VALUE / 2**20:,.2f} MiB as float32); output {outs}")
+    if parameters_exceed_memory(counts):
         print(f"note: that is more than this machine's {available_memory() / 2**30:,.1f} GiB: `run` refuses "
               "the model and `compile` needs --no-memory-check")
     made = [n.path for n in ir.nodes() if n.generated and isinstance(n.op, ops.Layer)]
@@ -161,36 +165,6 @@ def run_device(name: str):
     return device
 
 
-def device_memory(device) -> int:
-    """Bytes of memory of ``device`` (the machine's memory for the CPU)."""
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_properties(device.index or 0).total_memory
-    return available_memory()
-
-
-def check_run_memory(ir: IR, T: int, N: int, step_mode: str, device) -> None:
-    """Refuse a run whose input or largest value (float32, all of ``[T, N, ...]`` at
-    once in multi-step mode) cannot fit in the device's memory, before allocating it."""
-    limit = device_memory(device)
-    worst, size = None, 0
-    for n in ir.nodes():
-        if n.shape is None or isinstance(n.op, ops.Output):
-            continue
-        static = isinstance(n.op, ops.Input) and n.op.static
-        lead = N if (static or step_mode == "s") else T * N
-        nbytes = math.prod(n.shape) * lead * 4
-        if nbytes > size:
-            worst, size = n, nbytes
-    if worst is not None and size > limit:
-        what = f"input '{worst.op.name}'" if isinstance(worst.op, ops.Input) else f"the value of '{worst.path}'"
-        raise SnnLimitError(
-            f"with T={T} and N={N}, {what} needs {size / 2**30:,.1f} GiB, more than the "
-            f"{limit / 2**30:,.1f} GiB of {device.type} memory here", worst.span,
-            "lower -T or -N, or check the sizes in the file")
-
-
 def cmd_run(args: argparse.Namespace, params) -> int:
     import torch
 
@@ -211,7 +185,7 @@ def cmd_run(args: argparse.Namespace, params) -> int:
         load_weights(net, args.weights)
     net = net.to(device).eval()
     if args.data:
-        from .train import evaluate_checkpoint
+        from .training import evaluate_checkpoint
 
         acc = evaluate_checkpoint(net, args.data, T=args.T, device=device)
         print(f"model {net.snn_ir.model}: accuracy on the {args.data} test split: {acc * 100:.2f}%")
@@ -305,7 +279,7 @@ def cmd_import(args: argparse.Namespace, params) -> int:
 
 
 def cmd_train(args: argparse.Namespace, params) -> int:
-    from .train import run_training
+    from .training import run_training
 
     run_training(args.file, data=args.data, T=args.T, epochs=args.epochs, out=args.out,
                  batch_size=args.batch_size, lr=args.lr, seed=args.seed, params=params,

@@ -1,4 +1,4 @@
-"""Training on the bundled digits data set (snndsl.train): a short run that must learn.
+"""Training on the bundled digits data set (snndsl.training): a short run that must learn.
 
 The full run (10 epochs, about 97% test accuracy) is measured in docs/training.md; here
 one epoch must already be far above chance (10%), and the run folder must hold a
@@ -15,12 +15,12 @@ import pytest
 import torch
 
 import snndsl
-from snndsl.diagnostics import UsageError
+from snndsl.diagnostics import SnnLimitError, UsageError
 
 for _mod, _dist in (("sklearn", "scikit-learn"), ("matplotlib", "matplotlib"), ("tqdm", "tqdm")):
     pytest.importorskip(_mod, reason=f"training needs {_dist}: pip install -e '.[examples]'")
 
-from snndsl.train import evaluate_checkpoint, run_training  # noqa: E402
+from snndsl.training import evaluate_checkpoint, run_training  # noqa: E402
 from snndsl.training.data import load_split  # noqa: E402
 
 DIGITS = Path(__file__).resolve().parent.parent / "examples" / "digits.snn"
@@ -116,3 +116,20 @@ def test_model_that_does_not_fit_the_data(tmp_path):
                    "    return x -> Flatten() -> fc: Linear(_, 7)\n}\n")
     with pytest.raises(UsageError, match="10 classes"):
         run_training(src, out=tmp_path / "run", epochs=1, progress=False)
+
+
+def test_a_run_too_large_for_memory_is_refused_before_allocating(tmp_path, capsys):
+    """-T so large that one value of a batch cannot fit: refused by snndsl.limits, located
+    at the layer, before any [T, N, ...] tensor exists and before the run folder."""
+    with pytest.raises(SnnLimitError, match=r"GiB.*memory here") as info:
+        run_training(DIGITS, T=10**9, epochs=1, out=tmp_path / "run", progress=False)
+    assert "lower -T" in info.value.hint
+    assert not (tmp_path / "run").exists()
+    net = snndsl.compile_file(DIGITS)
+    with pytest.raises(SnnLimitError, match=r"N=359"):  # the evaluation batch: the test split
+        evaluate_checkpoint(net, "digits", T=10**9, device="cpu")
+    from snndsl.cli import main
+
+    assert main(["train", str(DIGITS), "-T", str(10**9), "--out", str(tmp_path / "cli")]) == 1
+    err = capsys.readouterr().err
+    assert "GiB" in err and "Traceback" not in err and not (tmp_path / "cli").exists()

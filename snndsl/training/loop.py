@@ -12,11 +12,8 @@ folder with the checkpoint, the per-epoch metrics and three pictures::
     runs/digits/raster.png     spikes of one test image through every spiking layer
     runs/digits/rates.png      firing rate per layer and time step on the test split
 
-``snndsl run FILE --weights runs/digits/model.pt --data digits`` calls
-:func:`evaluate_checkpoint` on the same held-out split.
-
 scikit-learn, matplotlib and tqdm are optional (``pip install "snndsl[examples]"``);
-without them these functions raise :class:`snndsl.diagnostics.UsageError` that says
+without them :func:`run_training` raises :class:`snndsl.diagnostics.UsageError` that says
 how to install them.
 """
 
@@ -35,105 +32,23 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .diagnostics import UsageError
-from .fileio import write_atomic
-from .ir import ops
-from .ir.graph import IR
-from .training.data import Split, check_dataset, load_split, require
-from .training.monitor import SpikeMonitor
+from ..compiler import compile_file
+from ..diagnostics import UsageError
+from ..fileio import write_atomic
+from ..ir.graph import IR
+from .data import check_dataset, load_split, require
+from .evaluate import (
+    EVAL_BATCH,
+    check_batch_memory,
+    cpu_threads,
+    evaluate,
+    model_interface,
+    pick_device,
+    scores,
+)
+from .monitor import SpikeMonitor
 
-__all__ = ["run_training", "evaluate_checkpoint"]
-
-
-# -- the model's interface ----------------------------------------------------------------
-def _interface(net: torch.nn.Module, split: Split) -> tuple[tuple[int, ...], bool]:
-    """The input shape to feed and whether the input is ``static``; checks the output size."""
-    ir: IR = net.snn_ir  # type: ignore[assignment]
-    inputs, outputs = ir.input_nodes(), ir.output_nodes()
-    name = f"model {ir.model}"
-    if len(inputs) != 1:
-        raise UsageError(f"{name} has {len(inputs)} inputs; training on {split.name!r} needs exactly one")
-    if len(outputs) != 1:
-        raise UsageError(f"{name} returns {len(outputs)} values; training on {split.name!r} needs exactly one")
-    inp = inputs[0].op
-    assert isinstance(inp, ops.Input)
-    shape = tuple(inp.shape)
-    if math.prod(shape) != math.prod(split.shape):
-        raise UsageError(f"{name} takes input {list(shape)} but {split.name!r} images are "
-                         f"{list(split.shape)}; declare e.g. `input img: {list(split.shape)} static`")
-    out = outputs[0].shape
-    if out is None or math.prod(out) != split.num_classes:
-        raise UsageError(f"{name} outputs {list(out or ())} per sample; {split.name!r} has "
-                         f"{split.num_classes} classes: end the model with e.g. `Linear(_, {split.num_classes})`")
-    return shape, bool(inp.static)
-
-
-def _forward(net: torch.nn.Module, x: torch.Tensor, T: int, static: bool) -> torch.Tensor:
-    """Class scores averaged over time, ``[N, classes]`` (a fresh sequence at every call)."""
-    out = net(x, T=T) if static else net(x.unsqueeze(0).expand(T, *x.shape))
-    return out.reshape(out.shape[0], out.shape[1], -1).mean(0)
-
-
-@torch.no_grad()
-def _evaluate(net, x, y, T, static, batch_size=512, monitor=None) -> tuple[float, float]:
-    """(accuracy, mean loss) on ``x, y``; the caller sets eval mode."""
-    correct, loss = 0, 0.0
-    for i in range(0, len(x), batch_size):
-        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
-        logits = _forward(net, xb, T, static)
-        loss += float(F.cross_entropy(logits, yb, reduction="sum"))
-        correct += int((logits.argmax(1) == yb).sum())
-    return correct / len(x), loss / len(x)
-
-
-def _device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("no CUDA device is available here")
-    return dev
-
-
-def _threads() -> int:
-    """Intra-op threads for training on the CPU.
-
-    The bundled data sets are tiny (8x8 images, batches of 64): every kernel is so small
-    that splitting it over threads costs more than it saves. Measured on the 2-core
-    development machine, one epoch of examples/digits.snn took 0.34 s with one thread
-    and 2.7 s with two (the second thread spins waiting for work). So: one thread, and
-    ``SNNDSL_THREADS`` overrides it.
-    """
-    env = os.environ.get("SNNDSL_THREADS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise UsageError(f"SNNDSL_THREADS must be a positive integer, got {env!r}") from None
-    return 1
-
-
-# -- evaluation of a checkpoint (snndsl run --data) -------------------------------------------
-def evaluate_checkpoint(net: torch.nn.Module, data: str, T: int = 4,
-                        device: str | torch.device | None = None) -> float:
-    """Accuracy in [0, 1] of ``net`` on the held-out test split of ``data``."""
-    check_dataset(data)
-    if T < 1:
-        raise UsageError("-T must be positive")
-    split = load_split(data)
-    shape, static = _interface(net, split)
-    dev = _device(device) if device is not None else next(
-        (p.device for p in net.parameters()), torch.device("cpu"))
-    was_training = net.training
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(_threads())
-    net.to(dev).eval()
-    try:
-        acc, _ = _evaluate(net, split.x_test.reshape(-1, *shape).to(dev), split.y_test.to(dev), T, static)
-    finally:
-        net.train(was_training)
-        torch.set_num_threads(threads_before)
-    return acc
+__all__ = ["run_training"]
 
 
 # -- training (snndsl train) ----------------------------------------------------------------
@@ -172,16 +87,18 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
     need = ["sklearn", "tqdm"] + (["matplotlib"] if plots else [])
     mods = require(*need, purpose="snndsl train")
     tqdm = mods["tqdm"].tqdm  # type: ignore[attr-defined]
-    from .compiler import compile_file
 
-    dev = _device(device)
+    dev = pick_device(device)
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(_threads())
+    torch.set_num_threads(cpu_threads())
     try:
         torch.manual_seed(seed)
         net = compile_file(file, model=model, params=params, allow_imports=allow_imports)
         split = load_split(data)
-        shape, static = _interface(net, split)
+        shape, static = model_interface(net, split)
+        # the largest batch of a training step and of an evaluation, before any is allocated
+        check_batch_memory(net, T, max(min(batch_size, len(split.x_train)),
+                                       min(EVAL_BATCH, len(split.x_test))), dev)
         net = net.to(dev)
         x_train = split.x_train.reshape(-1, *shape).to(dev)
         y_train = split.y_train.to(dev)
@@ -215,7 +132,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
                 for i in range(0, n, batch_size):
                     idx = perm[i:i + batch_size]
                     xb, yb = x_train[idx], y_train[idx]
-                    logits = _forward(net, xb, T, static)
+                    logits = scores(net, xb, T, static)
                     loss = F.cross_entropy(logits, yb)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -231,7 +148,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
             net.eval()
             monitor.reset()
             with monitor:
-                test_acc, test_loss = _evaluate(net, x_test, y_test, T, static)
+                test_acc, test_loss = evaluate(net, x_test, y_test, T, static)
             row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                    "test_loss": test_loss, "test_accuracy": test_acc, "train_spike_rate": train_rate,
                    "test_spike_rate": monitor.overall_rate(),
@@ -252,7 +169,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
         _save_checkpoint(net, ckpt)
         paths: dict[str, str] = {"checkpoint": str(ckpt)}
         if plots:
-            from .training import plots as P
+            from . import plots as P  # needs matplotlib: imported only for pictures
 
             title = f"{ir.model} on {data} (T={T})"
             sample = 0

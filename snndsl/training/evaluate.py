@@ -1,0 +1,127 @@
+"""What training and evaluation share: the model's interface, the device and thread
+settings, the forward pass over time, and the evaluation of a checkpoint.
+
+``snndsl run FILE --weights runs/digits/model.pt --data digits`` calls
+:func:`evaluate_checkpoint` on the held-out split that :func:`.loop.run_training` tests on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+
+from ..diagnostics import UsageError
+from ..ir import ops
+from ..ir.graph import IR
+from ..limits import check_run_memory
+from .data import Split, check_dataset, load_split
+
+__all__ = ["evaluate_checkpoint", "model_interface", "scores", "evaluate", "pick_device",
+           "cpu_threads", "check_batch_memory", "EVAL_BATCH"]
+
+#: samples per evaluation batch
+EVAL_BATCH = 512
+
+
+# -- the model's interface ----------------------------------------------------------------
+def model_interface(net: torch.nn.Module, split: Split) -> tuple[tuple[int, ...], bool]:
+    """The input shape to feed and whether the input is ``static``; checks the output size."""
+    ir: IR = net.snn_ir  # type: ignore[assignment]
+    inputs, outputs = ir.input_nodes(), ir.output_nodes()
+    name = f"model {ir.model}"
+    if len(inputs) != 1:
+        raise UsageError(f"{name} has {len(inputs)} inputs; training on {split.name!r} needs exactly one")
+    if len(outputs) != 1:
+        raise UsageError(f"{name} returns {len(outputs)} values; training on {split.name!r} needs exactly one")
+    inp = inputs[0].op
+    assert isinstance(inp, ops.Input)
+    shape = tuple(inp.shape)
+    if math.prod(shape) != math.prod(split.shape):
+        raise UsageError(f"{name} takes input {list(shape)} but {split.name!r} images are "
+                         f"{list(split.shape)}; declare e.g. `input img: {list(split.shape)} static`")
+    out = outputs[0].shape
+    if out is None or math.prod(out) != split.num_classes:
+        raise UsageError(f"{name} outputs {list(out or ())} per sample; {split.name!r} has "
+                         f"{split.num_classes} classes: end the model with e.g. `Linear(_, {split.num_classes})`")
+    return shape, bool(inp.static)
+
+
+def check_batch_memory(net: torch.nn.Module, T: int, batch: int, device: torch.device) -> None:
+    """Refuse ``T`` and a batch of ``batch`` samples whose largest value cannot fit in the
+    memory of ``device``, before anything of that size is allocated (:mod:`snndsl.limits`)."""
+    check_run_memory(net.snn_ir, T, batch, "m", device,  # type: ignore[arg-type]
+                     hint="lower -T, or check the sizes in the file")
+
+
+def scores(net: torch.nn.Module, x: torch.Tensor, T: int, static: bool) -> torch.Tensor:
+    """Class scores averaged over time, ``[N, classes]`` (a fresh sequence at every call)."""
+    out = net(x, T=T) if static else net(x.unsqueeze(0).expand(T, *x.shape))
+    return out.reshape(out.shape[0], out.shape[1], -1).mean(0)
+
+
+@torch.no_grad()
+def evaluate(net, x, y, T, static, batch_size=EVAL_BATCH) -> tuple[float, float]:
+    """(accuracy, mean loss) on ``x, y``; the caller sets eval mode."""
+    correct, loss = 0, 0.0
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        logits = scores(net, xb, T, static)
+        loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+        correct += int((logits.argmax(1) == yb).sum())
+    return correct / len(x), loss / len(x)
+
+
+# -- where it runs ---------------------------------------------------------------------------
+def pick_device(device: str | torch.device | None) -> torch.device:
+    """``device``, or CUDA when available and the CPU otherwise."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("no CUDA device is available here")
+    return dev
+
+
+def cpu_threads() -> int:
+    """Intra-op threads for training on the CPU.
+
+    The bundled data sets are tiny (8x8 images, batches of 64): every kernel is so small
+    that splitting it over threads costs more than it saves. Measured on the 2-core
+    development machine, one epoch of examples/digits.snn took 0.34 s with one thread
+    and 2.7 s with two (the second thread spins waiting for work). So: one thread, and
+    ``SNNDSL_THREADS`` overrides it.
+    """
+    env = os.environ.get("SNNDSL_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise UsageError(f"SNNDSL_THREADS must be a positive integer, got {env!r}") from None
+    return 1
+
+
+# -- evaluation of a checkpoint (snndsl run --data) -------------------------------------------
+def evaluate_checkpoint(net: torch.nn.Module, data: str, T: int = 4,
+                        device: str | torch.device | None = None) -> float:
+    """Accuracy in [0, 1] of ``net`` on the held-out test split of ``data``."""
+    check_dataset(data)
+    if T < 1:
+        raise UsageError("-T must be positive")
+    split = load_split(data)
+    shape, static = model_interface(net, split)
+    dev = pick_device(device) if device is not None else next(
+        (p.device for p in net.parameters()), torch.device("cpu"))
+    check_batch_memory(net, T, min(EVAL_BATCH, len(split.x_test)), dev)
+    was_training = net.training
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads())
+    net.to(dev).eval()
+    try:
+        acc, _ = evaluate(net, split.x_test.reshape(-1, *shape).to(dev), split.y_test.to(dev), T, static)
+    finally:
+        net.train(was_training)
+        torch.set_num_threads(threads_before)
+    return acc
