@@ -271,7 +271,9 @@ class _Exporter:
         if len(shape) != 3:
             raise self.unsupported(node, f"NIR pooling takes [C, H, W], got {list(shape)}")
         if kind == "AdaptiveAvgPool2d":
-            outs = _two(a["output_size"]) if a["output_size"] is not None else (shape[1], shape[2])
+            outs = _out_size(a["output_size"], shape)
+            if any(o <= 0 for o in outs):
+                raise self.unsupported(node, f"output size {list(outs)} is not positive")
             if any(shape[1 + i] % outs[i] for i in range(2)):
                 raise self.unsupported(node, "the input size is not a multiple of the output size")
             k = tuple(shape[1 + i] // outs[i] for i in range(2))
@@ -306,6 +308,18 @@ def _kind(node: Node) -> str:
 
 def _one(v: Any) -> int:
     return int(v[0]) if isinstance(v, tuple) else int(v)
+
+
+def _out_size(v: Any, shape: tuple[int, ...]) -> tuple[int, int]:
+    """AdaptiveAvgPool2d's ``output_size`` for input ``[C, H, W]``: ``none`` (as a whole or
+    per entry) keeps that input size."""
+    if v is None:
+        return (shape[1], shape[2])
+    pair = tuple(v) if isinstance(v, tuple) else (v, v)
+    if len(pair) == 1:
+        pair = (pair[0], pair[0])
+    return tuple(shape[1 + i] if pair[i] is None else int(pair[i])  # type: ignore[return-value]
+                 for i in range(2))
 
 
 def _two(v: Any) -> tuple[int, int]:

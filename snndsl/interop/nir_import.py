@@ -8,8 +8,10 @@ The per-node conversion is :mod:`snndsl.interop.nir_import_ops`.
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,10 @@ import torch
 
 from .._version import __version__
 from ._common import Namer, call_text, close
-from .nir_import_ops import NO_SNN, SUPPORTED, OpConverter
+from .nir_import_ops import NO_SNN, SUPPORTED, FieldError, OpConverter, shape_value, text_value
+
+#: how deeply NIR subgraphs may nest (each level is inlined)
+MAX_DEPTH = 64
 
 FIRE_NOTE = ("NIR neurons fire on v > v_threshold, snndsl neurons on v >= v_threshold "
              "(outputs differ only where v equals the threshold exactly)")
@@ -42,39 +47,63 @@ class _Importer(OpConverter):
         self.flatten(graph, "", top=True)
 
     # -- nested graphs -------------------------------------------------------------
-    def flatten(self, g: Any, prefix: str, top: bool) -> None:
+    def parts(self, g: Any, prefix: str) -> tuple[dict, list[tuple[str, str]]]:
+        """The nodes and edges of graph ``g``, checked to be a mapping and name pairs."""
+        nodes, edges = getattr(g, "nodes", None), getattr(g, "edges", None)
+        where = f"NIR subgraph '{prefix[:-1]}'" if prefix else "the NIR graph"
+        if not isinstance(nodes, Mapping) or not all(isinstance(k, str) for k in nodes):
+            raise self.error(f"{where} has no mapping of node names to nodes")
+        try:
+            pairs = [(a, b) for a, b in (edges if edges is not None else ())]
+        except (TypeError, ValueError):
+            raise self.error(f"{where}: its edges are not pairs of node names") from None
+        pairs = [(text_value(a), text_value(b)) for a, b in pairs]
+        if any(a is None or b is None for a, b in pairs):
+            raise self.error(f"{where}: its edges are not pairs of node names")
+        return dict(nodes), pairs  # type: ignore[return-value]
+
+    def flatten(self, g: Any, prefix: str, top: bool, depth: int = 0) -> None:
         nir = self.nir
-        for name, n in g.nodes.items():
+        if depth > MAX_DEPTH:
+            raise self.error(f"NIR subgraphs are nested more than {MAX_DEPTH} deep (at '{_safe(prefix[:-1])[:200]}')",
+                             "flatten the subgraphs of the NIR graph")
+        nodes, edges = self.parts(g, prefix)
+        for name, n in nodes.items():
             full = prefix + str(name)
             if isinstance(n, nir.NIRGraph):
-                self.flatten(n, full + ".", top=False)
+                self.flatten(n, full + ".", top=False, depth=depth + 1)
             elif isinstance(n, nir.Input):
                 self.nodes[full] = ("in" if top else "pass", n)
             elif isinstance(n, nir.Output):
                 self.nodes[full] = ("out" if top else "pass", n)
             else:
                 self.nodes[full] = ("op", n)
-        for src, dst in g.edges:
-            self.edges.append((self.port(g, prefix, str(src), True), self.port(g, prefix, str(dst), False)))
+        for src, dst in edges:
+            self.edges.append((self.port(g, prefix, src, True), self.port(g, prefix, dst, False)))
 
     def port(self, g: Any, prefix: str, name: str, as_src: bool) -> str:
         nir = self.nir
-        node = g.nodes.get(name)
-        if node is None and "." in name:
-            head, tail = name.split(".", 1)
-            sub = g.nodes.get(head)
-            if isinstance(sub, nir.NIRGraph):
-                return self.port(sub, f"{prefix}{head}.", tail, as_src)
-        if node is None:
-            raise self.error(f"NIR edge names a node '{name}' that the graph does not have")
-        if isinstance(node, nir.NIRGraph):
-            want = nir.Output if as_src else nir.Input
-            ports = [k for k, v in node.nodes.items() if isinstance(v, want)]
-            if len(ports) != 1:
-                raise self.error(f"NIR subgraph '{prefix}{name}' has {len(ports)} "
-                                 f"{'outputs' if as_src else 'inputs'}; name the port ('{name}.PORT')")
-            return f"{prefix}{name}.{ports[0]}"
-        return prefix + name
+        for _ in range(MAX_DEPTH + 2):  # a dotted name descends into subgraphs
+            nodes = g.nodes
+            node = nodes.get(name)
+            if node is None and "." in name:
+                head, tail = name.split(".", 1)
+                sub = nodes.get(head)
+                if isinstance(sub, nir.NIRGraph):
+                    g, prefix, name = sub, f"{prefix}{head}.", tail
+                    continue
+            if node is None:
+                raise self.error(f"NIR edge names a node '{_safe(prefix + name)[:200]}' that the graph "
+                                 "does not have")
+            if isinstance(node, nir.NIRGraph):
+                want = nir.Output if as_src else nir.Input
+                ports = [k for k, v in node.nodes.items() if isinstance(v, want)]
+                if len(ports) != 1:
+                    raise self.error(f"NIR subgraph '{_safe(prefix + name)}' has {len(ports)} "
+                                     f"{'outputs' if as_src else 'inputs'}; name the port ('{_safe(name)}.PORT')")
+                return f"{prefix}{name}.{ports[0]}"
+            return prefix + name
+        raise self.error(f"NIR edge '{_safe(name)[:200]}' is nested too deeply")
 
     # -- ops -----------------------------------------------------------------------
     # -- the model -----------------------------------------------------------------
@@ -89,10 +118,13 @@ class _Importer(OpConverter):
             cyc = " -> ".join(e[0] for e in nx.find_cycle(g)) + " -> ..."
             raise self.error(f"the NIR graph is recurrent ({cyc}); .snn models have no recurrent "
                              "connections")
-        bad = [f"'{k}' ({type(n).__name__})" for k, (role, n) in self.nodes.items()
-               if role == "op" and type(n).__name__ not in SUPPORTED]
-        if bad:
-            kinds = sorted({type(self.nodes[b.split("'")[1]][1]).__name__ for b in bad})
+        unsupported = [(k, _safe(type(n).__name__)[:80]) for k, (role, n) in self.nodes.items()
+                       if role == "op" and type(n).__name__ not in SUPPORTED]
+        if unsupported:
+            bad = [f"'{_safe(k)[:200]}' ({c})" for k, c in unsupported[:20]]
+            if len(unsupported) > 20:
+                bad.append(f"{len(unsupported) - 20} more")
+            kinds = sorted({c for _, c in unsupported})[:20]
             raise self.error(f"cannot import {', '.join(bad)}: " +
                              "; ".join(f"{k} is {NO_SNN.get(k, 'not supported')}" for k in kinds),
                              "snndsl imports Input, Output, Affine, Linear, Conv1d, Conv2d, AvgPool2d, "
@@ -147,12 +179,15 @@ class _Importer(OpConverter):
             role, n = self.nodes[k]
             srcs = [v for p in preds[k] for v in vals[p]]
             if role == "in":
-                shape = [int(x) for x in np.asarray(n.input_type["input"]).ravel()]
-                if not shape or min(shape) <= 0:
-                    raise self.error(f"NIR input '{k}' has no usable shape ({shape})")
+                types = getattr(n, "input_type", None)
+                try:
+                    shape = list(shape_value(types.get("input") if isinstance(types, dict) else None,
+                                             "shape"))
+                except FieldError as e:
+                    raise self.error(f"NIR input '{_safe(k)}' has no usable shape: {e}") from None
                 if not uses.get(names[k]):
                     raise self.error(f"NIR input '{k}' feeds nothing")
-                static = " static" if _meta(n, "snndsl_static") else ""
+                static = " static" if _flag(_meta(n, "snndsl_static")) else ""
                 inputs.append(f"input {names[k]}: [{', '.join(map(str, shape))}]{static}")
             elif role == "out":
                 if not srcs:
@@ -164,7 +199,10 @@ class _Importer(OpConverter):
                 op = self.convert(k, n)
                 label = names[k]
                 for suffix, arr in op.tensors.items():
-                    state[f"{label}.{suffix}"] = torch.from_numpy(np.array(arr, dtype=np.float32))
+                    a = np.asarray(arr, dtype=np.float32)
+                    if not (a.flags.writeable and a.flags.c_contiguous):
+                        a = np.array(a, order="C")
+                    state[f"{label}.{suffix}"] = torch.from_numpy(a)
                 stage = f"{label}: {call_text(op.kind, op.values, op.positional)}"
                 chain = ends.pop(srcs[0], None) if len(srcs) == 1 and uses.get(srcs[0]) == 1 else None
                 if chain is None:
@@ -203,6 +241,14 @@ def _meta(n: Any, key: str) -> Any:
     return m.get(key) if isinstance(m, dict) else None
 
 
+def _flag(v: Any) -> bool:
+    """A metadata flag: one number or boolean (anything else is not set)."""
+    try:
+        return v is not None and bool(np.asarray(v, dtype=np.float64).reshape(()))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def _safe(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
@@ -213,11 +259,14 @@ def import_graph(graph: Any, dt: float = 1e-4, model: str | None = None,
     imp = _Importer(graph, dt, origin)
     meta = graph.metadata if isinstance(getattr(graph, "metadata", None), dict) else {}
     if model is None:
-        raw = meta.get("snndsl_model")
-        model = raw.decode() if isinstance(raw, bytes) else raw if isinstance(raw, str) else "Imported"
+        raw = text_value(meta.get("snndsl_model"))
+        model = raw[:100] if raw else "Imported"
     model = Namer()(model)
-    file_dt = meta.get("snndsl_dt")
-    if file_dt is not None and not close(float(file_dt), imp.dt):
+    try:
+        file_dt = float(np.asarray(meta.get("snndsl_dt"), dtype=np.float64).reshape(()))
+    except (TypeError, ValueError, OverflowError):
+        file_dt = math.nan  # absent or not one number: not noted
+    if math.isfinite(file_dt) and not close(file_dt, imp.dt):
         imp.notes.append(f"the file was exported with dt = {float(file_dt):g} s; imported with "
                          f"dt = {imp.dt:g} s")
     return imp.run(model)

@@ -37,13 +37,112 @@ class _Op:
     tensors: dict[str, np.ndarray]
 
 
+#: bounds on the numbers of a NIR node (sizes, strides, dimensions)
+MAX_DIM = 2**31 - 1
+MAX_ELEMENTS = 2**40
+MAX_RANK = 16
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+class FieldError(ValueError):
+    """A NIR field whose value does not have the type NIR declares for it."""
+
+
+def real_array(value: Any, fld: str) -> np.ndarray:
+    """``value`` as an array of finite real numbers (float32 range), else :class:`FieldError`."""
+    if isinstance(value, np.ndarray):
+        a = value
+    elif isinstance(value, (bool, int, float, np.number, np.bool_, list, tuple)):
+        try:
+            a = np.asarray(value)
+        except (ValueError, TypeError, OverflowError):
+            raise FieldError(f"{fld} is not an array of numbers") from None
+    else:
+        raise FieldError(f"{fld} is a {type(value).__name__}, not an array of numbers")
+    if a.dtype.kind == "c":
+        raise FieldError(f"{fld} holds complex numbers; NIR parameters are real")
+    if a.dtype.kind not in "fiub":
+        raise FieldError(f"{fld} has dtype {a.dtype}, not numbers")
+    if a.ndim > MAX_RANK:
+        raise FieldError(f"{fld} has {a.ndim} dimensions")
+    if a.size:
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise FieldError(f"{fld} holds NaN or infinite values")
+        if a.dtype.itemsize > 4 or a.dtype.kind in "iu":
+            if float(np.max(np.abs(a))) > _F32_MAX:
+                raise FieldError(f"{fld} holds values beyond the float32 range")
+    return a
+
+
+def int_tuple(value: Any, fld: str, lo: int, lengths: tuple[int, ...] = (1, 2)) -> tuple[int, ...]:
+    """``value`` (an int or a short array of ints, each ``>= lo``) as a tuple of ints."""
+    if isinstance(value, (bool, np.bool_)):
+        raise FieldError(f"{fld} is a boolean, not an integer")
+    a = real_array(value, fld)
+    if a.ndim > 1 or a.size not in lengths:
+        raise FieldError(f"{fld} must be {' or '.join(map(str, lengths))} integer(s), "
+                         f"got shape {list(a.shape)}")
+    out = []
+    for x in a.ravel().tolist():
+        if isinstance(x, bool) or float(x) != int(x):
+            raise FieldError(f"{fld} must hold integers, got {x!r}")
+        x = int(x)
+        if x < lo or x > MAX_DIM:
+            raise FieldError(f"{fld} must be {'at least ' + str(lo) if x < lo else 'at most ' + str(MAX_DIM)}"
+                             f", got {x}")
+        out.append(x)
+    return tuple(out)
+
+
+def int_value(value: Any, fld: str, lo: int = -MAX_DIM) -> int:
+    """``value`` as one integer (a scalar or a one-element array) ``>= lo``."""
+    return int_tuple(value, fld, lo, (1,))[0]
+
+
+def shape_value(value: Any, fld: str) -> tuple[int, ...]:
+    """A NIR shape: 1 to ``MAX_RANK`` positive integers with a bounded product."""
+    shape = int_tuple(value, fld, 1, tuple(range(1, MAX_RANK + 1)))
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise FieldError(f"{fld} {list(shape)} has more than {MAX_ELEMENTS:,} elements")
+    return shape
+
+
+def text_value(value: Any) -> str | None:
+    """A string field (``str``, ``bytes`` or a 0-d/1-element string array), else ``None``."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SUO" and value.size == 1:
+        value = value.ravel()[0]
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, str):
+        return str(value)
+    return None
+
+
+def pad_value(value: Any, fld: str, lengths: tuple[int, ...]) -> ops.Value:
+    """A convolution padding: ``'same'``/``'valid'`` or non-negative integers."""
+    text = text_value(value)
+    if text is not None:
+        if text not in ("same", "valid"):
+            raise FieldError(f"{fld} must be 'same', 'valid' or integers, got {text[:40]!r}")
+        return text
+    return _collapse(int_tuple(value, fld, 0, lengths))
+
+
+def _collapse(t: tuple[int, ...]) -> ops.Value:
+    return t[0] if len(set(t)) == 1 else t
+
+
 class OpConverter:
     """Converts single NIR nodes; collects notes about exact rewrites."""
 
     def __init__(self, dt: float, origin: str | None):
         self.nir = nir_module()
-        self.dt, self.origin = float(dt), origin
+        self.origin = origin
         self.span = nir_span(origin)
+        try:
+            self.dt = float(dt)
+        except (TypeError, ValueError, OverflowError):
+            self.dt = math.nan
         if not (math.isfinite(self.dt) and self.dt > 0):
             raise NirError(f"dt must be a positive number of seconds, got {dt!r}", self.span)
         self.notes: list[str] = []
@@ -51,9 +150,24 @@ class OpConverter:
     def error(self, msg: str, hint: str | None = None) -> NirError:
         return NirError(msg, self.span, hint)
 
+    def field(self, name: str, n: Any, fld: str, check: Any, *args: Any) -> Any:
+        """Field ``fld`` of node ``name`` checked by ``check`` (one of the validators above)."""
+        if not hasattr(n, fld):
+            raise self.error(f"NIR node '{name}' ({type(n).__name__}) has no field '{fld}'")
+        try:
+            return check(getattr(n, fld), *args) if args else check(getattr(n, fld))
+        except FieldError as e:
+            raise self.error(f"NIR node '{name}' ({type(n).__name__}): {e}") from None
+
+    def array(self, name: str, n: Any, fld: str) -> np.ndarray:
+        return self.field(name, n, fld, real_array, fld)
+
     def uniform(self, name: str, fld: str, value: Any) -> float:
-        a = np.asarray(value, dtype=np.float64).ravel()
-        if a.size == 0 or not np.all(np.isfinite(a)):
+        try:
+            a = real_array(value, fld).astype(np.float64).ravel()
+        except FieldError as e:
+            raise self.error(f"NIR node '{name}': {e}") from None
+        if a.size == 0:
             raise self.error(f"NIR node '{name}': {fld} is empty or not finite")
         if not np.allclose(a, a[0], rtol=1e-6, atol=1e-12):
             raise self.error(f"NIR node '{name}': {fld} differs between neurons ({a.min():g} .. "
@@ -63,13 +177,14 @@ class OpConverter:
 
     def convert(self, name: str, n: Any) -> _Op:
         nir, cls = self.nir, type(n).__name__
-        hint = parse_hint((n.metadata or {}).get(HINT)) if isinstance(n.metadata, dict) else None
+        meta = getattr(n, "metadata", None)  # older nir versions have no metadata on some nodes
+        hint = parse_hint(meta.get(HINT)) if isinstance(meta, dict) else None
         hkind, hvals = hint if hint else ("", {})
         if isinstance(n, (nir.Affine, nir.Linear)):
-            w = np.asarray(n.weight)
-            if w.ndim != 2:
+            w = self.array(name, n, "weight")
+            if w.ndim != 2 or 0 in w.shape:
                 raise self.error(f"NIR node '{name}' ({cls}): weight of shape {list(w.shape)}; "
-                                 "only [out, in] matrices map to Linear")
+                                 "only non-empty [out, in] matrices map to Linear")
             if isinstance(n, nir.Linear) and hkind == "VotingLayer":
                 v = int(hvals.get("voting_size", 10))  # type: ignore[arg-type]
                 if v > 0 and w.shape[1] // v == w.shape[0] and np.allclose(w, _voting(w.shape[1], v)):
@@ -77,7 +192,7 @@ class OpConverter:
             vals: dict[str, ops.Value] = {"in_features": int(w.shape[1]), "out_features": int(w.shape[0])}
             tensors = {"weight": w}
             if isinstance(n, nir.Affine):
-                b = np.asarray(n.bias)
+                b = self.array(name, n, "bias")
                 if b.size != w.shape[0]:
                     raise self.error(f"NIR node '{name}' (Affine): bias of shape {list(b.shape)} "
                                      f"for {w.shape[0]} outputs")
@@ -86,19 +201,34 @@ class OpConverter:
                 vals["bias"] = False
             return _Op("Linear", vals, 2, tensors)
         if isinstance(n, (nir.Conv1d, nir.Conv2d)):
-            w, b = np.asarray(n.weight), np.asarray(n.bias).reshape(-1)
-            groups = int(np.asarray(n.groups).ravel()[0])
-            kind = "Conv1d" if isinstance(n, nir.Conv1d) else "Conv2d"
+            kind, dims = ("Conv1d", 1) if isinstance(n, nir.Conv1d) else ("Conv2d", 2)
+            w, b = self.array(name, n, "weight"), self.array(name, n, "bias").reshape(-1)
+            if w.ndim != dims + 2 or 0 in w.shape:
+                raise self.error(f"NIR node '{name}' ({kind}): weight of shape {list(w.shape)}; "
+                                 f"expected a non-empty [out, in / groups, {', '.join('k' * dims)}] array")
+            lengths = (1, dims)
+            groups = self.field(name, n, "groups", int_value, "groups", 1)
+            stride = self.field(name, n, "stride", int_tuple, "stride", 1, lengths)
+            dilation = self.field(name, n, "dilation", int_tuple, "dilation", 1, lengths)
+            padding = self.field(name, n, "padding", pad_value, "padding", lengths)
+            if w.shape[0] % groups:
+                raise self.error(f"NIR node '{name}' ({kind}): {w.shape[0]} output channels do not "
+                                 f"split into {groups} groups")
+            if b.size != w.shape[0]:
+                raise self.error(f"NIR node '{name}' ({kind}): bias of shape {list(b.shape)} "
+                                 f"for {w.shape[0]} output channels")
             vals = {"in_channels": int(w.shape[1]) * groups, "out_channels": int(w.shape[0]),
-                    "kernel_size": _size(w.shape[2:]), "stride": _size(n.stride),
-                    "padding": _size(n.padding), "dilation": _size(n.dilation), "groups": groups}
+                    "kernel_size": _size(w.shape[2:]), "stride": _collapse(stride),
+                    "padding": padding, "dilation": _collapse(dilation), "groups": groups}
             tensors = {"weight": w, "bias": b}
             if hkind == kind and hvals.get("bias") is False and not np.any(b):
                 vals["bias"] = False
                 del tensors["bias"]
             return _Op(kind, vals, 3, tensors)
         if isinstance(n, (nir.AvgPool2d, nir.SumPool2d)):
-            k, s, p = _size(n.kernel_size), _size(n.stride), _size(n.padding)
+            k = _collapse(self.field(name, n, "kernel_size", int_tuple, "kernel_size", 1))
+            s = _collapse(self.field(name, n, "stride", int_tuple, "stride", 1))
+            p = _collapse(self.field(name, n, "padding", int_tuple, "padding", 0))
             if isinstance(n, nir.SumPool2d):
                 return _Op("AvgPool2d", {"kernel_size": k, "stride": None if s == k else s, "padding": p,
                                         "divisor_override": 1}, 1, {})
@@ -112,18 +242,22 @@ class OpConverter:
                 return _Op("AdaptiveAvgPool2d", {"output_size": hvals.get("output_size")}, 1, {})
             return _Op("AvgPool2d", {"kernel_size": k, "stride": None if s == k else s, "padding": p}, 1, {})
         if isinstance(n, nir.Flatten):
-            return _Op("Flatten", {"start_dim": int(n.start_dim), "end_dim": int(n.end_dim)}, 0, {})
+            start = self.field(name, n, "start_dim", int_value, "start_dim", -MAX_RANK - 1)
+            end = self.field(name, n, "end_dim", int_value, "end_dim", -MAX_RANK - 1)
+            if max(start, end) > MAX_RANK:
+                raise self.error(f"NIR node '{name}' (Flatten): dimensions {start}..{end} out of range")
+            return _Op("Flatten", {"start_dim": start, "end_dim": end}, 0, {})
         if isinstance(n, nir.IF):
             return self.neuron(name, n, hkind, hvals, lif=False)
         if isinstance(n, nir.LIF):
             return self.neuron(name, n, hkind, hvals, lif=True)
-        raise self.error(f"NIR node '{name}' ({cls}) has no .snn equivalent: "
+        raise self.error(f"NIR node '{name}' ({_printable(cls)}) has no .snn equivalent: "
                          f"{NO_SNN.get(cls, 'unknown node type')}")
 
     def neuron(self, name: str, n: Any, hkind: str, hvals: dict, lif: bool) -> _Op:
-        thr = self.uniform(name, "v_threshold", n.v_threshold)
-        vr = self.uniform(name, "v_reset", n.v_reset)
-        r = self.uniform(name, "r", n.r)
+        thr = self.uniform(name, "v_threshold", self.field(name, n, "v_threshold", _any))
+        vr = self.uniform(name, "v_reset", self.field(name, n, "v_reset", _any))
+        r = self.uniform(name, "r", self.field(name, n, "r", _any))
         vals: dict[str, ops.Value] = {}
         tensors: dict[str, np.ndarray] = {}
         kind = "LIF" if lif else "IF"
@@ -137,8 +271,8 @@ class OpConverter:
                 self.notes.append(f"'{name}': IF with r*dt = {c:g} imported with v_threshold and "
                                   "v_reset divided by r*dt (the same spikes)")
         else:
-            tau = clean(float(np.asarray(self.uniform(name, "tau", n.tau))) / self.dt)
-            leak = self.uniform(name, "v_leak", n.v_leak)
+            tau = clean(self.uniform(name, "tau", self.field(name, n, "tau", _any)) / self.dt)
+            leak = self.uniform(name, "v_leak", self.field(name, n, "v_leak", _any))
             if tau <= 0:
                 raise self.error(f"NIR node '{name}' (LIF): tau must be positive")
             if not close(leak, vr):
@@ -161,6 +295,9 @@ class OpConverter:
                 tensors["w"] = np.asarray(-math.log(tau - 1.0), dtype=np.float32)
             else:
                 vals["tau"] = tau
+        if not all(math.isfinite(x) for x in (thr, vr, vals.get("tau", 1.0))):
+            raise self.error(f"NIR node '{name}' ({type(n).__name__}): its parameters do not give "
+                             f"finite .snn values at dt = {self.dt:g} s")
         vals["v_threshold"] = thr
         vals["v_reset"] = vr
         if hkind in ("IF", "LIF", "PLIF"):
@@ -170,6 +307,14 @@ class OpConverter:
                 if k in hvals:
                     vals[k] = hvals[k]
         return _Op(kind, vals, 0, tensors)
+
+
+def _any(v: Any) -> Any:
+    return v
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text[:80])
 
 
 def _voting(features: int, v: int) -> np.ndarray:
