@@ -15,6 +15,7 @@ import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 import torch
 
@@ -24,6 +25,9 @@ from .frontend.elaborate import elaborate
 from .frontend.parse import parse
 from .ir.graph import IR
 from .passes.manager import OPTIMIZE, run_pipeline
+
+if TYPE_CHECKING:
+    from .runtime.model import CompiledModule
 
 
 def _read(path: str | os.PathLike) -> str:
@@ -123,7 +127,7 @@ def emit_python(text: str, filename: str = "<string>", model: str | None = None,
     return generate(text, filename, model, params, allow_imports, disable, optimize)[1].source
 
 
-def load_class(gen: GeneratedModule) -> type[torch.nn.Module]:
+def load_class(gen: GeneratedModule) -> type[CompiledModule]:
     """Execute generated source (ours, never the user's text) as a module; return the class.
 
     The module is registered in ``sys.modules`` under a name derived from the source
@@ -175,6 +179,22 @@ def check_memory(ir: IR, counts: Mapping[str, int]) -> None:
             "check the layer sizes (`snndsl check` shows the parameter count of every layer)")
 
 
+@overload
+def compile_source(text: str, filename: str = ..., model: str | None = ...,
+                   params: Mapping[str, object] | None = ..., step_mode: str = ...,
+                   allow_imports: Iterable[str] = ..., carry_state: bool = ...,
+                   disable: Iterable[str] = ..., torch_compile: Literal[False] = ...,
+                   optimize: str | None = ...) -> CompiledModule: ...
+
+
+@overload
+def compile_source(text: str, filename: str = ..., model: str | None = ...,
+                   params: Mapping[str, object] | None = ..., step_mode: str = ...,
+                   allow_imports: Iterable[str] = ..., carry_state: bool = ...,
+                   disable: Iterable[str] = ..., torch_compile: bool = ...,
+                   optimize: str | None = ...) -> torch.nn.Module: ...
+
+
 def compile_source(text: str, filename: str = "<string>", model: str | None = None,
                    params: Mapping[str, object] | None = None, step_mode: str = "m",
                    allow_imports: Iterable[str] = (), carry_state: bool = False,
@@ -196,11 +216,29 @@ def compile_source(text: str, filename: str = "<string>", model: str | None = No
         except SnnError as e:
             raise e.with_source(text) from None
         net = cls(step_mode=step_mode, carry_state=carry_state)
-    net.snn_ir = ir  # type: ignore[attr-defined]
-    net.snn_source = gen.source  # type: ignore[attr-defined]
+    net.snn_ir = ir
+    net.snn_source = gen.source
     if torch_compile:
-        return torch.compile(net)  # type: ignore[return-value]
+        wrapped = torch.compile(net)
+        assert isinstance(wrapped, torch.nn.Module)  # an OptimizedModule; typed as a callable
+        return wrapped
     return net
+
+
+@overload
+def compile_file(path: str | os.PathLike, model: str | None = ...,
+                 params: Mapping[str, object] | None = ..., step_mode: str = ...,
+                 allow_imports: Iterable[str] = ..., carry_state: bool = ...,
+                 disable: Iterable[str] = ..., torch_compile: Literal[False] = ...,
+                 optimize: str | None = ...) -> CompiledModule: ...
+
+
+@overload
+def compile_file(path: str | os.PathLike, model: str | None = ...,
+                 params: Mapping[str, object] | None = ..., step_mode: str = ...,
+                 allow_imports: Iterable[str] = ..., carry_state: bool = ...,
+                 disable: Iterable[str] = ..., torch_compile: bool = ...,
+                 optimize: str | None = ...) -> torch.nn.Module: ...
 
 
 def compile_file(path: str | os.PathLike, model: str | None = None,

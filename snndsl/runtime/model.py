@@ -15,12 +15,15 @@ and its neurons never disagree (``functional.set_step_mode`` does the same).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn as nn
 
 from .base import MemoryModule, StepModule
+
+if TYPE_CHECKING:
+    from ..ir.graph import IR
 
 __all__ = ["CompiledModule", "Block"]
 
@@ -71,6 +74,10 @@ class CompiledModule(_LabelledChildren, MemoryModule):
     #: functional.set_step_mode sets the model's own mode and does not descend into it:
     #: the model's setter keeps its stateful modules in step
     step_mode_container = True
+    #: set by ``snndsl.compile_*`` on the instance: the IR after the last pass, and the
+    #: generated source of this class
+    snn_ir: IR
+    snn_source: str
 
     def __init__(self, step_mode: str = "m", carry_state: bool = False):
         super().__init__()
