@@ -100,9 +100,10 @@ def to_nir(model: torch.nn.Module | IR, state_dict: Mapping[str, torch.Tensor] |
 
             state_dict = load_class(emit_module(ir))().state_dict()
     else:
-        ir = getattr(model, "snn_ir", None)
-        if not isinstance(ir, IR):
+        compiled = getattr(model, "snn_ir", None)
+        if not isinstance(compiled, IR):
             raise UsageError("to_nir needs a model compiled by snndsl (or its IR)")
+        ir = compiled
         if state_dict is not None:
             _fit(model, state_dict, "the weights")
         state_dict = model.state_dict()

@@ -318,8 +318,7 @@ def _out_size(v: Any, shape: tuple[int, ...]) -> tuple[int, int]:
     pair = tuple(v) if isinstance(v, tuple) else (v, v)
     if len(pair) == 1:
         pair = (pair[0], pair[0])
-    return tuple(shape[1 + i] if pair[i] is None else int(pair[i])  # type: ignore[return-value]
-                 for i in range(2))
+    return (shape[1] if pair[0] is None else int(pair[0]), shape[2] if pair[1] is None else int(pair[1]))
 
 
 def _two(v: Any) -> tuple[int, int]:

@@ -57,10 +57,11 @@ class _Importer(OpConverter):
             pairs = [(a, b) for a, b in (edges if edges is not None else ())]
         except (TypeError, ValueError):
             raise self.error(f"{where}: its edges are not pairs of node names") from None
-        pairs = [(text_value(a), text_value(b)) for a, b in pairs]
-        if any(a is None or b is None for a, b in pairs):
+        texts = [(text_value(a), text_value(b)) for a, b in pairs]
+        named = [(a, b) for a, b in texts if a is not None and b is not None]
+        if len(named) < len(texts):
             raise self.error(f"{where}: its edges are not pairs of node names")
-        return dict(nodes), pairs  # type: ignore[return-value]
+        return dict(nodes), named
 
     def flatten(self, g: Any, prefix: str, top: bool, depth: int = 0) -> None:
         nir = self.nir

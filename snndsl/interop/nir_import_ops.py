@@ -186,7 +186,7 @@ class OpConverter:
                 raise self.error(f"NIR node '{name}' ({cls}): weight of shape {list(w.shape)}; "
                                  "only non-empty [out, in] matrices map to Linear")
             if isinstance(n, nir.Linear) and hkind == "VotingLayer":
-                v = int(hvals.get("voting_size", 10))  # type: ignore[arg-type]
+                v = ops.as_int(hvals.get("voting_size", 10))
                 if v > 0 and w.shape[1] // v == w.shape[0] and np.allclose(w, _voting(w.shape[1], v)):
                     return _Op("VotingLayer", {"voting_size": v}, 0, {})
             vals: dict[str, ops.Value] = {"in_features": int(w.shape[1]), "out_features": int(w.shape[0])}
@@ -262,6 +262,7 @@ class OpConverter:
         tensors: dict[str, np.ndarray] = {}
         kind = "LIF" if lif else "IF"
         leak = 0.0
+        written_tau = 1.0  # vals["tau"] where it is set
         if not lif:
             c = clean(r * self.dt)
             if c <= 0:
@@ -294,8 +295,8 @@ class OpConverter:
                 vals["init_tau"] = hvals.get("init_tau", 2.0)
                 tensors["w"] = np.asarray(-math.log(tau - 1.0), dtype=np.float32)
             else:
-                vals["tau"] = tau
-        if not all(math.isfinite(x) for x in (thr, vr, vals.get("tau", 1.0))):
+                vals["tau"] = written_tau = tau
+        if not all(math.isfinite(x) for x in (thr, vr, written_tau)):
             raise self.error(f"NIR node '{name}' ({type(n).__name__}): its parameters do not give "
                              f"finite .snn values at dt = {self.dt:g} s")
         vals["v_threshold"] = thr
