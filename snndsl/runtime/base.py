@@ -39,6 +39,11 @@ class StepModule:
 
     @step_mode.setter
     def step_mode(self, value: str) -> None:
+        self._set_step_mode(value)
+
+    def _set_step_mode(self, value: str) -> None:
+        """What the ``step_mode`` setter does here: check ``value`` and store it (subclasses
+        whose setter does more call this for the plain part)."""
         if value not in self.supported_step_mode():
             raise ValueError(
                 f'step_mode can only be {self.supported_step_mode()}, but got "{value}"!'

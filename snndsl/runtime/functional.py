@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn as nn
@@ -28,7 +28,7 @@ __all__ = [
     "set_step_mode",
 ]
 
-Modules = nn.Module | Sequence[Callable[..., Any]] | Callable[..., Any]
+Modules = nn.Module | list[Callable[..., Any]] | tuple[Callable[..., Any], ...] | Callable[..., Any]
 
 
 def _apply(x: Any, modules: Modules) -> Any:
@@ -110,6 +110,11 @@ def _keeps_children(module: nn.Module) -> bool:
     return bool(getattr(type(module), "step_mode_container", False))
 
 
+@runtime_checkable
+class _HasStepMode(Protocol):
+    step_mode: str
+
+
 def _step_modules(net: nn.Module) -> list[tuple[str, nn.Module]]:
     """Pre-order ``(path, module)`` for modules with a ``step_mode``; containers' children
     are skipped (they must stay single-step)."""
@@ -149,5 +154,5 @@ def set_step_mode(net: nn.Module, step_mode: str) -> None:
                 "which is not a StepModule",
                 stacklevel=2,
             )
-        if m.step_mode != step_mode:
+        if isinstance(m, _HasStepMode) and m.step_mode != step_mode:  # each has one
             m.step_mode = step_mode

@@ -17,26 +17,31 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = ["conv_bn", "linear_bn"]
 
+_Conv = nn.Conv1d | nn.Conv2d | nn.Conv3d
 
-def _foldable(bn: nn.Module) -> bool:
+
+def _foldable(bn: _BatchNorm) -> bool:
     return not bn.training and bn.running_mean is not None and bn.running_var is not None
 
 
-def _fold(weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = torch.rsqrt(bn.running_var + bn.eps)
+def _fold(weight: torch.Tensor, bias: torch.Tensor | None, bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    mean, var = bn.running_mean, bn.running_var
+    assert mean is not None and var is not None  # _foldable(bn)
+    scale = torch.rsqrt(var + bn.eps)
     if bn.weight is not None:
         scale = bn.weight * scale
-    shift = -bn.running_mean * scale if bias is None else (bias - bn.running_mean) * scale
+    shift = -mean * scale if bias is None else (bias - mean) * scale
     if bn.bias is not None:
         shift = shift + bn.bias
     w = weight * scale.reshape(-1, *([1] * (weight.dim() - 1)))
     return w, shift
 
 
-def _folded(layer: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+def _folded(layer: _Conv | nn.Linear, bn: _BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
     """The folded weight and bias; under ``no_grad`` cached on ``bn`` until a tensor they
     come from changes (its version counter moves: optimiser steps, ``load_state_dict``)
     or is replaced (``.to()``, a copy)."""
@@ -54,7 +59,7 @@ def _folded(layer: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor
     return folded
 
 
-def conv_bn(conv: nn.Module, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def conv_bn(conv: _Conv, bn: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
     """``bn(conv(x))`` for a Conv1d/2d/3d followed by its BatchNorm."""
     if not _foldable(bn):
         return bn(conv(x))
@@ -62,7 +67,7 @@ def conv_bn(conv: nn.Module, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return conv._conv_forward(x, weight, bias)
 
 
-def linear_bn(linear: nn.Module, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def linear_bn(linear: nn.Linear, bn: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
     """``bn(linear(x))`` for a Linear followed by a BatchNorm1d over its features."""
     if not _foldable(bn):
         return bn(linear(x))

@@ -21,6 +21,7 @@ so add one index level to ``state_dict`` keys (``0.0.weight``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -58,7 +59,7 @@ class _SeqToANNLayer(_StepModeLayer):
     _ranks: tuple[int, ...] = ()  # accepted ``x.dim()`` in 'm'; empty: any
     _shape = ""
 
-    def forward(self, x: Any) -> Any:
+    def _seq_forward(self, x: Any) -> Any:
         if self.step_mode == "s":
             return super().forward(x)  # type: ignore[misc]
         if self._ranks and x.dim() not in self._ranks:
@@ -68,6 +69,10 @@ class _SeqToANNLayer(_StepModeLayer):
                 "single-step input)"
             )
         return seq_to_ann_forward(x, super().forward)  # type: ignore[misc]
+
+    #: typed as ``nn.Module.forward`` is, so that layers whose own forward takes more
+    #: arguments (ConvTranspose's ``output_size``) can mix this in
+    forward: Callable[..., Any] = _seq_forward
 
 
 _L, _HW, _DHW = "[T, N, C, L]", "[T, N, C, H, W]", "[T, N, C, D, H, W]"
@@ -201,6 +206,8 @@ class Dropout(MemoryModule):
     Values are ``0`` or ``1/(1-p)``; in ``'m'`` the mask is drawn from ``x_seq[0]`` and
     broadcast over ``T``. Eval mode is the identity.
     """
+
+    mask: torch.Tensor | None  # a memory (register_memory)
 
     def __init__(self, p: float = 0.5, step_mode: str = "s") -> None:
         super().__init__()

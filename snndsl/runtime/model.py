@@ -15,7 +15,7 @@ and its neurons never disagree (``functional.set_step_mode`` does the same).
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn as nn
@@ -34,6 +34,11 @@ OWN_ATTRIBUTES = frozenset(vars(nn.Module())) | {
     "step_mode", "_step_mode", "_initial_step_mode", "carry_state", "default_T", "snn_ir", "snn_source",
     "block_name", "_memories", "_memories_rv",
 }
+
+
+@runtime_checkable
+class _Resettable(Protocol):
+    def reset(self) -> None: ...
 
 
 class _LabelledChildren:
@@ -104,21 +109,21 @@ class CompiledModule(_LabelledChildren, MemoryModule):
         """Put every submodule in the model's step mode (called at the end of __init__)."""
         self.step_mode = self._initial_step_mode
 
-    @property  # type: ignore[override]
+    @property
     def step_mode(self) -> str:
         return self._step_mode
 
     @step_mode.setter
     def step_mode(self, value: str) -> None:
         switched = value != getattr(self, "_step_mode", value)
-        StepModule.step_mode.fset(self, value)  # type: ignore[attr-defined]
+        StepModule._set_step_mode(self, value)
         if switched:  # a mode switch starts a new sequence (runtime spec, v1)
             self.reset()
         # Only stateful modules switch: stateless layers always run on a flat batch
         # ([T*N, ...] inside a region, or [N, ...]), whatever the model's mode.
         for module in self.modules():
             if module is not self and isinstance(module, MemoryModule) and value in module.supported_step_mode():
-                StepModule.step_mode.fset(module, value)  # type: ignore[attr-defined]
+                StepModule._set_step_mode(module, value)
 
     #: module paths of the ``use ... stateful`` modules (printed by codegen when there are any)
     user_state: tuple[str, ...] = ()
@@ -128,7 +133,9 @@ class CompiledModule(_LabelledChildren, MemoryModule):
         for path in self.user_state:
             module: nn.Module = self
             for part in path.split("."):
-                module = module._modules[part]  # type: ignore[assignment]
+                child = module._modules[part]
+                assert child is not None  # codegen registers a module at each path
+                module = child
             out.append(module)
         return out
 
@@ -140,15 +147,17 @@ class CompiledModule(_LabelledChildren, MemoryModule):
                 module.reset()
         for module in self._user_stateful():
             if not isinstance(module, MemoryModule):
-                module.reset()  # type: ignore[operator]
+                assert isinstance(module, _Resettable)  # `use ... stateful` classes are checked to have one
+                module.reset()
 
     def detach(self) -> None:
         for module in self.modules():
             if module is not self and isinstance(module, MemoryModule):
                 module.detach()
         for module in self._user_stateful():
-            if not isinstance(module, MemoryModule) and callable(getattr(module, "detach", None)):
-                module.detach()  # type: ignore[operator]
+            detach = getattr(module, "detach", None)
+            if not isinstance(module, MemoryModule) and callable(detach):
+                detach()
 
     def forward(self, *inputs: Any, T: int | None = None) -> Any:
         if self.step_mode == "m":

@@ -121,6 +121,8 @@ class SurrogateFunctionBase(nn.Module):
 class Sigmoid(SurrogateFunctionBase):
     r"""``g(x) = sigmoid(alpha x)``, ``g'(x) = alpha sigmoid(alpha x) (1 - sigmoid(alpha x))``."""
 
+    alpha: float
+
     def __init__(self, alpha: float = 4.0, spiking: bool = True) -> None:
         super().__init__(spiking, alpha=alpha)
 
@@ -157,6 +159,8 @@ class Sigmoid(SurrogateFunctionBase):
 
 class ATan(SurrogateFunctionBase):
     r"""``g(x) = atan(pi/2 alpha x) / pi + 1/2``, ``g'(x) = (alpha/2) / (1 + (pi/2 alpha x)^2)``."""
+
+    alpha: float
 
     def __init__(self, alpha: float = 2.0, spiking: bool = True) -> None:
         super().__init__(spiking, alpha=alpha)
@@ -196,6 +200,8 @@ class ATan(SurrogateFunctionBase):
 class PiecewiseQuadratic(SurrogateFunctionBase):
     r"""``g'(x) = max(0, alpha - alpha^2 |x|)``: zero when ``|x| > 1/alpha``."""
 
+    alpha: float
+
     def __init__(self, alpha: float = 1.0, spiking: bool = True) -> None:
         super().__init__(spiking, alpha=alpha)
 
@@ -214,6 +220,8 @@ class PiecewiseQuadratic(SurrogateFunctionBase):
 class PiecewiseExp(SurrogateFunctionBase):
     r"""``g'(x) = (alpha/2) exp(-alpha |x|)``."""
 
+    alpha: float
+
     def __init__(self, alpha: float = 1.0, spiking: bool = True) -> None:
         super().__init__(spiking, alpha=alpha)
 
@@ -231,6 +239,8 @@ class PiecewiseExp(SurrogateFunctionBase):
 class SoftSign(SurrogateFunctionBase):
     r"""``g(x) = (softsign(alpha x) + 1) / 2``, ``g'(x) = 1 / (2 alpha (1/alpha + |x|)^2)``."""
 
+    alpha: float
+
     def __init__(self, alpha: float = 2.0, spiking: bool = True) -> None:
         if alpha <= 0:
             raise ValueError(f"SoftSign needs alpha > 0, got {alpha}")
@@ -246,6 +256,8 @@ class SoftSign(SurrogateFunctionBase):
 
 class Erf(SurrogateFunctionBase):
     r"""``g(x) = erfc(-alpha x) / 2``, ``g'(x) = (alpha / sqrt(pi)) exp(-alpha^2 x^2)``."""
+
+    alpha: float
 
     def __init__(self, alpha: float = 2.0, spiking: bool = True) -> None:
         super().__init__(spiking, alpha=alpha)
@@ -265,6 +277,8 @@ class SuperSpike(SurrogateFunctionBase):
     antiderivative of ``g'`` centred like the others at ``g(0) = 1/2``.
     """
 
+    alpha: float
+
     def __init__(self, alpha: float = 1.0, spiking: bool = True) -> None:
         super().__init__(spiking, alpha=alpha)
 
@@ -277,6 +291,9 @@ class SuperSpike(SurrogateFunctionBase):
 
 class PiecewiseLeakyReLU(SurrogateFunctionBase):
     r"""``g'(x) = 1 / (2w)`` if ``|x| < w`` else ``c``."""
+
+    w: float
+    c: float
 
     def __init__(self, w: float = 1.0, c: float = 0.01, spiking: bool = True) -> None:
         if w <= 0:

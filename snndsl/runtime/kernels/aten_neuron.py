@@ -27,7 +27,7 @@ few as possible, while rounding exactly like :mod:`.reference`:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -64,11 +64,13 @@ def _charge_negated(spec: NeuronSpec, like: Tensor, k: Tensor | None) -> _Charge
             if decay is not None:
                 torch.addcdiv(u, nh, decay, value=-1.0, out=nh)
             else:
+                assert k is not None  # PLIF: k = sigmoid(w)
                 torch.sub(u, nh.mul_(k), out=nh)
         else:  # -(V - (V - vr) / tau + X) = u - d / tau - X
             if decay is not None:
                 torch.addcdiv(u, d, decay, value=-1.0, out=nh)
             else:
+                assert k is not None  # PLIF: k = sigmoid(w)
                 torch.sub(u, torch.mul(d, k, out=nh), out=nh)
             nh.sub_(x)
 
@@ -124,7 +126,11 @@ def _decay_factors(spec: NeuronSpec, k: Tensor | None) -> tuple[float, float]:
     """``(q, p) = (dH/dV, dH/dX)``."""
     if spec.kind == "if":
         return 1.0, 1.0
-    rate = 1.0 / spec.tau if spec.kind == "lif" else float(k)  # type: ignore[arg-type]
+    if spec.kind == "lif":
+        rate = 1.0 / spec.tau
+    else:
+        assert k is not None  # PLIF: k = sigmoid(w)
+        rate = float(k)
     return 1.0 - rate, rate if spec.decay_input else 1.0
 
 
@@ -157,7 +163,12 @@ def backward(
         m = b1 - b0
         sc = scratch[:m]
         nhs, rs = nh_seq[:, b0:b1].unbind(), gx[:, b0:b1].unbind()
-        gss = [zeros[:m]] * T if zeros is not None else gs2[:, b0:b1].unbind()  # type: ignore[index]
+        gss: Sequence[Tensor]
+        if gs2 is not None:
+            gss = gs2[:, b0:b1].unbind()
+        else:
+            assert zeros is not None  # made where gs2 is None
+            gss = [zeros[:m]] * T
         for t in range(T - 1, -1, -1):
             nh, r, gs = nhs[t], rs[t], gss[t]
             R = _incoming(rs, gv_out, store_v_seq, t, T, b0, b1, qc, r_ext[:m])

@@ -35,7 +35,7 @@ def _unused(t: torch.Tensor) -> bool:
     # Python storage object made by ``untyped_storage()`` (views add theirs).
     return (
         sys.getrefcount(t) <= 4
-        and t._use_count() == 1
+        and t._use_count() == 1  # type: ignore[attr-defined]  # private, not in torch's stubs
         and torch._C._storage_Use_Count(t.untyped_storage()._cdata) == 2
     )
 

@@ -34,8 +34,10 @@ import subprocess
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypedDict, TypeVar
 
 import torch
 
@@ -75,7 +77,16 @@ class _Params(ctypes.Structure):
 
 
 _lock = threading.Lock()
-_state: dict[str, object] = {}  # "lib", "path", "error", "executor"
+class _State(TypedDict, total=False):
+    lib: ctypes.CDLL | None  # None: it cannot be built here
+    path: Path
+    error: str
+    openmp: bool
+    warned: bool
+    executor: ThreadPoolExecutor
+
+
+_state: _State = {}
 
 
 def _mode() -> str:
@@ -164,10 +175,10 @@ def _build() -> Path:
 def _load() -> ctypes.CDLL | None:
     """The compiled library, building it on first use; ``None`` when it cannot be built."""
     if "lib" in _state:
-        return _state["lib"]  # type: ignore[return-value]
+        return _state["lib"]
     with _lock:
         if "lib" in _state:
-            return _state["lib"]  # type: ignore[return-value]
+            return _state["lib"]
         lib = None
         try:
             path = _build()
@@ -200,7 +211,7 @@ def _load() -> ctypes.CDLL | None:
 def library_path() -> Path | None:
     """Where the compiled kernel lives (building it if needed); ``None`` if unavailable."""
     _load()
-    return _state.get("path")  # type: ignore[return-value]
+    return _state.get("path")
 
 
 def available() -> bool:
@@ -274,7 +285,10 @@ def _ranges(M: int, threads: int) -> list[tuple[int, int]]:
     return [(b, min(b + per, M)) for b in range(0, M, per)]
 
 
-def _run(fn, threads: int, M: int) -> list[object]:  # type: ignore[no-untyped-def]
+_R = TypeVar("_R")
+
+
+def _run(fn: Callable[[int, int], _R], threads: int, M: int) -> list[_R]:
     """Without OpenMP: ``fn(begin, end)`` per range, the ranges in Python threads (ctypes
     releases the GIL)."""
     ranges = _ranges(M, threads)
@@ -286,7 +300,7 @@ def _run(fn, threads: int, M: int) -> list[object]:  # type: ignore[no-untyped-d
                 executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
                                               thread_name_prefix="snndsl-neuron")  # fmt: skip
                 _state["executor"] = executor
-    futures = [executor.submit(fn, b0, b1) for b0, b1 in ranges]  # type: ignore[attr-defined]
+    futures = [executor.submit(fn, b0, b1) for b0, b1 in ranges]
     return [f.result() for f in futures]
 
 
@@ -379,8 +393,8 @@ def backward(
         if lib.snn_backward_parallel(ctypes.byref(params), T, M, threads, *pointers,
                                      parts if plif else None):  # fmt: skip
             raise MemoryError("snndsl neuron backward: out of memory for its block buffers")
-        sums = list(parts)
+        sums = parts[:]
     else:
         sums = _run(call, threads, M)
-    gk = torch.tensor(sum(sums), dtype=torch.float64) if plif else None  # type: ignore[arg-type]
+    gk = torch.tensor(sum(sums), dtype=torch.float64) if plif else None
     return gx, gv0, gk

@@ -76,7 +76,8 @@ def _memory_order(x: Tensor) -> list[int] | None:
     (``x[0]`` dense in that order), if ``x`` is not already in that form."""
     if x.is_contiguous() or x.dim() < 2:
         return None
-    rest = sorted(range(1, x.dim()), key=lambda d: -x.stride(d))
+    strides = x.stride()
+    rest = sorted(range(1, x.dim()), key=lambda d: -strides[d])
     order = [0, *rest]
     if x[0].permute([d - 1 for d in rest]).is_contiguous():
         return order
@@ -116,7 +117,7 @@ class MultiStepNeuron(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x_seq: Tensor,
         v_init: Tensor | None,
@@ -138,6 +139,7 @@ class MultiStepNeuron(torch.autograd.Function):
             v_init = torch.full_like(x_seq[0], v_fill)
         v0 = None if v_init is None else v_init.reshape(-1)
         if path == "mirror":
+            assert v0 is not None  # filled in above for the mirror path
             spikes, v_out = _forward_mirror(x2, v0, k, spec, store_v_seq)
             saved = (x2, v0, spikes)
         else:
@@ -156,7 +158,7 @@ class MultiStepNeuron(torch.autograd.Function):
         return spikes, v_out
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: Any, grad_s: Tensor | None, grad_v: Tensor | None
     ) -> tuple[Tensor | None, ...]:
         k, *saved = ctx.saved_tensors

@@ -220,14 +220,14 @@ def _surrogate_args(spec: NeuronSpec) -> tuple[int, float, float]:
     fn = spec.surrogate
     if isinstance(fn, sg.PiecewiseLeakyReLU):
         return SURROGATE_IDS[type(fn)], fn.w, fn.c
-    return SURROGATE_IDS[type(fn)], fn.alpha, 0.0
+    return SURROGATE_IDS[type(fn)], fn.params["alpha"], 0.0
 
 
 class TritonMultiStepNeuron(torch.autograd.Function):
     """Same interface and results as :class:`.torch_neuron.MultiStepNeuron`."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x_seq: torch.Tensor,
         v_init: torch.Tensor,
@@ -264,7 +264,7 @@ class TritonMultiStepNeuron(torch.autograd.Function):
         return spikes.view(x_seq.shape), v_out.view(v_shape)
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: Any, grad_s: torch.Tensor | None, grad_v: torch.Tensor | None
     ) -> tuple[torch.Tensor | None, ...]:
         h_seq, x2, v0, k = ctx.saved_tensors
