@@ -42,7 +42,7 @@ def _main_args(op: ops.Op) -> str:
 
 
 def layer_table(ir: IR, counts: dict[str, int]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for n in ir.order():
         if isinstance(n.op, ops.Output | ops.Plumbing):
             continue
@@ -194,7 +194,9 @@ def cmd_run(args: argparse.Namespace, params) -> int:
     T, N = args.T, args.N
     xs = []
     for n in ir.input_nodes():
-        shape = (N, *n.op.shape) if (n.op.static or args.step_mode == "s") else (T, N, *n.op.shape)  # type: ignore[attr-defined]
+        op = n.op
+        assert isinstance(op, ops.Input)
+        shape = (N, *op.shape) if (op.static or args.step_mode == "s") else (T, N, *op.shape)
         xs.append(torch.rand(shape, device=device))
     rates: dict[str, list[float]] = {}
     hooks = []
@@ -232,7 +234,8 @@ def cmd_run(args: argparse.Namespace, params) -> int:
     print(f"model {ir.model} on {device}, step mode '{args.step_mode}', T={T}, N={N}, "
           f"{'train' if net.training else 'eval'} mode")
     for n, x in zip(ir.input_nodes(), xs):
-        print(f"  input  {n.op.name}: {list(x.shape)}")  # type: ignore[attr-defined]
+        assert isinstance(n.op, ops.Input)
+        print(f"  input  {n.op.name}: {list(x.shape)}")
     for i, o in enumerate(outs):
         print(f"  output {i}: {list(o.shape)}")
     print(f"  parameters: {total:,}")

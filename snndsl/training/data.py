@@ -71,8 +71,8 @@ def load_split(name: str) -> Split:
     check_dataset(name)
     import numpy as np
 
-    datasets = require("sklearn.datasets", purpose=f"the {name!r} data set").get("sklearn.datasets")
-    bunch = datasets.load_digits()  # type: ignore[union-attr]
+    datasets = require("sklearn.datasets", purpose=f"the {name!r} data set")["sklearn.datasets"]
+    bunch = datasets.load_digits()
     x = np.asarray(bunch.images, dtype=np.float32) / 16.0  # [N, 8, 8] in [0, 1]
     y = np.asarray(bunch.target, dtype=np.int64)
     # Stratified 80/20 with numpy's legacy generator, whose stream is frozen across

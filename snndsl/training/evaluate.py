@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +20,9 @@ from ..ir.graph import IR
 from ..limits import check_run_memory
 from .data import Split, check_dataset, load_split
 
+if TYPE_CHECKING:
+    from ..runtime.model import CompiledModule
+
 __all__ = ["evaluate_checkpoint", "model_interface", "scores", "evaluate", "pick_device",
            "cpu_threads", "check_batch_memory", "EVAL_BATCH"]
 
@@ -27,9 +31,9 @@ EVAL_BATCH = 512
 
 
 # -- the model's interface ----------------------------------------------------------------
-def model_interface(net: torch.nn.Module, split: Split) -> tuple[tuple[int, ...], bool]:
+def model_interface(net: CompiledModule, split: Split) -> tuple[tuple[int, ...], bool]:
     """The input shape to feed and whether the input is ``static``; checks the output size."""
-    ir: IR = net.snn_ir  # type: ignore[assignment]
+    ir: IR = net.snn_ir
     inputs, outputs = ir.input_nodes(), ir.output_nodes()
     name = f"model {ir.model}"
     if len(inputs) != 1:
@@ -49,10 +53,10 @@ def model_interface(net: torch.nn.Module, split: Split) -> tuple[tuple[int, ...]
     return shape, bool(inp.static)
 
 
-def check_batch_memory(net: torch.nn.Module, T: int, batch: int, device: torch.device) -> None:
+def check_batch_memory(net: CompiledModule, T: int, batch: int, device: torch.device) -> None:
     """Refuse ``T`` and a batch of ``batch`` samples whose largest value cannot fit in the
     memory of ``device``, before anything of that size is allocated (:mod:`snndsl.limits`)."""
-    check_run_memory(net.snn_ir, T, batch, "m", device,  # type: ignore[arg-type]
+    check_run_memory(net.snn_ir, T, batch, "m", device,
                      hint="lower -T, or check the sizes in the file")
 
 
@@ -104,7 +108,7 @@ def cpu_threads() -> int:
 
 
 # -- evaluation of a checkpoint (snndsl run --data) -------------------------------------------
-def evaluate_checkpoint(net: torch.nn.Module, data: str, T: int = 4,
+def evaluate_checkpoint(net: CompiledModule, data: str, T: int = 4,
                         device: str | torch.device | None = None) -> float:
     """Accuracy in [0, 1] of ``net`` on the held-out test split of ``data``."""
     check_dataset(data)

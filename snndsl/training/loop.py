@@ -86,7 +86,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
     _check_args(T, epochs, batch_size, lr)
     need = ["sklearn", "tqdm"] + (["matplotlib"] if plots else [])
     mods = require(*need, purpose="snndsl train")
-    tqdm = mods["tqdm"].tqdm  # type: ignore[attr-defined]
+    tqdm = mods["tqdm"].tqdm
 
     dev = pick_device(device)
     threads_before = torch.get_num_threads()
@@ -109,7 +109,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
         gen = torch.Generator().manual_seed(seed)
-        ir: IR = net.snn_ir  # type: ignore[assignment]
+        ir: IR = net.snn_ir
         n_params = sum(p.numel() for p in net.parameters())
         nt = torch.get_num_threads()
         where = f"{dev} ({nt} thread{'s' if nt > 1 else ''})" if dev.type == "cpu" else str(dev)

@@ -12,11 +12,15 @@ time step (a step-loop container: output ``[N, *]`` per call); both are handled.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..ir import ops
 from ..ir.graph import IR
+
+if TYPE_CHECKING:
+    from ..runtime.model import CompiledModule
 
 
 @dataclass(frozen=True)
@@ -25,9 +29,9 @@ class Watched:
     shape: tuple[int, ...]  # per-sample shape
 
 
-def spiking_layers(net: torch.nn.Module) -> list[Watched]:
+def spiking_layers(net: CompiledModule) -> list[Watched]:
     """The stateful layers whose output is a spike train, in source order."""
-    ir: IR = net.snn_ir  # type: ignore[assignment]
+    ir: IR = net.snn_ir
     out = []
     for n in ir.nodes():
         if not n.stateful:
@@ -47,7 +51,7 @@ class SpikeMonitor:
         mon.rates()            # {path: mean firing rate}
     """
 
-    def __init__(self, net: torch.nn.Module, T: int, record: bool = False):
+    def __init__(self, net: CompiledModule, T: int, record: bool = False):
         self.net = net
         self.T = T
         self.record = record
