@@ -1,15 +1,17 @@
 """The Lark parser for ``grammars/snn.lark``: found once, built once, shared.
 
 The grammar ships in the wheel as the package ``snndsl.grammars`` (see pyproject.toml);
-in a source checkout it is ``<repo>/grammars/snn.lark``. :func:`get_parser` builds the
-LALR parser on first use and memoises it (strict, i.e. refusing conflicts and colliding
-terminals, when ``interegular`` is installed). ``driver.py`` parses with its tables;
-Lark's own ``parse`` runs when there is a syntax error to describe.
+in a source checkout it is ``<repo>/grammars/snn.lark``. :func:`build_parser` builds an
+LALR parser (strict, i.e. refusing conflicts and colliding terminals, when ``interegular``
+is installed): ``parse.py`` builds one in Lark's transformer mode, which makes the AST as
+it parses; :func:`get_parser` memoises one that makes Lark's tree, with positions (for
+tools and tests, and for one rare order of error reports).
 
 The post-lexer :class:`BracketPostLexer` does what a context-free grammar cannot do
 cheaply: it drops line breaks inside ``( )`` and ``[ ]`` (as Python does), it counts
-bracket nesting so that absurdly deep input stops early with a clear error, and it moves
-each ``->`` token's position from the line breaks it swallowed onto the arrow itself.
+bracket nesting so that absurdly deep input stops early with a clear error, it moves
+each ``->`` token's position from the line breaks it swallowed onto the arrow itself,
+and it notes the first keyword that the lexer read as a name.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import importlib.resources
 import importlib.util
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,12 +48,21 @@ class NestingTooDeep(Exception):
         self.token = token
 
 
+#: The reserved words. Where only a name fits, Lark's contextual lexer reads one as a
+#: ``NAME`` (the parser then says it is a keyword); elsewhere it is its own terminal.
+KEYWORDS = frozenset(
+    "model block input return let defaults use as static stateful stateless true false none".split()
+)
+
+
 @dataclass
 class LexState:
     """What the post-lexer saw in one parse, kept for the error messages."""
 
     open: list[Token] = field(default_factory=list)  # unclosed ( [ {, innermost last
-    recent: list[Token] = field(default_factory=list)  # the last tokens handed to the parser
+    # the last three tokens handed to the parser, most recent last
+    recent: deque[Token] = field(default_factory=lambda: deque(maxlen=3))
+    keyword_name: Token | None = None  # the first keyword the lexer read as a NAME
 
     @property
     def current(self) -> Token | None:
@@ -74,17 +86,18 @@ class BracketPostLexer(PostLex):
         state = LexState()
         self._local.state = state
         opened = state.open
+        push = state.recent.append
         for tok in stream:
             kind = tok.type
-            if kind == "_SEP":
+            if kind == "NAME":
+                if tok in KEYWORDS and state.keyword_name is None:
+                    state.keyword_name = tok
+            elif kind == "_SEP":
                 if opened and opened[-1].type != "LBRACE" and ";" not in tok:
                     continue  # a line break inside ( ) or [ ]
             elif kind == "_ARROW":
                 tok = arrow_at_arrow(tok)
-            recent = state.recent
-            recent.append(tok)
-            if len(recent) > 3:
-                del recent[0]
+            push(tok)
             yield tok
             # The parser asks for the next token only once it has accepted this one, so
             # when it fails, `opened` holds the brackets before the token it failed on.
@@ -151,27 +164,36 @@ def grammar_text() -> str:
     return repo_copy.read_text(encoding="utf-8")
 
 
-def _can_be_strict() -> bool:
+def can_be_strict() -> bool:
     # Lark's strict mode checks terminals for collisions with `interegular`; without it,
     # strict=True refuses to load. The tests check the grammar for LALR conflicts either
     # way (tests/frontend/test_grammar.py), and a non-strict load builds the same tables.
     return importlib.util.find_spec("interegular") is not None
 
 
-def build_parser(strict: bool) -> Lark:
-    """A new LALR parser for the grammar (use :func:`get_parser` for the shared one)."""
+def build_parser(strict: bool, transformer: object | None = None) -> Lark:
+    """A new LALR parser for the grammar (use :func:`get_parser` for the shared one).
+
+    Without ``transformer``, ``parse`` returns Lark's tree, with positions on every node.
+    With one, Lark calls its methods as it reduces each rule and returns what the start
+    rule's method returns: no tree is built. Lark passes no positions to those methods,
+    so this parser keeps every token (``keep_all_tokens``) for them to take their spans
+    from; the LALR tables, the lexer and the errors are the same either way.
+    """
     return Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
         strict=strict,
-        propagate_positions=True,
+        propagate_positions=transformer is None,
+        keep_all_tokens=transformer is not None,
         maybe_placeholders=True,
         postlex=BracketPostLexer(),
+        transformer=transformer,
     )
 
 
 @lru_cache(maxsize=1)
 def get_parser() -> Lark:
-    """The shared parser, built on first use."""
-    return build_parser(strict=_can_be_strict())
+    """The shared tree-building parser, built on first use (``parse.py`` has its own)."""
+    return build_parser(strict=can_be_strict())

@@ -202,7 +202,9 @@ class _Diagnose:
         self.found: Token = arrow_at_arrow(found) if found.type == "_ARROW" else found
         # The tokens the parser accepted, most recent last (the post-lexer saw the failing
         # token too, unless the lexer could not make it in the parser's state).
-        accepted = state.recent[:-1] if state.current is found else state.recent
+        accepted = list(state.recent)
+        if state.current is found:
+            del accepted[-1]
         self.last: Token | None = accepted[-1] if accepted else None
         self.before_last: Token | None = accepted[-2] if len(accepted) > 1 else None
         self.opener: Token | None = state.open[-1] if state.open else None

@@ -1,8 +1,10 @@
 """The grammar itself: it loads strictly (LALR, no conflicts, no colliding terminals), it
-is found from the source tree, and the fast driver agrees with Lark's own parser."""
+is found from the source tree, and the AST built during the parse (Lark's transformer
+mode) is the one built from Lark's tree, spans included."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,10 @@ from lark import Lark
 from lark.common import ParserConf
 from lark.parsers.lalr_analysis import LALR_Analyzer
 
-from snndsl.frontend import grammar
-from snndsl.frontend.parse import ToAst, _driver, _parse_with_lark, parse
+from snndsl.frontend import ast, grammar
+from snndsl.frontend.parse import ToAst, ast_parser, parse
+
+from .reference import reference_items
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.snn"))
@@ -85,21 +89,57 @@ def test_grammar_is_found_and_memoised() -> None:
     assert grammar.get_parser() is grammar.get_parser()
 
 
-def test_the_fast_driver_is_in_use() -> None:
-    driver = _driver()
-    assert driver is not None, "Lark's internals changed: see snndsl/frontend/driver.py"
-    assert driver.parse("let a = 1", "f.snn") == parse("let a = 1", "f.snn").items
+def test_the_parser_builds_the_ast_in_lark_transformer_mode() -> None:
+    parser, builder = ast_parser()
+    assert parser.options.parser == "lalr"
+    assert parser.options.transformer is builder
+    assert isinstance(parser.parse("let a = 1")[0], ast.LetStmt)  # no tree in between
 
 
 @pytest.mark.parametrize("text", [SEW, KITCHEN_SINK], ids=["sew", "kitchen-sink"])
-def test_driver_agrees_with_lark(text: str) -> None:
-    assert parse(text, "f.snn").items == _parse_with_lark(text, "f.snn")
+def test_the_ast_is_the_one_from_larks_tree(text: str) -> None:
+    assert parse(text, "f.snn").items == reference_items(text, "f.snn")
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_examples_parse_the_same_both_ways(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    assert parse(text, str(path)).items == _parse_with_lark(text, str(path))
+    assert parse(text, str(path)).items == reference_items(text, str(path))
+
+
+def test_brackets_widen_the_parents_span_only() -> None:
+    """As in Lark's trees: `((1 + 2))` keeps its own span; its parent's takes the brackets."""
+    text = "let a = ((1 + 2)) * (3)\nmodel M() {\n input x\n h = (x -> A()) -> (B()) * (2)\n return (h)\n}"
+    assert parse(text, "f.snn").items == reference_items(text, "f.snn")
+    let = parse(text).items[0]
+    assert isinstance(let, ast.LetStmt) and isinstance(let.value, ast.BinOp)
+    assert (let.value.span.column, let.value.span.end_column) == (9, 24)
+    assert (let.value.left.span.column, let.value.left.span.end_column) == (11, 16)
+
+
+def test_parses_on_several_threads_keep_their_own_file_names() -> None:
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for _ in range(20):
+                items = parse(SEW, f"t{i}.snn").items
+                assert items == reference_items(SEW, f"t{i}.snn")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_the_parse_state_is_released() -> None:
+    _, builder = ast_parser()
+    parse(SEW)
+    assert builder._depth == {} and builder._paren == {}
 
 
 def test_every_rule_has_a_builder_method() -> None:
