@@ -41,15 +41,16 @@ __all__ = [
 ]  # fmt: skip
 
 
-class _StepModeLayer(StepModule):
-    """Mixin: a ``torch.nn`` layer plus a keyword-only ``step_mode``."""
+class _StepModeLayer(StepModule, nn.Module):
+    """Mixin: a ``torch.nn`` layer plus a keyword-only ``step_mode`` (listed first, before
+    the layer's class, which is an ``nn.Module`` too: the MRO is unchanged)."""
 
     def __init__(self, *args: Any, step_mode: str = "s", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.step_mode = step_mode
 
     def extra_repr(self) -> str:
-        base = super().extra_repr()  # type: ignore[misc]
+        base = super().extra_repr()
         return f"{base}, step_mode={self.step_mode}" if base else f"step_mode={self.step_mode}"
 
 
@@ -61,14 +62,14 @@ class _SeqToANNLayer(_StepModeLayer):
 
     def _seq_forward(self, x: Any) -> Any:
         if self.step_mode == "s":
-            return super().forward(x)  # type: ignore[misc]
+            return super().forward(x)
         if self._ranks and x.dim() not in self._ranks:
             raise ValueError(
                 f"expected x with shape {self._shape}, but got x with shape {x.shape}! "
                 f"({type(self).__name__} is in step_mode='m'; set step_mode='s' for "
                 "single-step input)"
             )
-        return seq_to_ann_forward(x, super().forward)  # type: ignore[misc]
+        return seq_to_ann_forward(x, super().forward)
 
     #: typed as ``nn.Module.forward`` is, so that layers whose own forward takes more
     #: arguments (ConvTranspose's ``output_size``) can mix this in
