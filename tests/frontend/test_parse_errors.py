@@ -247,15 +247,17 @@ def test_nesting_up_to_the_limit_is_fine() -> None:
 
 
 def test_a_long_file_parses_in_seconds() -> None:
+    """A hang guard, not a benchmark (bench/compile.py measures): 20,000 lines take about
+    2 s of CPU; anything quadratic would take minutes."""
     lines = ["model Big(c: int = 8) {", "    input x: [1, 28, 28]", "    h = x"]
-    lines += ["    h = h -> ReLU()", "    let k = c * 2"] * 50_000
+    lines += ["    h = h -> ReLU()", "    let k = c * 2"] * 10_000
     lines += ["    return h", "}"]
     start = time.process_time()  # CPU time: other jobs on the machine do not count
     (model,) = parse("\n".join(lines), "big.snn").items
     elapsed = time.process_time() - start
-    assert len(model.body) == 100_003
-    assert model.body[-1].span.line == 100_004
-    assert elapsed < 20, f"100,000 lines took {elapsed:.1f} s"  # about 11 s on a slow CI core
+    assert len(model.body) == 20_003
+    assert model.body[-1].span.line == 20_004
+    assert elapsed < 30, f"20,000 lines took {elapsed:.1f} s"
 
 
 # Two mistakes in one file: which one is reported. (source, part of the message, line, column)
