@@ -24,6 +24,7 @@ from .diagnostics import SnnError, SnnLimitError, UsageError
 from .frontend.elaborate import elaborate
 from .frontend.parse import parse
 from .ir.graph import IR
+from .limits import available_memory, check_memory  # noqa: F401 - available_memory re-exported
 from .passes.manager import OPTIMIZE, run_pipeline
 
 if TYPE_CHECKING:
@@ -148,13 +149,6 @@ def load_class(gen: GeneratedModule) -> type[CompiledModule]:
     return getattr(mod, gen.class_name)
 
 
-def available_memory() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 40
-
-
 def parameter_counts(cls: type[torch.nn.Module]) -> dict[str, int]:
     """Parameters and buffers per module path, counted on the meta device (no memory)."""
     with torch.device("meta"):
@@ -164,19 +158,6 @@ def parameter_counts(cls: type[torch.nn.Module]) -> dict[str, int]:
         owner = full.rpartition(".")[0]
         counts[owner] = counts.get(owner, 0) + t.numel()
     return counts
-
-
-def check_memory(ir: IR, counts: Mapping[str, int]) -> None:
-    """Refuse a model whose parameters and buffers (float32) exceed this machine's memory;
-    ``counts`` are those of :func:`parameter_counts`."""
-    total = sum(counts.values()) * 4
-    if total > available_memory():
-        worst = max(counts, key=counts.__getitem__)
-        span = ir.node(worst).span if worst in ir else ir.input_nodes()[0].span
-        raise SnnLimitError(
-            f"the model needs {total / 2**30:,.1f} GiB for its parameters, more than this machine's "
-            f"{available_memory() / 2**30:,.1f} GiB; '{worst}' alone has {counts[worst]:,} values", span,
-            "check the layer sizes (`snndsl check` shows the parameter count of every layer)")
 
 
 @overload

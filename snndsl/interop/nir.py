@@ -210,7 +210,7 @@ def memory_budget() -> int:
     except (OSError, ValueError, IndexError):
         pass
     if avail is None:
-        from ..compiler import available_memory
+        from ..limits import available_memory
 
         avail = available_memory()
     return max(0, min(avail // 4, MAX_DATA_BYTES))

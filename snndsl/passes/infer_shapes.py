@@ -24,8 +24,7 @@ from ..ir import ops, registry
 from ..ir.graph import IR, Node
 from ..ir.ops import INFER
 from ..ir.shapes import INFER_FROM, RULES, ShapeProblem, fmt
-
-MAX_ELEMENTS = 2**40  # per-sample elements of one value; larger is surely a mistake
+from ..limits import MAX_ELEMENTS
 
 
 def fill_inferred(op: ops.Layer, shape: tuple[int, ...]) -> ops.Layer:
