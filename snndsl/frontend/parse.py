@@ -246,13 +246,19 @@ class ToAst:
 
     def _tok_to(self, first: Token, last: SourceSpan) -> SourceSpan:
         """From the start of ``first`` to the end of ``last``."""
-        return SourceSpan(self.filename, first.line, first.column, last.end_line, last.end_column)  # type: ignore[arg-type]
+        line, column = first.line, first.column
+        assert line and column  # as in _tspan
+        return SourceSpan(self.filename, line, column, last.end_line, last.end_column)
 
     def _tok_tok(self, first: Token, last: Token) -> SourceSpan:
-        return SourceSpan(self.filename, first.line, first.column, last.end_line, last.end_column)  # type: ignore[arg-type]
+        line, column, end_line, end_column = first.line, first.column, last.end_line, last.end_column
+        assert line and column and end_line and end_column  # as in _tspan
+        return SourceSpan(self.filename, line, column, end_line, end_column)
 
     def _to_tok(self, first: SourceSpan, last: Token) -> SourceSpan:
-        return SourceSpan(self.filename, first.line, first.column, last.end_line, last.end_column)  # type: ignore[arg-type]
+        end_line, end_column = last.end_line, last.end_column
+        assert end_line and end_column  # as in _tspan
+        return SourceSpan(self.filename, first.line, first.column, end_line, end_column)
 
     def _join(self, first: SourceSpan, last: SourceSpan) -> SourceSpan:
         return SourceSpan(self.filename, first.line, first.column, last.end_line, last.end_column)
@@ -277,8 +283,7 @@ class ToAst:
                 self._tspan(tok),
                 f"choose another name, e.g. `{tok}_`",
             )
-        span = SourceSpan(self.filename, tok.line, tok.column, tok.end_line, tok.end_column)  # type: ignore[arg-type]
-        return _Name(str(tok), span)
+        return _Name(str(tok), self._tspan(tok))
 
     def _decode_string(self, tok: Token) -> str:
         """The value of a string literal: the text between the quotes, escapes decoded."""
