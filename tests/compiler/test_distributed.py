@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 import pytest
 import torch
 import torch.distributed as dist
@@ -21,12 +18,6 @@ model Net() {
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _net():
     torch.manual_seed(0)
     net = snndsl.compile_source(MODEL, "ddp.snn")
@@ -41,9 +32,9 @@ def _data():
     return torch.rand(4, 8, 2, 6, 6, generator=g), torch.randn(4, 8, 3, generator=g)
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+def _worker(rank: int, world: int, store: str, out: str) -> None:
+    # A file store, not a TCP port: no race with other processes for a "free" port.
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     torch.set_num_threads(1)
     ddp = torch.nn.parallel.DistributedDataParallel(_net())
     x, g = _data()
@@ -53,13 +44,17 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     (ddp(xs) * gs).sum().mul(world).backward()
     if rank == 0:
         torch.save({k: p.grad for k, p in ddp.module.named_parameters()}, out)
+    # Both ranks leave together: a rank that tears gloo down while its peer still talks
+    # to it made the other abort ("terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 def test_ddp_gradients_equal_single_process(tmp_path):
     out = str(tmp_path / "grads.pt")
-    mp.start_processes(_worker, args=(2, _free_port(), out), nprocs=2, join=True, start_method="spawn")
+    store = str(tmp_path / "store")
+    mp.start_processes(_worker, args=(2, store, out), nprocs=2, join=True, start_method="spawn")
     ddp_grads = torch.load(out, weights_only=True)
     net = _net()
     x, g = _data()
