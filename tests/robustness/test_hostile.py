@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 import snndsl
 from snndsl.diagnostics import SnnError, SnnNameError, SnnPermissionError, printable
