@@ -19,6 +19,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+
+def _seed(text: str) -> int:
+    """``--seed``: an integer torch accepts (0 to 2**63 - 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text[:40]!r}: an integer from 0 to 2**63 - 1") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"seed {text[:40]}{'...' if len(text) > 40 else ''} is out of range: "
+                                         "use an integer from 0 to 2**63 - 1")
+    return value
+
 def _params(pairs: Sequence[str] | None):
     from .frontend.declarations import CliParams
 
@@ -72,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-N", type=int, default=2, help="batch size (default 2)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--step-mode", choices=("m", "s"), default="m", help="multi-step (m) or single-step (s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for weights and input")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed for weights and input")
     p.add_argument("--torch-compile", action="store_true", help="wrap the module in torch.compile")
     _optimize(p)
     p.add_argument("--weights", help="load a state_dict (.pt, loaded with weights_only=True) first")
@@ -85,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", default="runs/digits", help="run folder for checkpoint and pictures")
 
     p = sub.add_parser("viz", help="draw the IR after every pass, with an index.html")

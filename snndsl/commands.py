@@ -202,7 +202,7 @@ def cmd_run(args: argparse.Namespace, params) -> int:
     hooks = []
     for n in ir.nodes():
         if n.stateful and isinstance(n.op, ops.Neuron):
-            mod = net.get_submodule(n.path)
+            mod = net.module_at(n.path)
             hooks.append(mod.register_forward_hook(
                 lambda m, i, o, p=n.path: rates.setdefault(p, []).append(float(o.float().mean()))))
     model = torch.compile(net) if args.torch_compile else net

@@ -128,16 +128,20 @@ class CompiledModule(_LabelledChildren, MemoryModule):
     #: module paths of the ``use ... stateful`` modules (printed by codegen when there are any)
     user_state: tuple[str, ...] = ()
 
+    def module_at(self, path: str) -> nn.Module:
+        """The submodule at a module path (``layer1.0.conv1``). Unlike ``get_submodule``,
+        it reads the registered children only, so a label such as ``training`` or
+        ``forward`` (a name ``nn.Module`` already has) finds the layer."""
+        module: nn.Module = self
+        for part in path.split("."):
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(self).__name__} has no submodule {path!r}")
+            module = child
+        return module
+
     def _user_stateful(self) -> list[nn.Module]:
-        out = []
-        for path in self.user_state:
-            module: nn.Module = self
-            for part in path.split("."):
-                child = module._modules[part]
-                assert child is not None  # codegen registers a module at each path
-                module = child
-            out.append(module)
-        return out
+        return [self.module_at(path) for path in self.user_state]
 
     def reset(self) -> None:
         """Reset every stateful module inside the model: neurons, Dropout masks and the

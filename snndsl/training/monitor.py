@@ -1,7 +1,7 @@
 """Watch the spikes of a compiled model with forward hooks on its stateful modules.
 
 The IR of a compiled model (``net.snn_ir``) says which nodes are stateful; each is the
-submodule ``net.get_submodule(node.path)``. Neurons (IF, LIF, PLIF) and stateful
+submodule ``net.module_at(node.path)``. Neurons (IF, LIF, PLIF) and stateful
 ``use`` modules are watched; Dropout is stateful too but its output is not a spike
 train, so it is left out.
 
@@ -95,7 +95,7 @@ class SpikeMonitor:
 
     def __enter__(self) -> SpikeMonitor:
         for w in self.layers:
-            mod = self.net.get_submodule(w.path)
+            mod = self.net.module_at(w.path)
             self._hooks.append(mod.register_forward_hook(self._hook(w.path, len(w.shape))))
         return self
 

@@ -1,0 +1,27 @@
+"""Command-line values and labels that used to end in a traceback (issue #17)."""
+
+from __future__ import annotations
+
+import pytest
+
+from snndsl.cli import main
+
+LABELS = "model M() {\n    input x: [4]\n    return x -> training: Linear(4, 4) -> forward: LIF()\n}\n"
+
+
+def test_run_with_labels_that_nn_module_attributes_share(tmp_path, capsys):
+    path = tmp_path / "m.snn"
+    path.write_text(LABELS)
+    assert main(["run", str(path)]) == 0
+    assert "forward" in capsys.readouterr().out  # its spike rate is reported
+
+
+@pytest.mark.parametrize("seed", ["12345678901234567890123", "-1", "1.5", "x"])
+def test_out_of_range_seeds_are_usage_errors(tmp_path, capsys, seed):
+    path = tmp_path / "m.snn"
+    path.write_text(LABELS)
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(path), "--seed", seed])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--seed" in err and "Traceback" not in err
