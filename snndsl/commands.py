@@ -18,7 +18,7 @@ from .compiler import (
     trace_passes,
 )
 from .diagnostics import SnnError, UsageError
-from .fileio import load_weights_file, write_atomic
+from .fileio import check_output_file, load_weights_file, write_atomic
 from .ir import ops
 from .ir.graph import IR
 from .ir.yaml import dump_yaml
@@ -109,6 +109,8 @@ def _check_memory(ir: IR, counts: dict[str, int], text: str) -> None:
 
 
 def cmd_compile(args: argparse.Namespace, params) -> int:
+    if args.output:
+        check_output_file(args.output, inputs=(args.file,))
     text = _read(args.file)
     ir, gen = generate(text, args.file, args.model, params, args.allow_import, optimize=args.optimize)
     if not args.no_memory_check:

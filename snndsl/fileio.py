@@ -46,6 +46,28 @@ def _remove(tmp: str) -> None:
         pass
 
 
+def check_output_file(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = ()) -> None:
+    """Refuse (a :class:`UsageError`) an output file path that an atomic write would
+    mishandle: a symlink (the link would become a file; name its target instead),
+    something that is not a regular file (a device such as ``/dev/null``, a FIFO, a
+    folder: it would be replaced), a folder that does not exist, or one of ``inputs``."""
+    from .diagnostics import UsageError
+
+    p = Path(path)
+    where = os.fspath(path)
+    if p.is_symlink():
+        raise UsageError(f"{where} is a symbolic link; give the path of the file itself "
+                         "(or leave out -o to write to standard output)")
+    if p.exists() and not p.is_file():
+        raise UsageError(f"{where} exists and is not a regular file (a folder, device or pipe); "
+                         "leave out -o to write to standard output")
+    if not p.parent.is_dir():
+        raise UsageError(f"cannot write {where}: the folder {os.fspath(p.parent)} does not exist")
+    for src in inputs:
+        if p.exists() and os.path.exists(src) and os.path.samefile(p, src):
+            raise UsageError(f"{where} is the input file {os.fspath(src)}: refusing to overwrite it")
+
+
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     write_atomic_group({path: data})
 

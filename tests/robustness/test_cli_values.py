@@ -25,3 +25,30 @@ def test_out_of_range_seeds_are_usage_errors(tmp_path, capsys, seed):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "--seed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("target, match", [
+    ("/dev/null", "is not a regular file"),
+    ("/dev/stdout", "is a symbolic link"),
+    ("{tmp}/missing/m.py", "does not exist"),
+    ("{src}", "is the input file"),
+    ("{tmp}", "is not a regular file"),
+])
+def test_compile_refuses_outputs_it_would_mishandle(tmp_path, capsys, target, match):
+    import os
+
+    src = tmp_path / "m.snn"
+    src.write_text(LABELS)
+    before = os.stat("/dev/null")
+    out = target.format(tmp=tmp_path, src=src)
+    assert main(["compile", str(src), "-o", out]) == 2
+    assert match in capsys.readouterr().err
+    assert src.read_text() == LABELS and not (tmp_path / "missing").exists()
+    assert os.stat("/dev/null").st_rdev == before.st_rdev  # still the device
+
+
+def test_compile_writes_a_regular_file(tmp_path):
+    src = tmp_path / "m.snn"
+    src.write_text(LABELS)
+    assert main(["compile", str(src), "-o", str(tmp_path / "m.py")]) == 0
+    assert "class M(CompiledModule)" in (tmp_path / "m.py").read_text()

@@ -45,6 +45,7 @@ def good_and_bad(tmp_path: Path) -> tuple[Path, Path]:
 def test_compile_output_survives_a_failed_run(good_and_bad: tuple[Path, Path], tmp_path: Path) -> None:
     good, bad = good_and_bad
     out = tmp_path / "out" / "model.py"
+    out.parent.mkdir()  # compile -o does not create folders (issue #17)
     status, _, err = run_cli(["compile", str(good), "-o", str(out)])
     assert status == 0, err
     before = out.read_bytes()
