@@ -68,6 +68,24 @@ def check_output_file(path: str | os.PathLike, inputs: tuple[str | os.PathLike, 
             raise UsageError(f"{where} is the input file {os.fspath(src)}: refusing to overwrite it")
 
 
+def check_output_folder(path: str | os.PathLike) -> None:
+    """Make sure files can be written into the folder ``path`` (created if missing) before
+    the work that produces them starts: a :class:`UsageError` otherwise."""
+    from .diagnostics import UsageError
+
+    p = Path(path)
+    where = os.fspath(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{where} exists and is not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".snndsl-probe.", dir=p)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"cannot write into {where}: {e.strerror or e}") from None
+
+
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     write_atomic_group({path: data})
 

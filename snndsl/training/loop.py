@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from ..compiler import compile_file
 from ..diagnostics import UsageError
-from ..fileio import write_atomic
+from ..fileio import check_output_folder, write_atomic
 from ..ir.graph import IR
 from .data import check_dataset, load_split, require
 from .evaluate import (
@@ -84,6 +84,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
     t_start = time.perf_counter()
     check_dataset(data)
     _check_args(T, epochs, batch_size, lr)
+    check_output_folder(out)  # before training: a run folder that cannot be written loses nothing
     need = ["sklearn", "tqdm"] + (["matplotlib"] if plots else [])
     mods = require(*need, purpose="snndsl train")
     tqdm = mods["tqdm"].tqdm

@@ -52,3 +52,16 @@ def test_compile_writes_a_regular_file(tmp_path):
     src.write_text(LABELS)
     assert main(["compile", str(src), "-o", str(tmp_path / "m.py")]) == 0
     assert "class M(CompiledModule)" in (tmp_path / "m.py").read_text()
+
+
+def test_train_checks_its_run_folder_before_training(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from ..conftest import EXAMPLES
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for out in (blocker, blocker / "sub"):
+        assert main(["train", str(EXAMPLES / "digits.snn"), "--data", "digits", "--out", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert "not a folder" in captured.err or "cannot write into" in captured.err
+        assert "epoch" not in captured.out + captured.err  # refused before the first epoch
