@@ -69,21 +69,18 @@ def check_output_file(path: str | os.PathLike, inputs: tuple[str | os.PathLike, 
 
 
 def check_output_folder(path: str | os.PathLike) -> None:
-    """Make sure files can be written into the folder ``path`` (created if missing) before
-    the work that produces them starts: a :class:`UsageError` otherwise."""
+    """Make sure the folder ``path`` can be created (if missing) and written before the
+    work that fills it starts: a :class:`UsageError` otherwise. Nothing is created."""
     from .diagnostics import UsageError
 
-    p = Path(path)
     where = os.fspath(path)
-    if p.exists() and not p.is_dir():
-        raise UsageError(f"{where} exists and is not a folder")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".snndsl-probe.", dir=p)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise UsageError(f"cannot write into {where}: {e.strerror or e}") from None
+    p = Path(path).absolute()
+    while not p.exists() and p.parent != p:
+        p = p.parent
+    if not p.is_dir():
+        raise UsageError(f"cannot write into {where}: {os.fspath(p)} exists and is not a folder")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write into {where}: {os.fspath(p)} is not writable")
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
