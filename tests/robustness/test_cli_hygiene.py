@@ -146,7 +146,8 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
 def test_cli_errors_have_no_colour_under_no_color(bad: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     status, out, err = run_cli(["check", str(bad)])
-    assert status == 1 and "\x1b[" not in err
+    assert_clean(status, out, err, str(bad), allowed=(1,))
+    assert "\x1b[" not in err and "\x1b[" not in out
 
 
 def _subprocess(argv: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:

@@ -9,10 +9,24 @@ run forward on tiny input. The only outcomes allowed are success and a located
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from .fuzzlib import SEEDS, check_program, mutants, programs
+
+
+#: what ``check_program`` may answer (it raises ``Crash`` for everything else)
+OUTCOME = re.compile(r"ok|ran|error:\w+|known:[a-z0-9-]+")
+
+
+def checked(program: str | bytes, run: bool) -> str:
+    """``check_program``'s outcome, which must be one of the documented ones."""
+    outcome = check_program(program, run=run)
+    assert OUTCOME.fullmatch(outcome), outcome
+    assert run or outcome != "ran", "a program ran although run=False"
+    return outcome
 
 
 def fast(n: int) -> settings:
@@ -30,28 +44,28 @@ def test_seeds_compile_and_run(index: int) -> None:
 @fast(250)
 @given(programs())
 def test_grammar_programs_through_codegen(program: str) -> None:
-    check_program(program, run=False)
+    checked(program, run=False)
 
 
 @fast(50)
 @given(programs())
 def test_grammar_programs_compile_and_run(program: str) -> None:
-    check_program(program, run=True)
+    checked(program, run=True)
 
 
 @fast(40)
 @given(programs(chaos=0.3))
 def test_chaotic_programs(program: str) -> None:
-    check_program(program, run=True)
+    checked(program, run=True)
 
 
 @fast(400)
 @given(mutants())
 def test_mutated_examples_through_codegen(program: bytes) -> None:
-    check_program(program, run=False)
+    checked(program, run=False)
 
 
 @fast(30)
 @given(mutants())
 def test_mutated_examples_compile_and_run(program: bytes) -> None:
-    check_program(program, run=True)
+    checked(program, run=True)
