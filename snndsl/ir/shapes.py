@@ -140,6 +140,9 @@ def adaptive(n: int) -> Callable[[dict, Shape], Shape]:
         vals = size if isinstance(size, tuple) else (size,) * n
         if len(vals) != n:
             raise ShapeProblem(f"output_size has {len(vals)} values, expected {n}")
+        if n == 1 and None in vals:  # torch's 1-d adaptive pool takes no None
+            raise ShapeProblem("AdaptiveAvgPool1d needs an integer output size (`none` keeps a size only "
+                               f"in 2-d and 3-d pools); to keep the length, write {shape[1]}")
         return (shape[0], *(shape[i + 1] if v is None else v for i, v in enumerate(vals)))
 
     return rule
@@ -210,6 +213,9 @@ def upsample(a: dict, shape: Shape) -> Shape:
         return (shape[0], *_tuple(a["size"], n, "size"))
     f = a["scale_factor"]
     fs = f if isinstance(f, tuple) else (f,) * n
+    if len(fs) != n:
+        raise ShapeProblem(f"scale_factor has {len(fs)} values, but {fmt(shape)} has {n} spatial "
+                           f"dim{'s' if n != 1 else ''}")
     return (shape[0], *_out_dims(shape[1:], [int(math.floor(shape[i + 1] * fs[i])) for i in range(n)]))
 
 

@@ -46,6 +46,9 @@ def meta_shape(module_factory, shape: tuple[int, ...]) -> tuple[int, ...]:
         out = module(torch.empty((2, *shape), device="meta"))
     if not isinstance(out, torch.Tensor):
         raise ShapeProblem(f"the module returned {type(out).__name__}, not a tensor")
+    if out.dim() == 0 or out.shape[0] != 2:
+        raise ShapeProblem(f"the module changes the batch dimension (a batch of 2 samples of {fmt(shape)} "
+                           f"became {list(out.shape)}): it acts on more dims than a sample has")
     return tuple(out.shape[1:])
 
 

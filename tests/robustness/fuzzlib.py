@@ -45,15 +45,7 @@ FILENAME = "fuzz.snn"
 #: crashes already reported to the lead: id -> (exception type name, message pattern).
 #: Keep it to what still reproduces (each entry with a strict xfail row in test_arguments.py);
 #: the rest were fixed and are now located errors at compile time.
-KNOWN: dict[str, tuple[str, str]] = {
-    # AdaptiveAvgPool1d(none): shape inference keeps the length, but torch's 1-d pool takes
-    # no None, so the first forward raises
-    "adaptive1d-none": ("TypeError", r"adaptive_avg_pool1d\(\): argument 'output_size'.*NoneType"),
-    # an nn.* module that pads or reshapes more dims than the per-sample rank (nn.ZeroPad2d
-    # on [4]) also changes the batch dim; shape inference drops the batch dim of its meta
-    # run without checking it, and the first forward's unflatten fails
-    "nn-batch-dim": ("RuntimeError", r"unflatten: Provided sizes"),
-}
+KNOWN: dict[str, tuple[str, str]] = {}  # none left: every crash the fuzzer found is fixed
 
 
 class Crash(Exception):

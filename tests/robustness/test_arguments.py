@@ -20,11 +20,6 @@ from .support import assert_clean, run_cli, tiny_forward
 OK, ERROR = "ok", "error"
 
 
-def KNOWN_BUG(raises: type[BaseException], reason: str):  # noqa: N802 - reads like a mark
-    """A row that still fails: an exception other than a located error escapes."""
-    return pytest.mark.xfail(strict=True, raises=raises, reason=reason)
-
-
 ROWS = [
     # (input shape, stage, expected, marks)
     ("[1, 4, 4]", 'Conv2d(1, 2, 3, padding_mode="circular", padding=1)', OK, ()),
@@ -82,15 +77,13 @@ ROWS = [
     ("[4]", "LIF(surrogate=SoftSign(alpha=0))", ERROR, ()),
     ("[4]", "LIF(tau=3.5e38)", ERROR, ()),
     ("[4]", 'nn.Identity("x\\n\\"\')")', OK, ()),
-    # open bugs (issue #13): an exception other than a located error escapes compile or forward
-    ("[1, 4]", "AdaptiveAvgPool1d(none)", ERROR, (KNOWN_BUG(TypeError, "1-d adaptive pool takes no None"),)),
-    ("[1, 4, 4]", "Upsample(scale_factor=(2, 3, 4))", ERROR,
-     (KNOWN_BUG(ValueError, "scale_factor length is not checked against the spatial rank"),)),
-    ("[2, 6]", "Upsample(scale_factor=(1, 2))", ERROR,
-     (KNOWN_BUG(ValueError, "scale_factor length is not checked against the spatial rank"),)),
-    ("[1, 4, 4]", "Upsample(scale_factor=(2,))", ERROR,
-     (KNOWN_BUG(IndexError, "a short scale_factor makes shape inference index out of range"),)),
-    ("[4]", "nn.ZeroPad2d(1)", ERROR, (KNOWN_BUG(RuntimeError, "the module pads the batch dim too"),)),
+    # were crashes (issue #13): now located errors at compile time
+    ("[1, 4]", "AdaptiveAvgPool1d(none)", ERROR, ()),
+    ("[1, 4, 4]", "Upsample(scale_factor=(2, 3, 4))", ERROR, ()),
+    ("[2, 6]", "Upsample(scale_factor=(1, 2))", ERROR, ()),
+    ("[1, 4, 4]", "Upsample(scale_factor=(2,))", ERROR, ()),
+    ("[1, 4, 4]", "Upsample(scale_factor=(2, 3))", OK, ()),
+    ("[4]", "nn.ZeroPad2d(1)", ERROR, ()),
     ("[4]", "nn.ZeroPad1d(1)", OK, ()),
 ]
 
