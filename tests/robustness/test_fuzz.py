@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 
 from .fuzzlib import SEEDS, check_program, mutants, programs
 
-
 #: what ``check_program`` may answer (it raises ``Crash`` for everything else)
 OUTCOME = re.compile(r"ok|ran|error:\w+|known:[a-z0-9-]+")
 
