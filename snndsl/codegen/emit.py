@@ -320,9 +320,14 @@ class Printer:
                   for n in unit if not isinstance(n.op, ops.Plumbing)]
         room = COMMENT_WIDTH - 2 * len(INDENT) - len("# ") - len(head)
         shown = " -> ".join(labels)
-        while len(shown) > room and len(labels) > 1:
-            labels.pop()
-            shown = " -> ".join(labels) + " -> ..."
+        if len(shown) > room and len(labels) > 1:  # as many labels as fit before " -> ...", in one pass
+            width, keep = 0, 1
+            for i, label in enumerate(labels):
+                width += len(label) + (4 if i else 0)
+                if i and width + len(" -> ...") > room:
+                    break
+                keep = i + 1
+            shown = " -> ".join(labels[:keep]) + " -> ..."
         return comment(head + shown)
 
     def _shape_doc(self, n: Node, multi: bool) -> str:
