@@ -6,13 +6,23 @@ changed (computed from the IRs before and after it, drawn as an overlay on its
 picture) and a link to its DOT file. Everything is computed and drawn before the
 first file is written, so an error leaves an existing output directory untouched;
 every file is written atomically, and the same input gives the same bytes.
+
+A rerun into the same folder leaves none of its own earlier files behind: the folder
+keeps a manifest, ``.snndsl-viz.json``, of the files ``snndsl viz`` wrote there, and a
+rerun removes those the previous run wrote and this one does not (an ``.svg`` after a
+switch to ``--format png``, ``07-fold-batchnorm`` after ``-O inference`` is dropped).
+Files that are not in the manifest are never removed; the index names them as not
+written by snndsl.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html
+import json
 import os
+import re
+import stat
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -117,8 +127,9 @@ def _name(i: int, pass_name: str) -> str:
 
 
 def build_report(traces: Sequence[tuple[str, IR]], fmt: str = "svg", collapse: bool = False,
-                 source: str = "") -> dict[str, str | bytes]:
-    """File name → contents for a report over ``traces``; nothing is written."""
+                 source: str = "", others: Sequence[str] = ()) -> dict[str, str | bytes]:
+    """File name → contents for a report over ``traces``; nothing is written. ``others``:
+    names of files in the output folder that snndsl did not write (the index lists them)."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     files: dict[str, str | bytes] = {}
@@ -137,27 +148,108 @@ def build_report(traces: Sequence[tuple[str, IR]], fmt: str = "svg", collapse: b
             pictures = list(pool.map(lambda item: run_graphviz(item[1], fmt), dots))
         for (n, _), pic in zip(dots, pictures, strict=True):
             files[n[: -len(".dot")] + "." + fmt] = pic
-    files["index.html"] = index_html(traces, changes, fmt, source, collapse)
+    files["index.html"] = index_html(traces, changes, fmt, source, collapse, others)
     return files
+
+
+#: the list of files ``snndsl viz`` wrote into a folder, beside them
+MANIFEST = ".snndsl-viz.json"
+_MANIFEST_KIND = "snndsl viz output"
+#: the only names a manifest may make a rerun remove: what build_report names files
+_OWN_NAME = re.compile(r"(?:\d{2,}-[a-z0-9-]+\.(?:dot|svg|png)|index\.html)")
+_MANIFEST_MAX_BYTES = 1 << 20
+
+
+def _manifest(files: Sequence[str]) -> str:
+    return json.dumps({"written_by": _MANIFEST_KIND, "version": 1, "files": sorted(files)}, indent=1) + "\n"
+
+
+def previous_files(outdir: str | os.PathLike) -> set[str]:
+    """The files an earlier ``snndsl viz`` run wrote into ``outdir``, from its manifest.
+
+    A missing, unreadable or foreign manifest gives none (nothing will be removed); so do
+    names in it that ``snndsl viz`` would never write (``../x``, ``notes.txt``)."""
+    path = Path(outdir) / MANIFEST
+    try:
+        st = path.lstat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _MANIFEST_MAX_BYTES:
+            return set()
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return set()
+    if not isinstance(data, dict) or data.get("written_by") != _MANIFEST_KIND:
+        return set()
+    names = data.get("files")
+    if not isinstance(names, list):
+        return set()
+    return {n for n in names if isinstance(n, str) and _OWN_NAME.fullmatch(n)}
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _listing(out: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(out))
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise UsageError(f"cannot read the folder {os.fspath(out)}: {e.strerror or e}") from None
 
 
 def write_report(traces: Sequence[tuple[str, IR]], outdir: str | os.PathLike, fmt: str = "svg",
                  collapse: bool = False, source: str = "") -> list[str]:
     """Draw the IR after every pass (``traces``: ``snndsl.trace_passes``) into ``outdir``;
-    returns the paths written."""
+    returns the paths written (the manifest :data:`MANIFEST` beside them is not listed).
+
+    Files that the previous run wrote there (its manifest says which) and this run does
+    not write are removed; every other file in ``outdir`` stays and is named in the index."""
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{os.fspath(outdir)} exists and is not a directory")
-    files = build_report(traces, fmt, collapse, source)
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    names = set(report_names(traces, fmt))
+    stale = sorted(n for n in previous_files(out) - names if _is_file(out / n))
+    others = [n for n in _listing(out) if n not in names and n not in stale and n != MANIFEST]
+    files = build_report(traces, fmt, collapse, source, others)
+    # the manifest lists every file of ours that may be in the folder at any moment: the
+    # old and new ones while writing, the new ones once the stale ones are gone
+    _write(out / MANIFEST, _manifest([*names, *stale]))
     written = []
     for name, data in files.items():  # index.html last: it is complete only when all it shows is
         path = out / name
-        try:
-            write_atomic(path, data)
-        except OSError as e:
-            raise UsageError(f"cannot write {os.fspath(path)}: {e.strerror or e}") from None
+        _write(path, data)
         written.append(os.fspath(path))
+    for name in stale:
+        try:
+            os.unlink(out / name)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise UsageError(f"cannot remove {os.fspath(out / name)} (written by an earlier snndsl viz run): "
+                             f"{e.strerror or e}") from None
+    if stale:
+        _write(out / MANIFEST, _manifest(list(names)))
     return written
+
+
+def _write(path: Path, data: str | bytes) -> None:
+    try:
+        write_atomic(path, data)
+    except OSError as e:
+        raise UsageError(f"cannot write {os.fspath(path)}: {e.strerror or e}") from None
+
+
+def report_names(traces: Sequence[tuple[str, IR]], fmt: str) -> list[str]:
+    """The names of the files :func:`build_report` makes, in its order."""
+    stems = [_name(i, name) for i, (name, _) in enumerate(traces)]
+    pictures = [s + "." + fmt for s in stems] if fmt != "dot" else []
+    return [*(s + ".dot" for s in stems), *pictures, "index.html"]
 
 
 _CSS = """body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,sans-serif;margin:0 auto;
@@ -172,7 +264,7 @@ border:1px solid #e9ecef}.legend{display:flex;flex-wrap:wrap;gap:6px;padding:0;l
 
 
 def index_html(traces: Sequence[tuple[str, IR]], changes: Sequence[PassChange], fmt: str, source: str,
-               collapse: bool) -> str:
+               collapse: bool, others: Sequence[str] = ()) -> str:
     """The page that shows the passes in order, each with its picture, doc and changes."""
     e = html.escape
     last = traces[-1][1]
@@ -205,5 +297,21 @@ def index_html(traces: Sequence[tuple[str, IR]], changes: Sequence[PassChange], 
             out.append(f'<figure><a href="{href}"><img src="{href}" alt="{e(last.model)} after {e(name)}">'
                        f"</a></figure>")
         out.append(f'<p>DOT: <a href="{quote(stem)}.dot">{e(stem)}.dot</a></p></section>')
+    if others:
+        out.append(_others_note(others))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+_OTHERS_SHOWN = 20
+
+
+def _others_note(others: Sequence[str]) -> str:
+    """A note on the files in the folder that snndsl viz did not write (and leaves alone)."""
+    shown = [os.fsencode(n).decode("utf-8", "replace") for n in others[:_OTHERS_SHOWN]]
+    more = f" and {len(others) - _OTHERS_SHOWN} more" if len(others) > _OTHERS_SHOWN else ""
+    listed = ", ".join(f"<code>{html.escape(n)}</code>" for n in shown) + more
+    what = "this file" if len(others) == 1 else f"these {len(others)} files"
+    return (f'<section id="other-files"><p class="changes"><b>Other files in this folder were not written by '
+            f"snndsl:</b> {listed}. snndsl viz leaves {what} alone; the pictures above are the ones listed in "
+            f"<code>{MANIFEST}</code>.</p></section>")

@@ -4,6 +4,8 @@ what each pass changed, byte-identical reruns, and clear errors that leave old o
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import re
 import stat
 from pathlib import Path
@@ -45,7 +47,8 @@ def test_viz_writes_a_picture_and_dot_per_pass_and_an_index_linking_them(reports
     d = reports[name]
     stems = [f"{i:02d}-{p}" for i, p in enumerate(DEFAULT_PASS_NAMES)]
     assert sorted(p.name for p in d.iterdir()) == sorted([*(s + ".svg" for s in stems),
-                                                           *(s + ".dot" for s in stems), "index.html"])
+                                                           *(s + ".dot" for s in stems), "index.html",
+                                                           report.MANIFEST])
     assert len(stems) >= 5
     index = (d / "index.html").read_text()
     assert re.findall(r'<img src="([^"]+)"', index) == [s + ".svg" for s in stems]
@@ -118,7 +121,8 @@ def test_png_and_collapse(tmp_path):
 def test_format_dot_needs_no_renderer(tmp_path, monkeypatch):
     monkeypatch.setattr(render_module, "renderers", lambda: [])
     assert main(["viz", str(EXAMPLES / "csnn.snn"), "-o", str(tmp_path), "--format", "dot"]) == 0
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".dot"] * len(DEFAULT_PASS_NAMES) + [".html"]
+    assert sorted(p.suffix for p in tmp_path.iterdir() if p.name != report.MANIFEST) == (
+        [".dot"] * len(DEFAULT_PASS_NAMES) + [".html"])
     assert "<img" not in (tmp_path / "index.html").read_text()
 
 
@@ -192,3 +196,109 @@ def test_the_docs_picture_is_what_the_tool_draws(tmp_path):
     write_report(trace_passes((EXAMPLES / "csnn.snn").read_text(), "examples/csnn.snn"), source="examples/csnn.snn", outdir=tmp_path, fmt="png")
     assert (tmp_path / "03-fuse-stateless.png").read_bytes() == (ROOT / "docs/img/fusion.png").read_bytes(), (
         "regenerate: snndsl viz examples/csnn.snn -o DIR --format png; cp DIR/03-fuse-stateless.png docs/img/fusion.png")
+
+
+# -- reruns into the same folder: no stale files of earlier runs (issue #17) ----------------
+
+def _ours(d: Path) -> set[str]:
+    return set(json.loads((d / report.MANIFEST).read_text())["files"])
+
+
+def test_a_rerun_removes_its_own_stale_files_and_keeps_the_users(tmp_path, capsys):
+    d = tmp_path / "viz"
+    src = str(EXAMPLES / "csnn.snn")
+    assert main(["viz", src, "-o", str(d), "-O", "inference"]) == 0  # svg, 8 passes
+    first = set(os.listdir(d))
+    assert "07-fold-batchnorm.svg" in first and _ours(d) == first - {report.MANIFEST}
+    (d / "notes.txt").write_text("mine")
+    (d / "99-mine.svg").write_text("<svg/>")  # named like ours, but not in the manifest
+    (d / "sub").mkdir()
+    assert main(["viz", src, "-o", str(d), "--format", "png", "--collapse"]) == 0  # png, 7 passes
+    stems = [f"{i:02d}-{p}" for i, p in enumerate(DEFAULT_PASS_NAMES)]
+    want = {*(s + ".png" for s in stems), *(s + ".dot" for s in stems), "index.html"}
+    assert set(os.listdir(d)) == want | {report.MANIFEST, "notes.txt", "99-mine.svg", "sub"}
+    assert _ours(d) == want
+    assert (d / "notes.txt").read_text() == "mine" and (d / "99-mine.svg").read_text() == "<svg/>"
+    index = (d / "index.html").read_text()
+    assert "Other files in this folder were not written by snndsl:" in index
+    assert "<code>99-mine.svg</code>, <code>notes.txt</code>, <code>sub</code>" in index
+    assert main(["viz", src, "-o", str(d), "--format", "dot"]) == 0
+    assert not list(d.glob("*.png")) and _ours(d) == {*(s + ".dot" for s in stems), "index.html"}
+    assert {"notes.txt", "99-mine.svg", "sub"} <= set(os.listdir(d))
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_rerun_with_fewer_passes_leaves_no_pictures_of_the_missing_ones(tmp_path):
+    traces = traced(str(EXAMPLES / "sew_resnet.snn"))
+    write_report(traces, tmp_path, fmt="dot")
+    assert len(list(tmp_path.glob("*.dot"))) == len(traces)
+    write_report(traces[:3], tmp_path, fmt="dot")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*(f"{i:02d}-{n}.dot" for i, (n, _) in enumerate(traces[:3])), "index.html", report.MANIFEST])
+    assert "not written by snndsl" not in (tmp_path / "index.html").read_text()
+
+
+def test_a_clean_rerun_gives_the_bytes_of_a_fresh_folder(tmp_path):
+    traces = traced(str(EXAMPLES / "csnn.snn"))
+    fresh, reused = tmp_path / "fresh", tmp_path / "reused"
+    write_report(traces, fresh, fmt="dot")
+    write_report(traces, reused, fmt="png", collapse=True)
+    write_report(traces, reused, fmt="dot")
+    assert _files(reused) == _files(fresh)
+
+
+@pytest.mark.parametrize("manifest", [
+    '{"written_by": "snndsl viz output", "version": 1, "files": ["../outside.txt", "notes.txt", '
+    '"/tmp/x.svg", "00-build.dot/../../outside.txt", "70-link.svg", "07-gone.svg", 3, null]}',
+    '{"written_by": "someone else", "files": ["07-gone.svg"]}',
+    "not json at all", '["07-gone.svg"]', '{"written_by": "snndsl viz output", "files": "07-gone.svg"}',
+    "[" * 100_000,
+])
+def test_a_manifest_never_removes_what_snndsl_did_not_write(tmp_path, manifest):
+    d = tmp_path / "viz"
+    d.mkdir()
+    (tmp_path / "outside.txt").write_text("keep")
+    (d / "notes.txt").write_text("keep")
+    (d / "07-gone.svg").write_text("old")
+    (d / "real.svg").write_text("keep")
+    (d / "70-link.svg").symlink_to(d / "real.svg")
+    (d / report.MANIFEST).write_text(manifest)
+    write_report(traced(str(EXAMPLES / "csnn.snn")), d, fmt="dot")
+    assert (tmp_path / "outside.txt").read_text() == "keep" and (d / "notes.txt").read_text() == "keep"
+    assert (d / "real.svg").read_text() == "keep" and (d / "70-link.svg").is_symlink()
+    gone = not (d / "07-gone.svg").exists()
+    assert gone == manifest.startswith('{"written_by": "snndsl viz output", "version": 1')
+    assert json.loads((d / report.MANIFEST).read_text())["written_by"] == "snndsl viz output"
+
+
+def test_a_listed_file_replaced_by_a_link_or_folder_stays(tmp_path):
+    traces = traced(str(EXAMPLES / "csnn.snn"))
+    write_report(traces, tmp_path, fmt="svg")
+    (tmp_path / "00-build.svg").unlink()
+    (tmp_path / "00-build.svg").mkdir()
+    (tmp_path / "01-infer-shapes.svg").unlink()
+    (tmp_path / "01-infer-shapes.svg").symlink_to(tmp_path / "00-build.dot")
+    write_report(traces, tmp_path, fmt="dot")
+    assert (tmp_path / "00-build.svg").is_dir() and (tmp_path / "01-infer-shapes.svg").is_symlink()
+    assert not (tmp_path / "02-mark-state.svg").exists()
+    assert "<code>00-build.svg</code>, <code>01-infer-shapes.svg</code>" in (tmp_path / "index.html").read_text()
+
+
+def test_a_run_that_fails_while_writing_keeps_every_file_of_ours_in_the_manifest(tmp_path, monkeypatch):
+    traces = traced(str(EXAMPLES / "csnn.snn"))
+    write_report(traces, tmp_path, fmt="svg")
+    svgs = {p.name for p in tmp_path.glob("*.svg")}
+    real = report.write_atomic
+
+    def failing(path, data):
+        if Path(path).name == "index.html":
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(report, "write_atomic", failing)
+    with pytest.raises(UsageError, match="No space left"):
+        write_report(traces, tmp_path, fmt="dot")
+    assert svgs <= _ours(tmp_path) and {p.name for p in tmp_path.glob("*.svg")} == svgs  # nothing lost track of
+    monkeypatch.setattr(report, "write_atomic", real)
+    write_report(traces, tmp_path, fmt="dot")
+    assert not list(tmp_path.glob("*.svg"))
