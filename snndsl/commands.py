@@ -18,7 +18,7 @@ from .compiler import (
     trace_passes,
 )
 from .diagnostics import SnnError, UsageError
-from .fileio import check_output_file, load_weights_file, write_atomic
+from .fileio import check_output_file, write_atomic
 from .ir import ops
 from .ir.graph import IR
 from .ir.yaml import dump_yaml
@@ -127,25 +127,11 @@ def cmd_compile(args: argparse.Namespace, params) -> int:
 
 
 def load_weights(net, path: str) -> None:
-    """Load a state_dict safely (``weights_only=True``), reporting mismatches by module path."""
-    state = load_weights_file(path)
-    if not isinstance(state, dict):
-        raise UsageError(f"{path} does not hold a state_dict (got {type(state).__name__})")
-    own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    extra = [k for k in state if k not in own]
-    shapes = [f"{k}: file {list(state[k].shape)} vs model {list(own[k].shape)}"
-              for k in own if k in state and hasattr(state[k], "shape") and state[k].shape != own[k].shape]
-    if missing or extra or shapes:
-        parts = []
-        if missing:
-            parts.append("missing keys: " + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
-        if extra:
-            parts.append("unexpected keys: " + ", ".join(extra[:10]) + (" ..." if len(extra) > 10 else ""))
-        if shapes:
-            parts.append("shape mismatches: " + "; ".join(shapes[:10]))
-        raise UsageError(f"weights in {path} do not fit the model: " + " | ".join(parts))
-    net.load_state_dict(state, strict=True)
+    """Load a state_dict safely (:mod:`snndsl.weights`); notes go to stderr."""
+    from .weights import fit_state_dict, read_state_dict
+
+    for note in fit_state_dict(net, read_state_dict(path, net), f"weights in {path}"):
+        print(f"note: {note}", file=sys.stderr)
 
 
 def run_device(name: str):

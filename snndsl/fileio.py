@@ -112,15 +112,70 @@ def write_atomic_group(files: Mapping[str | os.PathLike, str | bytes]) -> None:
             raise
 
 
-def load_weights_file(path: str | os.PathLike) -> Any:
-    """The object saved in ``path``, loaded with ``weights_only=True`` onto the CPU."""
+#: a weights file may declare at most this many bytes of uncompressed content beyond
+#: what the model it is loaded into holds (torch.save writes uncompressed entries)
+WEIGHTS_SLACK_BYTES = 64 * 2**20
+
+
+def _zip_content_bytes(where: str) -> int | None:
+    """The declared uncompressed size of the zip archive ``where`` (``torch.save``'s
+    format), or None for a file that is not a zip (the legacy format is read as it is)."""
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(where):
+            return None
+        with zipfile.ZipFile(where) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return None  # torch.load reports it
+
+
+def load_weights_file(path: str | os.PathLike, max_bytes: int | None = None) -> Any:
+    """The object saved in ``path``, loaded with ``weights_only=True`` onto the CPU.
+
+    Refused before anything is read: a path that is not a regular file (a FIFO would
+    block, a device never ends), and an archive whose declared content exceeds
+    ``max_bytes`` (default: half this machine's memory), so a small zip that inflates to
+    gigabytes is never inflated.
+    """
+    import stat
+
     import torch
 
     where = os.fspath(path)
     try:
-        return torch.load(where, map_location="cpu", weights_only=True)
+        st = os.stat(where)
     except FileNotFoundError:
         raise UsageError(f"no such weights file: {where}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read weights from {where}: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{where} is not a regular file (a folder, device or pipe); "
+                         "save the weights with torch.save and pass that file")
+    if max_bytes is None:
+        max_bytes = _memory_bytes() // 2
+    declared = _zip_content_bytes(where)
+    if declared is not None and declared > max_bytes:
+        raise UsageError(f"cannot load weights from {where}: the archive declares {_size(declared)} "
+                         f"of content ({_size(st.st_size)} on disk), more than the {_size(max_bytes)} "
+                         "the model's weights can need; it is not a state_dict of this model")
+    try:
+        return torch.load(where, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds (pickle.UnpicklingError for code in the file)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"cannot load weights from {where}: {first}") from None
+        raise UsageError(f"cannot load weights from {where}: {first[:300]}") from None
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 1 << 40
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} bytes"

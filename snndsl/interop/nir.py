@@ -27,8 +27,9 @@ import numpy as np
 import torch
 
 from ..diagnostics import SnnError, SourceSpan, UsageError
-from ..fileio import load_weights_file, write_atomic, write_atomic_group
+from ..fileio import write_atomic, write_atomic_group
 from ..ir.graph import IR
+from ..weights import fit_state_dict, read_state_dict
 from ._common import NirError, nir_module, nir_span, sanitize
 from .nir_export import export_ir
 from .nir_import import MAX_DEPTH, ImportResult, import_graph
@@ -48,38 +49,8 @@ __all__ = ["to_nir", "from_nir", "export_source", "export_file", "import_file", 
 
 
 def load_weights(weights: str | os.PathLike | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A state_dict from a mapping or a ``.pt`` file (loaded with ``weights_only=True``).
-
-    A checkpoint that wraps its state_dict as ``{"state_dict": ...}`` or ``{"model": ...}``
-    is unwrapped.
-    """
-    if isinstance(weights, Mapping):
-        data: Any = weights
-    else:
-        data = load_weights_file(weights)
-    if isinstance(data, Mapping):
-        for key in ("state_dict", "model"):
-            if isinstance(data.get(key), Mapping) and len(data) <= 4:
-                data = data[key]
-                break
-    if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        where = "the weights" if isinstance(weights, Mapping) else os.fspath(weights)
-        raise UsageError(f"{where} does not hold a state_dict (a mapping of names to tensors)")
-    return dict(data)
-
-
-def _fit(net: torch.nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
-    own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
-            if keys:
-                parts.append(f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}")
-        raise UsageError(f"{what} do not fit the model ({'; '.join(parts)})")
-    net.load_state_dict(state, strict=True)
+    """A state_dict from a mapping or a ``.pt`` file (:func:`snndsl.weights.read_state_dict`)."""
+    return read_state_dict(weights)
 
 
 def to_nir(model: torch.nn.Module | IR, state_dict: Mapping[str, torch.Tensor] | None = None, *,
@@ -104,9 +75,9 @@ def to_nir(model: torch.nn.Module | IR, state_dict: Mapping[str, torch.Tensor] |
         if not isinstance(compiled, IR):
             raise UsageError("to_nir needs a model compiled by snndsl (or its IR)")
         ir = compiled
-        if state_dict is not None:
-            _fit(model, state_dict, "the weights")
-        state_dict = model.state_dict()
+        notes = fit_state_dict(model, state_dict, "the weights") if state_dict is not None else []
+        graph, report = export_ir(ir, model.state_dict(), dt=dt, strict=strict)
+        return graph, notes + report
     return export_ir(ir, state_dict, dt=dt, strict=strict)
 
 
@@ -119,13 +90,15 @@ def export_source(text: str, filename: str = "<string>", model: str | None = Non
     from ..compiler import compile_source
 
     net = compile_source(text, filename, model, params, allow_imports=allow_imports)
+    notes = []
     if weights is not None:
         where = os.fspath(weights) if not isinstance(weights, Mapping) else "the weights"
-        _fit(net, load_weights(weights), f"the weights in {where}")
+        notes = fit_state_dict(net, read_state_dict(weights, net), f"the weights in {where}")
     try:
-        return to_nir(net, dt=dt, strict=strict)
+        graph, report = to_nir(net, dt=dt, strict=strict)
     except SnnError as e:
         raise e.with_source(text) from None
+    return graph, notes + report
 
 
 def export_file(text: str, filename: str, out_path: str | os.PathLike, model: str | None = None,
