@@ -31,6 +31,17 @@ def _seed(text: str) -> int:
                                          "use an integer from 0 to 2**63 - 1")
     return value
 
+def _scale(text: str) -> float:
+    """``--input-scale``: a finite positive number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid scale {text[:40]!r}: a positive number such as 4") from None
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"scale {text[:40]} must be a finite positive number")
+    return value
+
+
 def _params(pairs: Sequence[str] | None):
     from .frontend.declarations import CliParams
 
@@ -86,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step-mode", choices=("m", "s"), default="m", help="multi-step (m) or single-step (s)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed for weights and input")
     p.add_argument("--torch-compile", action="store_true", help="wrap the module in torch.compile")
+    p.add_argument("--input-scale", type=_scale, default=1.0, metavar="S",
+                   help="random input uniform in [0, S) (default 1); with --input-code poisson, spike rates")
+    p.add_argument("--input-code", choices=("uniform", "poisson"), default="uniform",
+                   help="uniform values (default) or Poisson spikes (rate-coded, as SpikingJelly's PoissonEncoder)")
     _optimize(p)
     p.add_argument("--weights", help="load a state_dict (.pt, loaded with weights_only=True) first")
     p.add_argument("--data", choices=("digits",), help="evaluate on a data set's test split instead of random input")

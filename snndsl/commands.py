@@ -157,6 +157,7 @@ def cmd_run(args: argparse.Namespace, params) -> int:
     import torch
 
     from .compiler import compile_source
+    from .failures import located_failures
 
     if args.T < 1 or args.N < 1:
         raise UsageError("-T and -N must be positive")
@@ -185,7 +186,7 @@ def cmd_run(args: argparse.Namespace, params) -> int:
         op = n.op
         assert isinstance(op, ops.Input)
         shape = (N, *op.shape) if (op.static or args.step_mode == "s") else (T, N, *op.shape)
-        xs.append(torch.rand(shape, device=device))
+        xs.append(_random_input(shape, args.input_scale, args.input_code, device))
     rates: dict[str, list[float]] = {}
     hooks = []
     for n in ir.nodes():
@@ -205,7 +206,11 @@ def cmd_run(args: argparse.Namespace, params) -> int:
                 out = model(*xs)
             return out
 
-    out = once()
+    with located_failures(net, ir):
+        try:
+            out = once()
+        except SnnError as e:
+            raise e.with_source(text) from None
     for h in hooks:
         h.remove()
     times = []
@@ -232,9 +237,32 @@ def cmd_run(args: argparse.Namespace, params) -> int:
         width = max(len(p) for p in rates)
         for p, r in rates.items():
             print(f"    {p.ljust(width)}  {statistics.fmean(r):.4f}")
+        if not any(any(v > 0 for v in r) for r in rates.values()):
+            if args.input_code == "poisson" and args.input_scale >= 1:
+                advice = "try --input-code uniform --input-scale 4, or trained weights (--weights)"
+            else:
+                advice = f"try --input-scale {args.input_scale * 4:g}"
+            print(f"note: no layer spiked: the random input ({_input_words(args)}) does not drive this "
+                  f"network; {advice}")
     med = statistics.median(times)
     print(f"  time: {med * 1e3:.2f} ms per forward, {med / T * 1e3:.3f} ms per step (median of 5)")
     return 0
+
+
+def _random_input(shape: tuple[int, ...], scale: float, code: str, device):
+    """``run``'s input: uniform in [0, scale), or spikes with that rate (``poisson``)."""
+    import torch
+
+    x = torch.rand(shape, device=device)
+    if code == "poisson":
+        return (torch.rand(shape, device=device) < x * scale).float()
+    return x * scale
+
+
+def _input_words(args: argparse.Namespace) -> str:
+    if args.input_code == "poisson":
+        return f"spikes of rate uniform in [0, {min(args.input_scale, 1.0):g})"
+    return f"uniform in [0, {args.input_scale:g})"
 
 
 def cmd_viz(args: argparse.Namespace, params) -> int:

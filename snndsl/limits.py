@@ -6,8 +6,9 @@ models are built and run in, and compared with the memory of the machine or devi
 * :func:`check_memory` — a model's parameters and buffers against this machine's memory
   (``compile_source``/``compile_file``, ``snndsl compile`` unless ``--no-memory-check``);
   :func:`parameters_exceed_memory` is the same test as a yes/no (``snndsl check``'s note);
-* :func:`check_run_memory` — the input or largest value of a run, ``[T, N, ...]`` at once
-  in multi-step mode, against the memory of the device it runs on (``snndsl run``,
+* :func:`check_run_memory` — the values of one forward call (:func:`run_bytes`: every
+  value that is not a view, ``[T, N, ...]`` at once in multi-step mode, all alive until
+  the call returns), against the memory of the device it runs on (``snndsl run``,
   ``snndsl run --data``, ``snndsl train``);
 * :data:`MAX_ELEMENTS` — the elements per sample of one value past which a shape is
   surely a mistake (shape inference).
@@ -28,11 +29,11 @@ import torch
 
 from .diagnostics import SnnLimitError
 from .ir import ops
-from .ir.graph import IR
+from .ir.graph import IR, Node
 
 __all__ = [
     "BYTES_PER_VALUE", "MAX_ELEMENTS", "available_memory", "device_memory", "parameter_bytes",
-    "parameters_exceed_memory", "check_memory", "check_run_memory",
+    "parameters_exceed_memory", "check_memory", "check_run_memory", "run_bytes",
 ]  # fmt: skip
 
 #: bytes of one value (float32)
@@ -44,11 +45,53 @@ _GiB = 2**30
 
 
 def available_memory() -> int:
-    """Bytes of physical memory of this machine."""
+    """Bytes of memory this process may use: the machine's physical memory, lowered by
+    an address-space limit (``ulimit -v``, less what the process maps already) or a
+    cgroup memory limit (containers, ``systemd-run -p MemoryMax``) where one is set."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 40
+        total = 1 << 40
+    return min(total, _rlimit_room(), _cgroup_room())
+
+
+def _rlimit_room() -> int:
+    try:
+        import resource
+
+        limits = [resource.getrlimit(r)[0] for r in (resource.RLIMIT_AS, resource.RLIMIT_DATA)]
+    except (ImportError, OSError, ValueError):  # pragma: no cover - non-POSIX
+        return 1 << 62
+    finite = [v for v in limits if v != resource.RLIM_INFINITY and v >= 0]
+    if not finite:
+        return 1 << 62
+    soft = min(finite)
+    try:
+        with open("/proc/self/statm") as fh:
+            mapped = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        mapped = 0
+    return max(soft - mapped, 0)
+
+
+def _cgroup_room() -> int:
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as fh:
+                raw = fh.read().strip()
+            if raw == "max":
+                return 1 << 62
+            limit = int(raw)
+            with open(usage_file) as fh:
+                used = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit >= 1 << 60:  # cgroup v1 writes "no limit" as a huge number
+            return 1 << 62
+        return max(limit - used, 0)
+    return 1 << 62
 
 
 def device_memory(device: torch.device) -> int:
@@ -82,22 +125,40 @@ def check_memory(ir: IR, counts: Mapping[str, int]) -> None:
             "check the layer sizes (`snndsl check` shows the parameter count of every layer)")
 
 
-def check_run_memory(ir: IR, T: int, N: int, step_mode: str, device: torch.device,
-                     hint: str = "lower -T or -N, or check the sizes in the file") -> None:
-    """Refuse a run whose input or largest value (float32, all of ``[T, N, ...]`` at
-    once in multi-step mode) cannot fit in the device's memory, before allocating it."""
-    limit = device_memory(device)
-    worst, size = None, 0
+#: ops whose value is a view of their input: no memory of their own
+_VIEWS = (ops.FlattenTime, ops.UnflattenTime, ops.BroadcastTime, ops.Output)
+
+
+def run_bytes(ir: IR, T: int, N: int, step_mode: str) -> tuple[int, object, int]:
+    """``(peak, largest node, its bytes)`` of one forward call (float32): the generated
+    forward keeps every value alive until it returns (and autograd keeps them for the
+    backward pass), so the peak is the sum of all values that are not views."""
+    total, worst, size = 0, None, 0
     for n in ir.nodes():
-        if n.shape is None or isinstance(n.op, ops.Output):
+        if n.shape is None or isinstance(n.op, _VIEWS):
             continue
-        static = isinstance(n.op, ops.Input) and n.op.static
+        region = ir.regions.get(n.region) if n.region else None
+        static = (isinstance(n.op, ops.Input) and n.op.static) or (region is not None and region.static)
         lead = N if (static or step_mode == "s") else T * N
         nbytes = math.prod(n.shape) * lead * BYTES_PER_VALUE
+        total += nbytes
         if nbytes > size:
             worst, size = n, nbytes
-    if worst is not None and size > limit:
-        what = f"input '{worst.op.name}'" if isinstance(worst.op, ops.Input) else f"the value of '{worst.path}'"
-        raise SnnLimitError(
-            f"with T={T} and N={N}, {what} needs {size / _GiB:,.1f} GiB, more than the "
-            f"{limit / _GiB:,.1f} GiB of {device.type} memory here", worst.span, hint)
+    return total, worst, size
+
+
+def check_run_memory(ir: IR, T: int, N: int, step_mode: str, device: torch.device,
+                     hint: str = "lower -T or -N, or check the sizes in the file") -> None:
+    """Refuse a run whose values (float32, all of ``[T, N, ...]`` at once in multi-step
+    mode, all alive until the forward returns) cannot fit in the device's memory, before
+    allocating any of them."""
+    limit = device_memory(device)
+    peak, worst, size = run_bytes(ir, T, N, step_mode)
+    if worst is None or peak <= limit:
+        return
+    assert isinstance(worst, Node)
+    what = f"input '{worst.op.name}'" if isinstance(worst.op, ops.Input) else f"the value of '{worst.path}'"
+    raise SnnLimitError(
+        f"with T={T} and N={N}, one forward call needs {peak / _GiB:,.1f} GiB for its values "
+        f"({what} alone {size / _GiB:,.1f} GiB), more than the {limit / _GiB:,.1f} GiB of "
+        f"{device.type} memory here", worst.span, hint)

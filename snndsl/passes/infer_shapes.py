@@ -85,6 +85,9 @@ def _hint(node: Node) -> str:
     if isinstance(node.op, ops.Layer) and node.op.kind in registry.LAYERS:
         spec = registry.LAYERS[node.op.kind]
         return f"{spec.kind}: {spec.doc}"
+    if isinstance(node.op, (ops.TorchModule, ops.UserModule)):
+        return (f"torch refused {node.op.kind} with these arguments on this input: check its arguments "
+                "against its documentation")
     return "check the shapes of the values that meet here"
 
 
