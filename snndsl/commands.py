@@ -14,10 +14,11 @@ from .compiler import (
     generate,
     load_class,
     lower,
+    parameter_and_buffer_counts,
     parameter_counts,
     trace_passes,
 )
-from .diagnostics import SnnError, UsageError
+from .diagnostics import SnnError, UsageError, printable
 from .fileio import check_output_file, write_atomic
 from .ir import ops
 from .ir.graph import IR
@@ -41,14 +42,15 @@ def _main_args(op: ops.Op) -> str:
     return op.describe()
 
 
-def layer_table(ir: IR, counts: dict[str, int]) -> list[tuple[str, ...]]:
+def layer_table(ir: IR, params: dict[str, int], buffers: dict[str, int]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for n in ir.order():
         if isinstance(n.op, ops.Output | ops.Plumbing):
             continue
-        params = counts.get(n.path, 0) if isinstance(n.op, ops.Layer) else 0
-        rows.append((n.path, type(n.op).__name__ if not isinstance(n.op, ops.Layer) else n.op.kind,
-                     _main_args(n.op), _shape(n.shape), f"{params:,}" if params else "-",
+        op = n.op
+        p, b = (params.get(n.path, 0), buffers.get(n.path, 0)) if isinstance(op, ops.Layer) else (0, 0)
+        rows.append((n.path, op.kind if isinstance(op, ops.Layer) else type(op).__name__,
+                     _main_args(n.op), _shape(n.shape), f"{p:,}" if p else "-", f"{b:,}" if b else "-",
                      "yes" if n.stateful else "", n.region or ""))
     return rows
 
@@ -80,16 +82,20 @@ def cmd_check(args: argparse.Namespace, params) -> int:
         return 0
     from .codegen.emit import emit_module
 
-    counts = parameter_counts(load_class(emit_module(ir)))
-    rows = layer_table(ir, counts)
+    params_of, buffers_of = parameter_and_buffer_counts(load_class(emit_module(ir)))
+    counts = {k: params_of.get(k, 0) + buffers_of.get(k, 0) for k in {**params_of, **buffers_of}}
+    rows = layer_table(ir, params_of, buffers_of)
     print(f"model {ir.model}" + (f"({', '.join(f'{k}={ops.format_value(v)}' for k, v in ir.params.items())})"
-                                 if ir.params else "") + f" from {args.file}")
-    print(format_table(rows, ("module path", "op", "arguments", "output", "params", "stateful", "region")))
-    total = sum(counts.values())
+                                 if ir.params else "") + f" from {printable(args.file)}")
+    print(format_table(rows, ("module path", "op", "arguments", "output", "params", "buffers", "stateful",
+                              "region")))
+    n_params, n_buffers = sum(params_of.values()), sum(buffers_of.values())
+    total = n_params + n_buffers
     stateful = sum(1 for n in ir.nodes() if n.stateful)
     outs = ", ".join(_shape(n.shape) for n in ir.output_nodes())
     print(f"\n{len(rows)} nodes, {stateful} stateful, {len(ir.regions)} time-batched regions; "
-          f"{total:,} parameters and buffers ({total * BYTES_PER_VALUE / 2**20:,.2f} MiB as float32); output {outs}")
+          f"{n_params:,} parameters and {n_buffers:,} buffer values "
+          f"({total * BYTES_PER_VALUE / 2**20:,.2f} MiB as float32); output {outs}")
     if parameters_exceed_memory(counts):
         print(f"note: that is more than this machine's {available_memory() / 2**30:,.1f} GiB: `run` refuses "
               "the model and `compile` needs --no-memory-check")
@@ -120,7 +126,7 @@ def cmd_compile(args: argparse.Namespace, params) -> int:
             write_atomic(args.output, gen.source)
         except OSError as e:
             raise UsageError(f"cannot write {args.output}: {e.strerror or e}") from None
-        print(f"wrote {args.output} (class {gen.class_name})")
+        print(f"wrote {printable(args.output)} (class {gen.class_name})")
     else:
         sys.stdout.write(gen.source)
     return 0
@@ -271,7 +277,8 @@ def cmd_viz(args: argparse.Namespace, params) -> int:
     text = _read(args.file)
     traces = trace_passes(text, args.file, args.model, params, args.allow_import, optimize=args.optimize)
     written = write_report(traces, args.output, fmt=args.format, collapse=args.collapse, source=args.file)
-    print(f"wrote {len(written)} files to {args.output} (open {os.path.join(args.output, 'index.html')})")
+    print(f"wrote {len(written)} files to {printable(args.output)} "
+          f"(open {printable(os.path.join(args.output, 'index.html'))})")
     return 0
 
 
@@ -283,7 +290,7 @@ def cmd_export(args: argparse.Namespace, params) -> int:
                          dt=args.dt, strict=args.strict, allow_imports=args.allow_import)
     for line in report:
         print(f"note: {line}", file=sys.stderr)
-    print(f"wrote {args.nir}")
+    print(f"wrote {printable(args.nir)}")
     return 0
 
 
@@ -293,7 +300,7 @@ def cmd_import(args: argparse.Namespace, params) -> int:
     if not Path(args.file).exists():
         raise UsageError(f"no such file: {args.file}")
     written = import_file(args.file, args.output, dt=args.dt, model=args.model)
-    print("wrote " + ", ".join(written))
+    print("wrote " + ", ".join(printable(os.fspath(w)) for w in written))
     return 0
 
 

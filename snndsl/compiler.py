@@ -151,13 +151,21 @@ def load_class(gen: GeneratedModule) -> type[CompiledModule]:
 
 def parameter_counts(cls: type[torch.nn.Module]) -> dict[str, int]:
     """Parameters and buffers per module path, counted on the meta device (no memory)."""
+    params, buffers = parameter_and_buffer_counts(cls)
+    return {k: params.get(k, 0) + buffers.get(k, 0) for k in {**params, **buffers}}
+
+
+def parameter_and_buffer_counts(cls: type[torch.nn.Module]) -> tuple[dict[str, int], dict[str, int]]:
+    """``(parameters, buffers)``: the values of each per module path, counted on the meta
+    device (no memory)."""
     with torch.device("meta"):
         net = cls()
-    counts: dict[str, int] = {}
-    for full, t in [*net.named_parameters(), *net.named_buffers()]:
-        owner = full.rpartition(".")[0]
-        counts[owner] = counts.get(owner, 0) + t.numel()
-    return counts
+    out: tuple[dict[str, int], dict[str, int]] = ({}, {})
+    for counts, named in zip(out, (net.named_parameters(), net.named_buffers())):
+        for full, t in named:
+            owner = full.rpartition(".")[0]
+            counts[owner] = counts.get(owner, 0) + t.numel()
+    return out
 
 
 @overload

@@ -23,6 +23,7 @@ import io
 import json
 import math
 import os
+import shlex
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -33,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..compiler import compile_file
-from ..diagnostics import UsageError
+from ..diagnostics import UsageError, printable
 from ..fileio import check_output_folder, write_atomic
 from ..ir.graph import IR
 from .data import check_dataset, load_split, require
@@ -114,7 +115,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
         n_params = sum(p.numel() for p in net.parameters())
         nt = torch.get_num_threads()
         where = f"{dev} ({nt} thread{'s' if nt > 1 else ''})" if dev.type == "cpu" else str(dev)
-        print(f"training model {ir.model} from {os.fspath(file)} on {data} "
+        print(f"training model {ir.model} from {printable(os.fspath(file))} on {data} "
               f"({n} train / {len(x_test)} test images, {split.num_classes} classes), "
               f"{n_params:,} parameters, T={T}, {epochs} epochs, batch {batch_size}, Adam lr={lr:g}, "
               f"{where}", flush=True)
@@ -214,6 +215,11 @@ def _cli_value(v: object) -> str:
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
+def _arg(value: object) -> str:
+    """A value for a command line the user may paste: shell-quoted, control characters escaped."""
+    return printable(shlex.quote(str(value)))
+
+
 def _print_summary(s: Mapping[str, Any], params: Mapping[str, object] | None, model: str | None,
                    allow_imports: Iterable[str]) -> None:
     print(f"\nmodel {s['model']} on {s['data']}: test accuracy {s['test_accuracy'] * 100:.2f}% "
@@ -224,9 +230,9 @@ def _print_summary(s: Mapping[str, Any], params: Mapping[str, object] | None, mo
     rates = ", ".join(f"{p} {r:.3f}" for p, r in s["layer_spike_rates"].items())
     print(f"  spike rate on the test split: {s['test_spike_rate']:.3f} ({rates})")
     for key, path in s["paths"].items():
-        print(f"  {key + ':':12s}{path}")
+        print(f"  {key + ':':12s}{printable(str(path))}")
     extra = "".join(f" --set {k}={_cli_value(v)}" for k, v in (params or {}).items())
     extra += f" --model {model}" if model else ""
     extra += "".join(f" --allow-import {m}" for m in allow_imports)
-    print(f"  evaluate:   snndsl run {s['file']} --weights {s['paths']['checkpoint']} "
+    print(f"  evaluate:   snndsl run {_arg(s['file'])} --weights {_arg(s['paths']['checkpoint'])} "
           f"--data {s['data']} -T {s['T']}{extra}")

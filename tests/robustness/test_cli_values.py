@@ -65,3 +65,37 @@ def test_train_checks_its_run_folder_before_training(tmp_path, capsys):
         captured = capsys.readouterr()
         assert "not a folder" in captured.err or "cannot write into" in captured.err
         assert "epoch" not in captured.out + captured.err  # refused before the first epoch
+
+
+def test_check_separates_parameters_from_buffers(tmp_path, capsys):
+    path = tmp_path / "m.snn"
+    path.write_text("model M() {\n    input x: [4]\n    return x -> fc: Linear(4, 3) -> bn: BatchNorm1d(3) -> LIF()\n}\n")
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[1].split()
+    assert header[5:7] == ["params", "buffers"]
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[3:] if line.strip()}
+    fc = rows["fc"][rows["fc"].index("[3]") + 1:]
+    bn = rows["bn"][rows["bn"].index("[3]") + 1:]
+    assert fc[:2] == ["15", "-"]
+    assert bn[:2] == ["6", "7"]  # weight + bias; running mean, var and num_batches_tracked
+    assert "21 parameters and 7 buffer values" in out
+
+
+NAMES = ["a\x1b[31mred.snn", "new\nline.snn", "bell\x07.snn"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_file_names_are_printed_escaped(tmp_path, capsys, name):
+    """A file name cannot drive the terminal or break a line of the results."""
+    path = tmp_path / name
+    path.write_text(LABELS)
+    out_py = tmp_path / ("out" + name + ".py")
+    viz = tmp_path / ("viz" + name)
+    for argv in (["check", str(path)], ["compile", str(path), "-o", str(out_py)], ["viz", str(path), "-o", str(viz)]):
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        for bad in ("\x1b", "\x07"):
+            assert bad not in out and bad not in err
+        first = out.splitlines()[0]
+        assert name.encode("unicode_escape").decode() in (first if argv[0] != "compile" else out)
