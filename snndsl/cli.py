@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from .diagnostics import SnnError, UsageError, print_error, printable
+from .frontend.grammar import MAX_SOURCE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,11 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args)
     except SnnError as e:
         if e.source is None and getattr(args, "file", None) and e.span.filename == args.file:
-            try:
-                with open(args.file, encoding="utf-8") as fh:
-                    e.with_source(fh.read())
-            except (OSError, UnicodeDecodeError):
-                pass
+            source = _source_for_display(args.file)
+            if source is not None:
+                e.with_source(source)
         print_error(e)
         return 1
     except UsageError as e:
@@ -158,6 +157,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+#: a file larger than this is not read again to show the line of an error (a `.snn`
+#: file that large is refused by the front end; a NIR file is binary anyway)
+DISPLAY_LIMIT = 4 * MAX_SOURCE
+
+
+def _source_for_display(path: str) -> str | None:
+    """The text of ``path`` for showing an error's line, or None for a file that is not a
+    small regular text file."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > DISPLAY_LIMIT:
+            return None
+        with open(path, "rb") as fh:
+            return fh.read(DISPLAY_LIMIT).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _dispatch(args: argparse.Namespace) -> int:

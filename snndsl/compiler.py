@@ -14,13 +14,12 @@ import os
 import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, overload
 
 import torch
 
 from .codegen.emit import GeneratedModule, emit_module
-from .diagnostics import SnnError, SnnLimitError, UsageError
+from .diagnostics import SnnError, SnnLimitError, UsageError, printable
 from .frontend.elaborate import elaborate
 from .frontend.parse import parse
 from .ir.graph import IR
@@ -32,10 +31,19 @@ if TYPE_CHECKING:
 
 
 def _read(path: str | os.PathLike) -> str:
+    """The text of a ``.snn`` file. At most ``4 * MAX_SOURCE`` bytes are read (UTF-8 takes
+    up to 4 per character), so ``/dev/zero`` or a huge file is refused, not read whole."""
+    from .frontend.grammar import MAX_SOURCE
+
+    limit = 4 * MAX_SOURCE
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
     except OSError as e:
-        raise UsageError(f"cannot read {os.fspath(path)}: {e.strerror or e}") from None
+        raise UsageError(f"cannot read {printable(os.fspath(path))}: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise UsageError(f"{printable(os.fspath(path))} is larger than {limit // 2**20:,} MiB: "
+                         f"not a .snn file (the limit is {MAX_SOURCE:,} characters)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

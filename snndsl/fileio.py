@@ -92,7 +92,9 @@ def write_atomic_group(files: Mapping[str | os.PathLike, str | bytes]) -> None:
 
     Every file is written in full to a temporary file first; only then are they renamed
     into place. A failure while writing (a full disk, a permission) changes none of
-    the targets.
+    the targets, and neither does a rename that fails after others succeeded: the files
+    already replaced get their old contents back (kept as hard links, or copies where
+    the file system has none), and new ones are removed.
     """
     done: list[tuple[str, Path]] = []
     try:
@@ -103,13 +105,51 @@ def write_atomic_group(files: Mapping[str | os.PathLike, str | bytes]) -> None:
         for tmp, _ in done:
             _remove(tmp)
         raise
-    for i, (tmp, target) in enumerate(done):
-        try:
-            os.replace(tmp, target)
-        except BaseException:
-            for rest, _ in done[i:]:
-                _remove(rest)
-            raise
+    backups: dict[Path, str | None] = {}
+    try:
+        if len(done) > 1:
+            for _, target in done:
+                backups[target] = _backup(target)
+        for i, (tmp, target) in enumerate(done):
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                for rest, _ in done[i:]:
+                    _remove(rest)
+                for _, put in done[:i]:
+                    _restore(put, backups.get(put))
+                raise
+    finally:
+        for backup in backups.values():
+            if backup is not None:
+                _remove(backup)
+
+
+def _backup(target: Path) -> str | None:
+    """A temporary second name (or copy) of ``target``'s current contents, or None when
+    there is no such file."""
+    if not target.is_file():
+        return None
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        os.link(target, tmp)
+    except OSError:
+        import shutil
+
+        shutil.copy2(target, tmp)
+    return tmp
+
+
+def _restore(target: Path, backup: str | None) -> None:
+    try:
+        if backup is None:
+            os.unlink(target)
+        else:
+            os.replace(backup, target)
+    except OSError:
+        pass
 
 
 #: a weights file may declare at most this many bytes of uncompressed content beyond

@@ -99,3 +99,23 @@ def test_file_names_are_printed_escaped(tmp_path, capsys, name):
             assert bad not in out and bad not in err
         first = out.splitlines()[0]
         assert name.encode("unicode_escape").decode() in (first if argv[0] != "compile" else out)
+
+
+def test_an_endless_input_file_is_refused_not_read_whole(capsys):
+    """`check /dev/zero` reads 4 * MAX_SOURCE + 1 bytes at most, then stops (exit 2)."""
+    assert main(["check", "/dev/zero"]) == 2
+    assert "/dev/zero is larger than" in capsys.readouterr().err
+
+
+def test_errors_do_not_reread_large_files_for_display(tmp_path, capsys, monkeypatch):
+    import snndsl.cli as cli
+
+    path = tmp_path / "m.snn"
+    path.write_text("model M() {\n    input x: [4]\n    return x -> Linear(5, 2)\n}\n")
+    assert cli._source_for_display(str(path)) == path.read_text()
+    monkeypatch.setattr(cli, "DISPLAY_LIMIT", 10)
+    assert cli._source_for_display(str(path)) is None
+    assert cli._source_for_display("/dev/zero") is None
+    binary = tmp_path / "b.snn"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert cli._source_for_display(str(binary)) is None

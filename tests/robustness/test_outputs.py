@@ -26,7 +26,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def no_temp_files(folder: Path) -> None:
-    left = [p.name for p in folder.rglob("*") if p.name.endswith(".tmp")]
+    left = [p.name for p in folder.rglob("*") if p.name.endswith((".tmp", ".old"))]
     assert not left, f"temporary files left behind: {left}"
 
 
@@ -97,6 +97,35 @@ def test_a_group_of_files_is_written_all_or_nothing(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(fileio.os, "fsync", real)
     fileio.write_atomic_group({pt: b"new pt", snn: "new snn\n"})
     assert snn.read_text() == "new snn\n" and pt.read_bytes() == b"new pt"
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["replacing", "new-files"])
+def test_group_write_is_undone_when_a_later_rename_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         existing: bool) -> None:
+    """The first file is renamed into place, the second rename fails: the first gets its
+    old contents back (or goes away if it is new), and no temporary file is left."""
+    snn, pt = tmp_path / "net.snn", tmp_path / "net.pt"
+    if existing:
+        snn.write_text("old snn\n")
+        pt.write_bytes(b"old pt")
+    real = fileio.os.replace
+    calls: list[object] = []
+
+    def fails_second(src, dst) -> None:
+        if str(src).endswith(".tmp"):
+            calls.append(dst)
+            if len(calls) == 2:
+                raise OSError(18, "Invalid cross-device link")
+        real(src, dst)
+
+    monkeypatch.setattr(fileio.os, "replace", fails_second)
+    with pytest.raises(OSError):
+        fileio.write_atomic_group({pt: b"new pt", snn: "new snn\n"})
+    if existing:
+        assert snn.read_text() == "old snn\n" and pt.read_bytes() == b"old pt"
+    else:
+        assert not snn.exists() and not pt.exists()
+    no_temp_files(tmp_path)
 
 
 def test_compile_output_write_error_is_reported(good_and_bad: tuple[Path, Path], tmp_path: Path,
