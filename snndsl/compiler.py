@@ -24,6 +24,15 @@ from .frontend.elaborate import elaborate
 from .frontend.parse import parse
 from .ir.graph import IR
 from .limits import available_memory, check_memory  # noqa: F401 - available_memory re-exported
+from .options import (
+    bool_option,
+    choice_option,
+    filename_option,
+    name_option,
+    names_option,
+    params_option,
+    plain_str,
+)
 from .passes.manager import OPTIMIZE, run_pipeline
 
 if TYPE_CHECKING:
@@ -70,6 +79,14 @@ def lower(
 
     ``optimize="inference"`` (CLI ``-O inference``) adds the opt-in passes for eval-mode
     inference (fold-batchnorm)."""
+    if not isinstance(text, str):
+        raise TypeError(f"the source text must be a string, not {type(text).__name__}")
+    text = plain_str(text, "the source text")
+    filename = filename_option(filename)
+    model = name_option(model, "model")
+    params = params_option(params)
+    allow_imports = names_option(allow_imports, "allow_imports")
+    disable = names_option(disable, "disable")
     enable = optimize_passes(optimize)
     try:
         with _no_cyclic_gc():
@@ -106,9 +123,7 @@ def optimize_passes(optimize: str | None) -> tuple[str, ...]:
     """The opt-in passes of an ``-O`` level (``None``: none)."""
     if optimize is None:
         return ()
-    if optimize not in OPTIMIZE:
-        raise UsageError(f"unknown optimisation level {optimize!r}; expected one of {sorted(OPTIMIZE)}")
-    return OPTIMIZE[optimize]
+    return OPTIMIZE[choice_option(optimize, "optimize (the optimisation level)", sorted(OPTIMIZE))]
 
 
 def trace_passes(text: str, filename: str = "<string>", model: str | None = None,
@@ -203,8 +218,8 @@ def compile_source(text: str, filename: str = "<string>", model: str | None = No
     trains correctly). ``torch_compile=True``: wrapped in ``torch.compile`` (one graph,
     no break); on CPU this is currently slower than the plain module, whose neurons run
     the native C kernel (bench/README.md, "torch.compile")."""
-    if step_mode not in ("s", "m"):
-        raise UsageError(f"step_mode must be 's' or 'm', got {step_mode!r}")
+    step_mode = choice_option(step_mode, "step_mode", ("s", "m"))
+    carry_state = bool_option(carry_state, "carry_state")
     with _no_cyclic_gc():
         ir, gen = generate(text, filename, model, params, allow_imports, disable, optimize)
         cls = load_class(gen)

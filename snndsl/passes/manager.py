@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..diagnostics import UsageError
 from ..ir.graph import IR
 from ..ir.verify import verify
 from .channels_last import channels_last
@@ -65,7 +66,7 @@ OPT_IN = tuple(p.name for p in PIPELINE if not p.default)
 OPTIMIZE = {"inference": ("fold-batchnorm",)}
 
 
-class PipelineError(ValueError):
+class PipelineError(UsageError, ValueError):
     """The requested pipeline is not valid (unknown pass, missing prerequisite)."""
 
 

@@ -113,3 +113,47 @@ def test_load_yaml_gates_imports_like_a_snn_file():
 def test_load_yaml_of_something_else_is_a_usage_error(text):
     with pytest.raises(UsageError, match="not an snndsl IR dump"):
         snndsl.load_yaml(text)
+
+
+class Hostile(str):
+    """A str whose own methods record that they ran."""
+
+    def __repr__(self):
+        CANARY.append("repr")
+        return "pwned"
+
+    def __format__(self, spec):
+        CANARY.append("format")
+        return "pwned"
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"params": {3: 1.0}}, TypeError, "params keys must be parameter names"),
+    ({"params": {None: 1.0}}, TypeError, "params keys must be parameter names"),
+    ({"params": [("f", 1.0)]}, TypeError, "params must be a mapping"),
+    ({"disable": "fuse-stateless"}, TypeError, "not one string"),
+    ({"disable": ["nope"]}, UsageError, "cannot disable"),
+    ({"disable": ["fuse-stateless"]}, UsageError, "cannot disable"),
+    ({"disable": [3]}, TypeError, "must be a string"),
+    ({"allow_imports": "os"}, TypeError, "not one string"),
+    ({"optimize": "O3"}, UsageError, "must be one of 'inference'"),
+    ({"optimize": 3}, TypeError, "optimize"),
+    ({"model": 3}, TypeError, "model must be a string"),
+    ({"filename": b"f.snn"}, TypeError, "filename must be a string"),
+    ({"step_mode": "x"}, UsageError, "step_mode must be one of"),
+    ({"step_mode": Hostile("m")}, None, None),
+    ({"optimize": Hostile("inference")}, None, None),
+    ({"params": {Hostile("n"): 3}}, None, None),
+    ({"model": Hostile("M")}, None, None),
+    ({"carry_state": "yes"}, TypeError, "carry_state must be True or False"),
+    ({"carry_state": np.bool_(True)}, None, None),
+])
+def test_api_options_are_checked_without_running_their_methods(kwargs, error, match):
+    CANARY.clear()
+    if error is None:
+        net = snndsl.compile_source(TEXT, **kwargs)
+        assert isinstance(net, torch.nn.Module)
+    else:
+        with pytest.raises(error, match=match):
+            snndsl.compile_source(TEXT, **kwargs)
+    assert CANARY == []
