@@ -676,27 +676,31 @@ def deep_groups(draw, max_depth: int = 150) -> str:
         if len(shape) == 1 and g.p(0.5):
             inner = f"Linear({shape[0]}, {shape[0]})"
         copies = 1
+        bad_label = g.int_(0, depth - 1) if g.p(0.05) else -1
         for i in range(depth):
             w = g.rnd.random()
-            if w < 0.12 and copies * 2 <= 64:
+            if w < 0.12 and copies * 2 <= 4:  # repeats multiply the nodes, and the code per node grows with depth
                 k = g.pick([1, 2]) if not g.odd() else g.pick([0, -1, 2.5, "c", 10**6])
                 copies *= k if isinstance(k, int) and k > 0 else 1
-                inner = f"r{i}: ({inner}) * {k}"
-            elif w < 0.35:
-                inner = f"g{i}: ({inner})"
+                inner = f"({inner}) * {k}"
+            elif i == bad_label:
+                inner = f"g{i}: ({inner})"  # a label inside a group: a located error
             elif w < 0.55:
                 inner = f"({inner} -> {g.pick(KEEP_SHAPE)})"
             elif w < 0.6 and kind == "mixed":
-                inner = f"({inner} -> a{i}: Dropout(" + "(" * g.int_(1, 20) + "0.1" + ")" * g.int_(1, 20) + "))"
+                n = g.int_(1, 20)
+                inner = f"({inner} -> Dropout(" + "(" * n + "0.1" + ")" * n + "))"
             else:
                 inner = f"({inner})"
         if g.odd():  # an unbalanced bracket at some depth
             inner = inner[:-1] if g.p(0.5) else "(" + inner
-        return _model(g, shape, [f"return x -> {inner}"])
+        label = "top: " if g.p(0.5) or inner.endswith(tuple("0123456789")) else ""
+        return _model(g, shape, [f"return x -> {label}{inner}"])
     if kind == "blocks":
         blocks = [f"block B0(c: int) {{\n    input x\n    return x -> s: {g.pick(KEEP_SHAPE)}\n}}"]
+        bad = g.int_(1, depth - 1) if depth > 1 and g.p(0.1) else -1
         for i in range(1, depth):
-            call = f"B{i - 1}(c)" if not g.odd() else g.pick([f"B{i}(c)", f"B{i - 1}()", f"B{depth}(c)"])
+            call = f"B{i - 1}(c)" if i != bad else g.pick([f"B{i}(c)", f"B{i - 1}()", f"B{depth}(c)"])
             body = f"return x -> b: {call}" + (" * 2" if g.p(0.02) else "")
             if g.p(0.2):
                 body = f"h = x -> b: {call}\n    return add(h, x)"
