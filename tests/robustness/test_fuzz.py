@@ -92,7 +92,7 @@ def test_mutated_examples_compile_and_run(program: bytes) -> None:
     checked(program, run=True)
 
 
-# -- the shapes of input of issue #17 (about 15 s together) ----------------------------------
+# -- the shapes of input of issue #17 (about 10 s together) ----------------------------------
 
 @fast(20)
 @given(wide_merges(max_width=600))
