@@ -11,13 +11,23 @@ The post-lexer :class:`BracketPostLexer` does what a context-free grammar cannot
 cheaply: it drops line breaks inside ``( )`` and ``[ ]`` (as Python does), it counts
 bracket nesting so that absurdly deep input stops early with a clear error, it moves
 each ``->`` token's position from the line breaks it swallowed onto the arrow itself,
-and it notes the first keyword that the lexer read as a name.
+it notes the first keyword that the lexer read as a name, and it refuses a string literal
+longer than :data:`MAX_STRING`.
+
+On Python 3.11 and later, :func:`build_parser` runs the three terminals whose regexes
+repeat a group (``STRING``, ``_ARROW``, ``_SEP``) with possessive quantifiers
+(:data:`POSSESSIVE`): the same language, matched in linear time and constant memory.
+Python's ``re`` keeps a backtracking frame per repetition of a group, so the plain forms
+took 12 s and 4.8 GB for a 20 MB string literal, and as much for a few million blank or
+comment lines. The grammar file keeps the plain forms, which strict mode's collision
+check (``interegular``) can read; the swap happens after that check.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import importlib.util
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -28,6 +38,7 @@ from typing import NamedTuple
 
 from lark import Lark, Token
 from lark.lark import PostLex
+from lark.lexer import PatternRE
 
 GRAMMAR_FILE = "snn.lark"
 
@@ -35,6 +46,15 @@ GRAMMAR_FILE = "snn.lark"
 #: Real models nest a handful of levels; the bound keeps every later recursive walk of
 #: the AST far from Python's recursion limit.
 MAX_NESTING = 200
+
+#: The longest string literal, in characters between its quotes (as written: an escape
+#: counts its two characters). Strings name modes and options (``padding_mode="zeros"``);
+#: the bound stops a generated or hostile file early, at the literal.
+MAX_STRING = 65_536
+
+#: The longest source text, in characters (64 MiB), refused before it is parsed. A model
+#: at the compiler's node limit (200,000 nodes) takes about 10 MiB.
+MAX_SOURCE = 64 * 2**20
 
 _OPEN = {"LPAR": "(", "LSQB": "[", "LBRACE": "{"}
 _CLOSE = {"RPAR": "LPAR", "RSQB": "LSQB", "RBRACE": "LBRACE"}
@@ -45,6 +65,14 @@ class NestingTooDeep(Exception):
 
     def __init__(self, token: Token):
         super().__init__(token)
+        self.token = token
+
+
+class StringTooLong(Exception):
+    """Raised by the post-lexer at a string literal longer than :data:`MAX_STRING`."""
+
+    def __init__(self, token: Token):
+        super().__init__(token.type)  # not the token's text: it is long
         self.token = token
 
 
@@ -63,6 +91,10 @@ class LexState:
     # the last three tokens handed to the parser, most recent last
     recent: deque[Token] = field(default_factory=lambda: deque(maxlen=3))
     keyword_name: Token | None = None  # the first keyword the lexer read as a NAME
+    # the statement separators handed to the parser, the latest and the one before it
+    # (what the statement before the latest separator was, for the error messages)
+    sep: Token | None = None
+    sep_before: Token | None = None
 
     @property
     def current(self) -> Token | None:
@@ -95,8 +127,11 @@ class BracketPostLexer(PostLex):
             elif kind == "_SEP":
                 if opened and opened[-1].type != "LBRACE" and ";" not in tok:
                     continue  # a line break inside ( ) or [ ]
+                state.sep_before, state.sep = state.sep, tok
             elif kind == "_ARROW":
                 tok = arrow_at_arrow(tok)
+            elif kind == "STRING" and len(tok) > MAX_STRING + 2:
+                raise StringTooLong(tok)
             push(tok)
             yield tok
             # The parser asks for the next token only once it has accepted this one, so
@@ -146,6 +181,39 @@ def arrow_at_arrow(tok: Token) -> Token:
     return Token("_ARROW", "->", p.start + at, line, column, line, column + 2, p.start + at + 2)
 
 
+#: ``terminal: (its regex in grammars/snn.lark, the same with possessive quantifiers)``. A
+#: possessive quantifier never gives back what it matched; in each of these regexes what
+#: follows a group cannot start with what the group matched, so the language is the same
+#: (tests/robustness/test_frontend_limits.py checks both forms on a corpus).
+POSSESSIVE: dict[str, tuple[str, str]] = {
+    "STRING": (r'"(?:[^"\\\n\r]|\\[^\n\r])*"', r'"(?:[^"\\\n\r]++|\\[^\n\r])*+"'),
+    "_ARROW": (
+        r"(?:[ \t\f]*(?:#[^\n]*)?\r?\n)*[ \t\f]*->(?:[ \t\f]*(?:#[^\n]*)?\r?\n)*",
+        r"(?:[ \t\f]*+(?:#[^\n]*+)?+\r?\n)*+[ \t\f]*+->(?:[ \t\f]*+(?:#[^\n]*+)?+\r?\n)*+",
+    ),
+    "_SEP": (
+        r"(?:[ \t\f]*(?:;|(?:#[^\n]*)?\r?\n))+",
+        r"(?:[ \t\f]*+(?:;|(?:#[^\n]*+)?+\r?\n))++",
+    ),
+}
+
+
+def use_possessive(parser: Lark) -> list[str]:
+    """Swap in the :data:`POSSESSIVE` forms of ``parser``'s terminals (Python 3.11+, where
+    ``re`` has possessive quantifiers), before its lexers compile their scanners. Returns
+    the names of the terminals swapped; a terminal whose text in the grammar is not the
+    plain form here is left alone (a test fails then)."""
+    if sys.version_info < (3, 11):  # pragma: no cover - the plain forms: correct, slower
+        return []
+    swapped = []
+    for term in parser.terminals:
+        forms = POSSESSIVE.get(term.name)
+        if forms is not None and isinstance(term.pattern, PatternRE) and term.pattern.raw == f"/{forms[0]}/":
+            term.pattern = PatternRE(forms[1], term.pattern.flags, term.pattern.raw)
+            swapped.append(term.name)
+    return swapped
+
+
 def lex_state(parser: Lark) -> LexState | None:
     """What the post-lexer saw in ``parser``'s latest parse on this thread."""
     postlex = parser.options.postlex
@@ -180,7 +248,7 @@ def build_parser(strict: bool, transformer: object | None = None) -> Lark:
     so this parser keeps every token (``keep_all_tokens``) for them to take their spans
     from; the LALR tables, the lexer and the errors are the same either way.
     """
-    return Lark(
+    parser = Lark(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
@@ -191,6 +259,8 @@ def build_parser(strict: bool, transformer: object | None = None) -> Lark:
         postlex=BracketPostLexer(),
         transformer=transformer,
     )
+    use_possessive(parser)
+    return parser
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,8 @@ is reduced.
 Nothing here recurses over the input, so no text can exhaust Python's stack: brackets
 deeper than :data:`MAX_NESTING` stop the lexer, and expressions, chains and groups
 nested deeper than that stop the parser, before any later pass walks them recursively.
+Sizes are bounded too: a text longer than :data:`MAX_SOURCE` is refused before it is
+lexed, and a string literal longer than :data:`MAX_STRING` where the lexer meets it.
 :class:`ToAst` decodes literals and checks the few rules easier to state in words than
 in the grammar: positional arguments first, keywords are not names, parameter types.
 """
@@ -40,7 +42,10 @@ from . import ast
 from .grammar import (
     KEYWORDS,
     MAX_NESTING,
+    MAX_SOURCE,
+    MAX_STRING,
     NestingTooDeep,
+    StringTooLong,
     build_parser,
     can_be_strict,
     get_parser,
@@ -85,6 +90,12 @@ _LOCK = threading.Lock()
 
 def _parse(text: str, filename: str) -> ast.File:
     source = text
+    if len(text) > MAX_SOURCE:
+        raise SnnLimitError(
+            f"the file is too large ({len(text):,} characters; the limit is {MAX_SOURCE:,})",
+            SourceSpan.point(filename, 1, 1),
+            "a .snn file describes a network in a few KiB; generate smaller files, or use blocks and `* n`",
+        )
     if text.startswith("\ufeff"):  # a byte-order mark: blank it, keeping every column
         text = " " + text[1:]
     parser, builder = ast_parser()
@@ -94,6 +105,8 @@ def _parse(text: str, filename: str) -> ast.File:
             items = cast("tuple[ast.TopItem, ...]", parser.parse(text))  # ToAst.start's
         except NestingTooDeep as exc:
             raise _brackets_too_deep(exc, filename) from None
+        except StringTooLong as exc:
+            raise _string_too_long(exc, filename) from None
         except UnexpectedInput as exc:
             raise syntax_error(exc, text, filename, lex_state(parser)) from None
         except SnnError as err:  # from a ToAst method
@@ -115,6 +128,15 @@ def _brackets_too_deep(exc: NestingTooDeep, filename: str) -> SnnLimitError:
     )
 
 
+def _string_too_long(exc: StringTooLong, filename: str) -> SnnLimitError:
+    at = pos(exc.token)
+    return SnnLimitError(
+        f"string literal too long ({len(exc.token) - 2:,} characters; the limit is {MAX_STRING:,})",
+        SourceSpan.point(filename, at.line, at.column),
+        "strings name modes and options; pass large data another way (a file that a `use` module reads)",
+    )
+
+
 def _after_a_keyword_name(text: str, filename: str, err: SnnError) -> SnnError:
     """The error to report when the AST builder stopped at ``err`` after the lexer had read
     a keyword as a name: a syntax error anywhere in the file comes first, then nesting too
@@ -129,6 +151,8 @@ def _after_a_keyword_name(text: str, filename: str, err: SnnError) -> SnnError:
         tree = parser.parse(text)
     except NestingTooDeep as exc:
         return _brackets_too_deep(exc, filename)
+    except StringTooLong as exc:
+        return _string_too_long(exc, filename)
     except UnexpectedInput as exc:
         return syntax_error(exc, text, filename, lex_state(parser))
     return _too_deep(tree, filename) or err
