@@ -23,10 +23,11 @@ from ..diagnostics import (
     SourceSpan,
     UsageError,
     did_you_mean,
+    shown_items,
 )
 from ..ir import ops, registry
 from . import ast
-from .evaluate import MAX_INT, Evaluator, bind_arguments
+from .evaluate import MAX_INT, Evaluator, bind_arguments, shown
 
 PARAM_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
@@ -119,24 +120,27 @@ class Declarations:
             if name not in self.models:
                 raise UsageError(f"no model named '{name}' in {self.filename}"
                                  + did_you_mean(name, self.models)
-                                 + (f"; models: {', '.join(self.models)}" if self.models else ""))
+                                 + (f"; models: {shown_items(self.models)}" if self.models else ""))
             return self.models[name]
         if len(self.models) == 1:
             return next(iter(self.models.values()))
         if not self.models:
             raise SnnNameError(f"{self.filename} defines no model", SourceSpan.point(self.filename, 1, 1),
                                "add `model Name() { input x: [...] ... return y }`")
-        raise UsageError(f"{self.filename} defines several models ({', '.join(self.models)}); "
+        raise UsageError(f"{self.filename} defines several models ({shown_items(self.models)}); "
                          "choose one with --model NAME (API: model=...)")
 
     def bind_params(self, decl: ast.ModelDef | ast.BlockDef, given: Mapping[str, object],
                     ev: Evaluator, from_api: bool) -> dict[str, ops.Value]:
         known = {p.name: p for p in decl.params}
         out: dict[str, ops.Value] = {}
+        # one mapping that grows: each default sees the parameters before it
+        constants = dict(ev.constants)
+        ev = Evaluator(constants, ev.values)
         for name in given:
             if name not in known:
                 raise UsageError(f"model {decl.name} has no parameter '{name}'" + did_you_mean(name, known)
-                                 + f"; parameters: {', '.join(known) or 'none'}")
+                                 + f"; parameters: {shown_items(known) or 'none'}")
         for p in decl.params:
             if p.name in given:
                 value = plain_value(given[p.name])
@@ -166,7 +170,7 @@ class Declarations:
                                    "default", p.span,
                                    f"pass --set {p.name}=... (API: params={{'{p.name}': ...}}) or give it a "
                                    "default in the file")
-            ev = Evaluator({**ev.constants, **out})
+            constants[p.name] = out[p.name]
         return out
 
     def _typed(self, p: ast.Param, value: ops.Value) -> ops.Value:
@@ -174,7 +178,7 @@ class Declarations:
             value = float(value)
         expected = registry.check_type(PARAM_TYPES[p.type], value)
         if expected is not None:
-            raise SnnTypeError(f"parameter '{p.name}' is declared {p.type} but gets {value!r}", p.span,
+            raise SnnTypeError(f"parameter '{p.name}' is declared {p.type} but gets {shown(value)}", p.span,
                                f"give it {expected}")
         return value
 

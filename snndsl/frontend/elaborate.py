@@ -32,7 +32,7 @@ from ..ir.graph import IR, Node, Scope
 from . import ast
 from .calls import layer_op, torch_module_op, user_module_op
 from .declarations import PARAM_TYPES, Declarations
-from .evaluate import Evaluator, bind_arguments
+from .evaluate import Evaluator, bind_arguments, shown
 
 MAX_REPEAT = 10_000
 MAX_NODES = 200_000
@@ -217,7 +217,7 @@ class Elaborator(Declarations):
             for d in stmt.shape:
                 v = ev(d)
                 if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                    raise SnnTypeError(f"a shape dimension must be a positive integer, got {v!r}", d.span,
+                    raise SnnTypeError(f"a shape dimension must be a positive integer, got {shown(v)}", d.span,
                                        "shapes list per-sample sizes, e.g. [3, 32, 32]")
                 dims.append(v)
             node = Node(f"input.{stmt.name}", ops.Input(stmt.name, tuple(dims), stmt.static), stmt.span)
@@ -293,7 +293,8 @@ class Elaborator(Declarations):
                 raise SnnTypeError("argument 'dim' is given twice", kw.span, "give it once")
             v = body.evaluator()(kw.value)
             if isinstance(v, bool) or not isinstance(v, int):
-                raise SnnTypeError(f"dim must be an integer, got {v!r}", kw.value.span, "dims count per-sample dims from 0")
+                raise SnnTypeError(f"dim must be an integer, got {shown(v)}", kw.value.span,
+                                   "dims count per-sample dims from 0")
             dim = v
         kind = ops.MergeKind(call.op)
         if kind is ops.MergeKind.CAT and dim is None:
@@ -317,7 +318,7 @@ class Elaborator(Declarations):
         if stage.repeat is not None:
             n = body.evaluator()(stage.repeat)
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise SnnTypeError(f"a repeat count must be a positive integer, got {n!r}", stage.repeat.span,
+                raise SnnTypeError(f"a repeat count must be a positive integer, got {shown(n)}", stage.repeat.span,
                                    "write e.g. `layer: Block(64) * 2`")
             if n > MAX_REPEAT:
                 raise SnnTypeError(f"repeat count {n} exceeds the limit of {MAX_REPEAT}", stage.repeat.span,
@@ -395,8 +396,9 @@ class Elaborator(Declarations):
         given = bind_arguments(decl.name, tuple(registry.ParamSpec(p.name, "float" if p.type == "float" else p.type,
                                                                      None, p.required) for p in params),
                                stage.args, stage.kwargs, body.evaluator(), stage.span)
-        ev = Evaluator(self.constants)
         values: dict[str, ops.Value] = {}
+        constants = dict(self.constants)  # grows: each default sees the parameters before it
+        ev = Evaluator(constants)
         for p in decl.params:
             if p.name in given:
                 v = given[p.name]
@@ -404,7 +406,7 @@ class Elaborator(Declarations):
             else:
                 assert p.default is not None  # bind_arguments requires the parameters without one
                 values[p.name] = self._typed(p, ev(p.default))
-            ev = Evaluator({**self.constants, **values})
+            constants[p.name] = values[p.name]
         args_text = ", ".join(f"{k}={ops.format_value(v)}" for k, v in values.items())
         self._scope(Scope(path, ops.ScopeKind.BLOCK, decl.name, stage.span, args_text))
         inner = Body(path + ".", {**self.constants, **values}, {k: dict(v) for k, v in self.defaults.items()})

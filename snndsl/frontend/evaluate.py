@@ -12,7 +12,15 @@ import math
 from collections.abc import Mapping
 from typing import Literal, overload
 
-from ..diagnostics import SnnLimitError, SnnNameError, SnnTypeError, SourceSpan, did_you_mean
+from ..diagnostics import (
+    SnnLimitError,
+    SnnNameError,
+    SnnTypeError,
+    SourceSpan,
+    did_you_mean,
+    shown_items,
+    shown_value,
+)
 from ..ir import ops, registry
 from ..ir.ops import INFER, InferMarker
 from . import ast
@@ -39,7 +47,7 @@ def _bounded(value: ops.Value, node: ast.Expr) -> ops.Value:
 def _number(v: ops.Value, node: ast.Expr, op: str) -> int | float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise SnnTypeError(
-            f"operator '{op}' needs numbers, got {ops.format_value(v) if not isinstance(v, InferMarker) else '_'}",
+            f"operator '{op}' needs numbers, got {shown(v) if not isinstance(v, InferMarker) else '_'}",
             node.span, "arithmetic works on integers and floats only",
         )
     return v
@@ -168,7 +176,7 @@ class Evaluator:
 def bind_arguments(
     what: str, params: tuple[registry.ParamSpec, ...], args: tuple[ast.Expr, ...],
     kwargs: tuple[ast.Keyword, ...], evaluate: Evaluator, span: SourceSpan,
-    inferable: None = None, require: bool = True,
+    inferable: None = None, require: bool = True, hints: Mapping[str, str] | None = None,
 ) -> Mapping[str, ops.Value]: ...
 
 
@@ -176,7 +184,7 @@ def bind_arguments(
 def bind_arguments(
     what: str, params: tuple[registry.ParamSpec, ...], args: tuple[ast.Expr, ...],
     kwargs: tuple[ast.Keyword, ...], evaluate: Evaluator, span: SourceSpan,
-    inferable: str | None, require: bool = True,
+    inferable: str | None, require: bool = True, hints: Mapping[str, str] | None = None,
 ) -> Mapping[str, ops.ArgValue]: ...
 
 
@@ -189,12 +197,14 @@ def bind_arguments(
     span: SourceSpan,
     inferable: str | None = None,
     require: bool = True,
+    hints: Mapping[str, str] | None = None,
 ) -> Mapping[str, ops.ArgValue]:
     """Match call arguments to ``params``: evaluated, type-checked, in parameter order.
 
     Returns only the arguments that were given. Errors: too many positional
     arguments, unknown or duplicate keywords, missing required ones, wrong types,
-    ``_`` anywhere but ``inferable``.
+    ``_`` anywhere but ``inferable``. ``hints``: the hint for a wrong value of a
+    parameter, by name (default: the signature).
     """
     names = [p.name for p in params]
     given: dict[str, tuple[ops.ArgValue, ast.Expr]] = {}
@@ -202,7 +212,7 @@ def bind_arguments(
         extra = args[len(params)]
         raise SnnTypeError(
             f"{what} takes at most {len(params)} positional argument{'s' if len(params) != 1 else ''}, got {len(args)}",
-            extra.span, f"{what}({', '.join(names)})" if names else f"{what}() takes no arguments",
+            extra.span, f"{what}({shown_items(names)})" if names else f"{what}() takes no arguments",
         )
     for p, expr in zip(params, args):
         given[p.name] = (evaluate(expr, allow_infer=p.name == inferable), expr)
@@ -210,7 +220,7 @@ def bind_arguments(
         if kw.name not in names:
             raise SnnTypeError(
                 f"{what} has no argument '{kw.name}'" + did_you_mean(kw.name, names), kw.span,
-                f"{what} takes: {', '.join(names) if names else 'no arguments'}",
+                f"{what} takes: {shown_items(names) if names else 'no arguments'}",
             )
         if kw.name in given:
             raise SnnTypeError(
@@ -227,10 +237,10 @@ def bind_arguments(
             if expected is not None:
                 raise SnnTypeError(
                     f"argument '{p.name}' of {what} must be {expected}, got {describe(value)}",
-                    expr.span, f"{what}({', '.join(names)})",
+                    expr.span, (hints or {}).get(p.name) or f"{what}({shown_items(names)})",
                 )
         elif p.required and require:
-            hint = f"{what}({', '.join(names)})"
+            hint = f"{what}({shown_items(names)})"
             if inferable is not None and len(args) == 1 and names[:2] == [inferable, p.name] and not kwargs:
                 hint = (f"the one size given is {inferable}; to give {p.name} and infer {inferable} from "
                         f"the input, write {what}(_, {_source_text(args[0])})")
@@ -252,17 +262,23 @@ def _source_text(expr: ast.Expr) -> str:
     return "..."
 
 
+def shown(value: object) -> str:
+    """A compile-time value as written in a `.snn` file, bounded for a message (a long
+    tuple shows its first items and "... (N more)", see :func:`shown_value`)."""
+    return shown_value(value, ops.format_value)  # type: ignore[arg-type]
+
+
 def describe(value: object) -> str:
     if isinstance(value, bool):
-        return f"the bool {ops.format_value(value)}"
+        return f"the bool {shown(value)}"
     if isinstance(value, int):
-        return f"the integer {value}"
+        return f"the integer {shown(value)}"
     if isinstance(value, float):
         return f"the float {value}"
     if isinstance(value, str):
-        return f"the string {ops.format_value(value)}"
+        return f"the string {shown(value)}"
     if value is None:
         return "none"
     if isinstance(value, tuple):
-        return f"the tuple {ops.format_value(value)}"
-    return str(value)
+        return f"the tuple {shown(value)}"
+    return shown(value)
