@@ -168,7 +168,9 @@ class Evaluator:
                 f"unknown surrogate function '{node.func}'" + did_you_mean(node.func, registry.SURROGATES),
                 node.span, "surrogates: " + ", ".join(registry.SURROGATES),
             )
-        given = bind_arguments(node.func, params, node.args, node.kwargs, self, node.span)
+        hints = {p.name: registry.SURROGATE_HINTS[p.name].format(op=node.func, default=p.default)
+                 for p in params if p.name in registry.SURROGATE_HINTS}
+        given = bind_arguments(node.func, params, node.args, node.kwargs, self, node.span, hints=hints)
         return ops.SurrogateValue(node.func, tuple(given.items()))
 
 

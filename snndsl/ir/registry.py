@@ -184,16 +184,30 @@ def _build() -> dict[str, LayerSpec]:
 
 LAYERS: dict[str, LayerSpec] = _build()
 
-#: surrogate functions and their parameters (SpikingJelly 2.0.0 defaults)
+#: surrogate functions and their parameters (SpikingJelly 2.0.0 defaults). Every ``alpha``
+#: is > 0: it scales ``x`` in the smooth primitive ``g(alpha x)``, so 0 gives no gradient
+#: (PiecewiseQuadratic divides by it), and a negative one turns the gradient's sign or,
+#: for PiecewiseExp, makes it grow without bound (SpikingJelly asserts it only for SoftSign).
+#: PiecewiseLeakyReLU's window half-width ``w`` is > 0 (SpikingJelly asserts it) and its
+#: slope outside the window ``c`` is >= 0 (0: no gradient outside). Values must be finite.
 SURROGATES: dict[str, tuple[ParamSpec, ...]] = {
-    "Sigmoid": _sig("alpha:float=4.0; spiking:bool=True"),
-    "ATan": _sig("alpha:float=2.0; spiking:bool=True"),
-    "PiecewiseQuadratic": _sig("alpha:float=1.0; spiking:bool=True"),
-    "PiecewiseExp": _sig("alpha:float=1.0; spiking:bool=True"),
+    "Sigmoid": _sig("alpha:float>0=4.0; spiking:bool=True"),
+    "ATan": _sig("alpha:float>0=2.0; spiking:bool=True"),
+    "PiecewiseQuadratic": _sig("alpha:float>0=1.0; spiking:bool=True"),
+    "PiecewiseExp": _sig("alpha:float>0=1.0; spiking:bool=True"),
     "SoftSign": _sig("alpha:float>0=2.0; spiking:bool=True"),
-    "Erf": _sig("alpha:float=2.0; spiking:bool=True"),
-    "SuperSpike": _sig("alpha:float=1.0; spiking:bool=True"),
-    "PiecewiseLeakyReLU": _sig("w:float>0=1.0; c:float=0.01; spiking:bool=True"),
+    "Erf": _sig("alpha:float>0=2.0; spiking:bool=True"),
+    "SuperSpike": _sig("alpha:float>0=1.0; spiking:bool=True"),
+    "PiecewiseLeakyReLU": _sig("w:float>0=1.0; c:float>=0=0.01; spiking:bool=True"),
+}
+
+#: what each surrogate parameter means, for the hint of an error about its value
+SURROGATE_HINTS = {
+    "alpha": "alpha sets how sharp the surrogate gradient is around the threshold: a positive "
+             "finite number (larger is sharper), e.g. {op}(alpha={default})",
+    "w": "w is the half-width of the window where the gradient is 1/(2w): a positive finite "
+         "number, e.g. {op}(w={default})",
+    "c": "c is the gradient outside the window: 0 or a small positive finite number, e.g. {op}(c={default})",
 }
 
 MERGES: dict[str, tuple[int, int | None]] = {

@@ -35,6 +35,16 @@ __all__ = [
 ]
 
 
+def _checked(owner: str, name: str, value: float, low: float = 0.0, inclusive: bool = False) -> float:
+    """``value`` as a float if it is finite and ``> low`` (``>= low`` when ``inclusive``),
+    else a ValueError: the same bounds as the compiler's (``snndsl.ir.registry.SURROGATES``)."""
+    v = float(value)
+    if not math.isfinite(v) or (v < low if inclusive else v <= low):
+        bound = f"{'>=' if inclusive else '>'} {low:g}"
+        raise ValueError(f"{owner} needs a finite {name} {bound}, got {value!r}")
+    return v
+
+
 def heaviside(x: torch.Tensor) -> torch.Tensor:
     """``(x >= 0)`` in the dtype of ``x``: a neuron fires when ``H`` equals ``v_th``."""
     return (x >= 0).to(x)
@@ -56,7 +66,11 @@ class _SpikeFunction(torch.autograd.Function):
 
 
 class SurrogateFunctionBase(nn.Module):
-    """Base class: holds the shape parameters (``alpha``, ...) and the ``spiking`` flag."""
+    """Base class: holds the shape parameters (``alpha``, ...) and the ``spiking`` flag.
+
+    Every ``alpha`` must be finite and > 0 (0 gives no gradient, a negative one turns its
+    sign); a subclass checks its parameters with :func:`_checked`.
+    """
 
     def __init__(self, spiking: bool = True, **params: float) -> None:
         super().__init__()
@@ -124,7 +138,7 @@ class Sigmoid(SurrogateFunctionBase):
     alpha: float
 
     def __init__(self, alpha: float = 4.0, spiking: bool = True) -> None:
-        super().__init__(spiking, alpha=alpha)
+        super().__init__(spiking, alpha=_checked(type(self).__name__, "alpha", alpha))
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         return (x * self.alpha).sigmoid()
@@ -163,7 +177,7 @@ class ATan(SurrogateFunctionBase):
     alpha: float
 
     def __init__(self, alpha: float = 2.0, spiking: bool = True) -> None:
-        super().__init__(spiking, alpha=alpha)
+        super().__init__(spiking, alpha=_checked(type(self).__name__, "alpha", alpha))
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         return (math.pi / 2 * self.alpha * x).atan() / math.pi + 0.5
@@ -203,7 +217,7 @@ class PiecewiseQuadratic(SurrogateFunctionBase):
     alpha: float
 
     def __init__(self, alpha: float = 1.0, spiking: bool = True) -> None:
-        super().__init__(spiking, alpha=alpha)
+        super().__init__(spiking, alpha=_checked(type(self).__name__, "alpha", alpha))
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         a = self.alpha
@@ -223,7 +237,7 @@ class PiecewiseExp(SurrogateFunctionBase):
     alpha: float
 
     def __init__(self, alpha: float = 1.0, spiking: bool = True) -> None:
-        super().__init__(spiking, alpha=alpha)
+        super().__init__(spiking, alpha=_checked(type(self).__name__, "alpha", alpha))
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         mask_nonnegative = heaviside(x)
@@ -242,9 +256,7 @@ class SoftSign(SurrogateFunctionBase):
     alpha: float
 
     def __init__(self, alpha: float = 2.0, spiking: bool = True) -> None:
-        if alpha <= 0:
-            raise ValueError(f"SoftSign needs alpha > 0, got {alpha}")
-        super().__init__(spiking, alpha=alpha)
+        super().__init__(spiking, alpha=_checked(type(self).__name__, "alpha", alpha))
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         return (F.softsign(x * self.alpha) + 1.0) / 2.0
@@ -260,7 +272,7 @@ class Erf(SurrogateFunctionBase):
     alpha: float
 
     def __init__(self, alpha: float = 2.0, spiking: bool = True) -> None:
-        super().__init__(spiking, alpha=alpha)
+        super().__init__(spiking, alpha=_checked(type(self).__name__, "alpha", alpha))
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         return torch.erfc(-self.alpha * x) / 2.0
@@ -280,7 +292,7 @@ class SuperSpike(SurrogateFunctionBase):
     alpha: float
 
     def __init__(self, alpha: float = 1.0, spiking: bool = True) -> None:
-        super().__init__(spiking, alpha=alpha)
+        super().__init__(spiking, alpha=_checked(type(self).__name__, "alpha", alpha))
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 + self.alpha * x / (1.0 + x.abs())
@@ -296,9 +308,8 @@ class PiecewiseLeakyReLU(SurrogateFunctionBase):
     c: float
 
     def __init__(self, w: float = 1.0, c: float = 0.01, spiking: bool = True) -> None:
-        if w <= 0:
-            raise ValueError(f"PiecewiseLeakyReLU needs w > 0, got {w}")
-        super().__init__(spiking, w=w, c=c)
+        name = type(self).__name__
+        super().__init__(spiking, w=_checked(name, "w", w), c=_checked(name, "c", c, inclusive=True))
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         w, c = self.w, self.c
