@@ -8,6 +8,7 @@ written, and so what to tell the user::
     accepts {LPAR, NAME} after `->`      expected a layer call or a `(` group after `->`
     accepts {_ARROW, STAR, _SEP, ...}    expected `->`, a newline or `;` after the stage
     end of file with an open `{`         missing `}`: this `{` is never closed
+    `LIF()` alone on the line after a chain   a chain continues with `->`: write `-> LIF()`
 
 Unknown situations fall back to "unexpected X; expected A, B or C" with the terminals
 named in words. Every message has a location and a one-line hint.
@@ -15,11 +16,13 @@ named in words. Every message has a location and a one-line hint.
 
 from __future__ import annotations
 
+import re
+
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ..diagnostics import SnnSyntaxError, SourceSpan
-from .grammar import LexState, arrow_at_arrow, pos
+from .grammar import KEYWORDS, LexState, arrow_at_arrow, pos
 
 KEYWORD_TERMINALS = {
     "MODEL", "BLOCK", "INPUT", "RETURN", "LET", "DEFAULTS", "USE", "AS", "STATIC",
@@ -126,6 +129,13 @@ _CALL_HINTS = (
     "a stage has one label: `label: Op(args)`",
 )
 _VALUE_HINT = "a value is a name, a merge call such as `add(a, b)`, or a chain in `( )`"
+# The start of a statement: its first word, and `=` after it if there is one.
+_STATEMENT_HEAD = re.compile(r"[ \t\f]*([A-Za-z_][A-Za-z0-9_]*)[ \t\f]*(=(?!=))?")
+# A stage that starts with a name: `Op(`, `nn.Op(`, `label: Op(`, `label: (`.
+_NAMED_STAGE = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(?:[ \t\f]*:[ \t\f]*(?:\(|[A-Za-z_][A-Za-z0-9_.]*[ \t\f]*\()"
+    r"|(?:[ \t\f]*\.[ \t\f]*[A-Za-z_][A-Za-z0-9_]*)+[ \t\f]*\()"
+)
 _KWARG_HINT = "keyword arguments are written `name=value`"
 
 # When the parser accepts exactly these terminals; "{after}" is " after `<last token>`".
@@ -208,6 +218,7 @@ class _Diagnose:
         self.last: Token | None = accepted[-1] if accepted else None
         self.before_last: Token | None = accepted[-2] if len(accepted) > 1 else None
         self.opener: Token | None = state.open[-1] if state.open else None
+        self.state = state
         accepts = exc.accepts if exc.accepts is not None else exc.expected
         self.acc: set[str] = set(accepts or ())
 
@@ -260,8 +271,85 @@ class _Diagnose:
                 if after_arrow
                 else f"choose another name, e.g. `{last}_`",
             )
+        continued = self.continued_chain()
+        if continued is not None:
+            return continued
+        if (
+            found.type == "LPAR"
+            and self.starts_statement()
+            and last is not None
+            and last.type == "NAME"
+            and self.before_last is not None
+            and self.before_last.type in ("_SEP", "LBRACE")
+        ):  # `Op(...)` as a statement of its own
+            return SnnSyntaxError(
+                f"expected `=` after `{last}`",
+                self.at_found(),
+                f"a layer is a stage of a chain: `y = x -> {last}(...)`",
+            )
         message, hint = self.brackets() or self.situation() or self.generic()
         return SnnSyntaxError(message, self.at_found(), hint)
+
+    def continued_chain(self) -> SnnSyntaxError | None:
+        """A stage written at the start of the line after a chain, without `->`::
+
+            y = x -> Linear(4, 4)
+                LIF()                 (or `sn: LIF()`, `nn.ReLU()`, `(A() -> B())`)
+
+        The line break ended the chain's statement, so the parser read a new one: the
+        name of a value to assign (it wanted `=`), or a `(` where no statement starts."""
+        found, last, sep = self.found, self.last, self.state.sep
+        if sep is None or ";" in sep:  # `;` ends a statement on purpose
+            return None
+        if found.type == "LPAR" and last is sep and "NAME" in self.acc:
+            stage = self.stage_text(found)
+        elif (
+            found.type in ("LPAR", "COLON", "DOT")
+            and self.starts_statement()
+            and last is not None
+            and last.type == "NAME"
+            and self.before_last is sep
+            and (found.type == "LPAR" or _NAMED_STAGE.match(self.text, pos(last).start) is not None)
+        ):
+            stage = self.stage_text(last)
+        else:
+            return None
+        first = found if last is sep else last
+        if not (self.starts_line(first) and self.previous_statement_is_chain()):
+            return None
+        return SnnSyntaxError(
+            f"expected `->` before {'`(`' if first is found else f'`{first}`'}: "
+            "a new line does not continue a chain",
+            self.at(first),
+            f"a chain continues with `->`: write `-> {stage}` (at the end of the line above "
+            "or at the start of this one)",
+        )
+
+    def starts_statement(self) -> bool:
+        """Whether the parser wanted what follows the name a statement starts with: `=`
+        (or `,` for one of several names)."""
+        return "EQUAL" in self.acc and self.acc <= {"EQUAL", "COMMA"}
+
+    def stage_text(self, first: Token) -> str:
+        """The stage that starts at ``first``, as written if short, else up to its first
+        `(` and then `(...)`."""
+        start = pos(first).start
+        end = self.text.find("\n", start, start + 200)
+        rest = self.text[start : end if end >= 0 else start + 200].rstrip(" \t\f\r")
+        if len(rest) > 60 or "#" in rest or ";" in rest or '"' in rest or not rest.isprintable():
+            return rest[: rest.index("(")].rstrip() + "(...)" if "(" in rest[:60] else "..."
+        return rest
+
+    def previous_statement_is_chain(self) -> bool:
+        """Whether the statement before the latest separator is ``name = ...`` or
+        ``return ...`` (it starts after the separator before that one)."""
+        before = self.state.sep_before
+        start = pos(before).end if before is not None else 0
+        m = _STATEMENT_HEAD.match(self.text, start, start + 200)
+        if m is None:
+            return False
+        word, equal = m.group(1), m.group(2)
+        return word == "return" or (equal is not None and word not in KEYWORDS)
 
     def brackets(self) -> tuple[str, str] | None:
         """Unclosed, unmatched and mismatched brackets."""

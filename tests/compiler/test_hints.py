@@ -3,6 +3,7 @@ an error happened in, and `use` of a module next to the `.snn` file."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -117,3 +118,46 @@ def test_errors_are_capped_and_one_per_place():
         snndsl.compile_source(text.replace("Conv2(1, 2, 3)", "ReLU()"), "m.snn")
     assert info.value.others == []  # the block's error, once for its five instances
     assert info.value.notes == ["in block B, used as `b.0` at m.snn:37:17"]
+
+
+CHAIN = "model M() {{\n    input x: [4]\n{body}\n    return y\n}}\n"
+_CONTINUES = "a new line does not continue a chain"
+
+# (the body, the line and column of the error, what the message says, what the hint says)
+CONTINUED_CHAINS = [
+    ("    y = x -> Linear(4, 4)\n        LIF()", (4, 9), "expected `->` before `LIF`", "write `-> LIF()`"),
+    ("    y = x -> Linear(4, 4)\n        sn: LIF()", (4, 9), "expected `->` before `sn`", "write `-> sn: LIF()`"),
+    ("    y = x\n        nn.ReLU()", (4, 9), "expected `->` before `nn`", "write `-> nn.ReLU()`"),
+    ("    y = x -> ReLU()\n        (ReLU() -> ReLU())", (4, 9), "expected `->` before `(`",
+     "write `-> (ReLU() -> ReLU())`"),
+    ("    y = x -> ReLU()\n    # a comment\n\n        LIF()", (6, 9), "expected `->` before `LIF`", "write `-> LIF()`"),
+    ("    y = x\n        -> ReLU()\n        LIF()", (5, 9), "expected `->` before `LIF`", "write `-> LIF()`"),
+    ("    y = x -> Linear(4,\n        4)\n    s: LIF()", (5, 5), "expected `->` before `s`", "write `-> s: LIF()`"),
+    ("    y = x -> ReLU()\n    LIF(tau=2.0, v_threshold=1.0, surrogate=ATan(alpha=2.0), detach_reset=true)",
+     (4, 5), "expected `->` before `LIF`", "write `-> LIF(...)`"),
+    ("    y = x\n    return y -> ReLU()\n        LIF()", (5, 9), "expected `->` before `LIF`", "write `-> LIF()`"),
+]
+
+# Statements that are not a chain's continuation keep the hints they had, or one that fits.
+NOT_CONTINUED = [
+    ("    y = x -> Linear(4, 4)\n    z y", (4, 7), "expected `=`", ""),  # a new statement, missing `=`
+    ("    y = x -> Linear(4, 4)\n    z: int", (4, 6), "expected `=`", ""),
+    ("    let c = 3\n    foo(3)", (4, 8), "expected `=` after `foo`", "a layer is a stage of a chain"),
+    ("    foo(3)\n    y = x", (3, 8), "expected `=` after `foo`", "a layer is a stage of a chain"),
+    ("    y = x -> ReLU(); LIF()", (3, 25), "expected `=` after `LIF`", "a layer is a stage of a chain"),
+    ("    let c = 3\n    (ReLU())", (4, 5), "expected a statement", "a body holds"),
+    ("    let y 3", (3, 11), "expected `=` after `y`", "e.g. `let WIDTH = 128`"),
+]
+
+
+@pytest.mark.parametrize("body, at, message, hint", CONTINUED_CHAINS + NOT_CONTINUED)
+def test_a_chain_continued_without_an_arrow(body, at, message, hint):
+    with pytest.raises(SnnError) as info:
+        snndsl.compile_source(CHAIN.format(body=body), "c.snn")
+    e = info.value
+    assert (e.span.line, e.span.column) == at and message in e.message and hint in (e.hint or ""), e
+    assert (_CONTINUES in e.message) == ((body, at, message, hint) in CONTINUED_CHAINS)
+    if _CONTINUES in e.message:  # the caret is under the stage's first word
+        lines = CHAIN.format(body=body).split("\n")
+        word = re.match(r"[A-Za-z_]\w*|\(", lines[at[0] - 1][at[1] - 1:]).group()
+        assert f"before `{word}`" in e.message and e.span.end_column - e.span.column == len(word)
