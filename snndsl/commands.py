@@ -37,8 +37,6 @@ def _shape(shape) -> str:
 
 
 def _main_args(op: ops.Op) -> str:
-    if isinstance(op, ops.Layer):
-        return op.call_text()
     return op.describe()
 
 
@@ -99,7 +97,7 @@ def cmd_check(args: argparse.Namespace, params) -> int:
     if parameters_exceed_memory(counts):
         print(f"note: that is more than this machine's {available_memory() / 2**30:,.1f} GiB: `run` refuses "
               "the model and `compile` needs --no-memory-check")
-    made = [n.path for n in ir.nodes() if n.generated and isinstance(n.op, ops.Layer)]
+    made = [n.path for n in ir.nodes() if n.generated and n.op.modules(n.path)]
     if made:
         print(f"labels made by the compiler (label these layers to choose their state_dict keys): {', '.join(made)}")
     return 0

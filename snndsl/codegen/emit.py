@@ -118,8 +118,46 @@ def merge_expr(op: ops.Merge, args: list[str]) -> str:
         return f"{args[0]} * {args[1]}"
     if op.kind is ops.MergeKind.IAND:
         return f"(1.0 - {args[0]}) * {args[1]}"
+    if op.kind is ops.MergeKind.MATMUL:
+        return f"{args[0]} @ {args[1]}"
     dim = op.dim if op.dim is not None else 0
-    return f"torch.cat(({', '.join(args)},), dim={dim + 1 if dim >= 0 else dim})"
+    return f"torch.cat(({', '.join(args)},), dim={batch_dim(dim)})"
+
+
+def batch_dim(d: int) -> int:
+    """A per-sample dim as a dim of the ``[batch, ...]`` tensor the code sees (negative
+    dims count from the end in both)."""
+    return d + 1 if d >= 0 else d
+
+
+def tensor_expr(op: ops.TensorOp, shape: tuple[int, ...], x: str) -> str:
+    """The inline expression of a tensor operation on ``x`` (``[batch, ...]``), whose
+    per-sample output shape is ``shape``."""
+    a = registry.bound_arguments(op)
+
+    def dims(v: ops.ArgValue) -> str:
+        ds = tuple(batch_dim(ops.as_int(d)) for d in (v if isinstance(v, tuple) else (v,)))
+        return str(ds[0]) if len(ds) == 1 else literal(ds)
+
+    if isinstance(op, ops.Reshape):
+        return f"{x}.reshape({x}.shape[0], {', '.join(str(d) for d in shape)})"
+    if isinstance(op, ops.Permute):
+        return f"{x}.permute(0, {', '.join(str(batch_dim(ops.as_int(d) % len(shape))) for d in op.args)})"
+    if isinstance(op, ops.Transpose):
+        return f"{x}.transpose({dims(a['dim0'])}, {dims(a['dim1'])})"
+    if isinstance(op, (ops.Sum, ops.Mean)):
+        name = "sum" if isinstance(op, ops.Sum) else "mean"
+        keep = ", keepdim=True" if a["keepdim"] else ""
+        return f"{x}.{name}({dims(a['dim'])}{keep})"
+    if isinstance(op, ops.Scale):
+        return f"{x} * {literal(ops.as_float(a['factor']))}"
+    if isinstance(op, ops.Select):
+        return f"{x}.select({dims(a['dim'])}, {ops.as_int(a['index'])})"
+    if isinstance(op, ops.Chunk):
+        return f"{x}.chunk({ops.as_int(a['chunks'])}, {dims(a['dim'])})[{op.index}]"
+    if isinstance(op, ops.Poisson):
+        return f"torch.rand_like({x}).le({x}).to({x}.dtype)"  # SpikingJelly's PoissonEncoder
+    raise TypeError(f"no printer for {type(op).__name__}")
 
 
 class Printer:
@@ -296,6 +334,11 @@ class Printer:
             if op.kind is ops.MergeKind.CAT:
                 self.imports.add("torch")
             return merge_expr(op, x)
+        if isinstance(op, ops.TensorOp):
+            if isinstance(op, ops.Poisson):
+                self.imports.add("torch")
+            assert n.shape is not None
+            return tensor_expr(op, n.shape, x[0])
         if isinstance(op, ops.FoldedNorm):
             self.imports.add("fused")
             helper = "linear_bn" if isinstance(op.producer, ops.Linear) else "conv_bn"

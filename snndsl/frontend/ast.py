@@ -196,12 +196,14 @@ class DefaultsStmt:
 
 @dataclass(frozen=True, slots=True)
 class AssignStmt:
-    """``h = chain`` (``a, b = ...`` is not in v0: one target)."""
+    """``h = chain``, or ``a, b, c = chain`` (``target`` is ``a``; ``more`` the other names
+    with their spans)."""
 
     target: str
     value: Value
     span: SourceSpan
     target_span: SourceSpan
+    more: tuple[tuple[str, SourceSpan], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

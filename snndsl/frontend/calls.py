@@ -20,6 +20,8 @@ from .evaluate import Evaluator, bind_arguments
 def layer_op(stage: ast.OpStage, ev: Evaluator, defaults: Mapping[str, Mapping[str, ops.Value]]) -> ops.Layer:
     """The op of a built-in layer call: arguments bound and checked, ``defaults`` applied."""
     spec = registry.LAYERS[stage.op]
+    if spec.kind in registry.VARIADIC:
+        return _variadic_op(stage, spec, ev)
     given = bind_arguments(stage.op, spec.params, stage.args, stage.kwargs, ev, stage.span,
                            inferable=spec.inferable)
     npos = len(stage.args)
@@ -35,6 +37,27 @@ def layer_op(stage: ast.OpStage, ev: Evaluator, defaults: Mapping[str, Mapping[s
         args = tuple((None,) * n if a is None else a for a in args)
         kwargs = [(k, (None,) * n if k == "output_size" and v is None else v) for k, v in kwargs]
     return spec.op_class(stage.op, args, tuple(kwargs))
+
+
+def _variadic_op(stage: ast.OpStage, spec: registry.LayerSpec, ev: Evaluator) -> ops.Layer:
+    """``Reshape(d0, d1, ...)``/``Permute(d0, d1, ...)``: the positional arguments are the
+    sizes or dims (one tuple is accepted too); no keywords."""
+    what = spec.params[0].name
+    if stage.kwargs:
+        raise SnnTypeError(f"{spec.kind} takes its {what} as positional arguments only", stage.kwargs[0].span,
+                           f"write {spec.kind}(4, -1)")
+    values = [ev(a) for a in stage.args]
+    if len(values) == 1 and isinstance(values[0], tuple):
+        values = list(values[0])
+    if not values:
+        raise SnnTypeError(f"{spec.kind} needs the {what}", stage.span, f"e.g. {spec.kind}(4, -1)"
+                           if spec.kind == "Reshape" else f"e.g. {spec.kind}(1, 0)")
+    for i, v in enumerate(values):
+        if not (isinstance(v, int) and not isinstance(v, bool)):
+            where = stage.args[i].span if len(stage.args) == len(values) else stage.args[0].span
+            raise SnnTypeError(f"{spec.kind}: each of its {what} must be an integer, got {ops.format_value(v)}",
+                               where, f"{spec.kind}({spec.doc})")
+    return spec.op_class(stage.op, tuple(values), ())
 
 
 def _check_relations(stage: ast.OpStage, spec: registry.LayerSpec, args: tuple[ops.ArgValue, ...],

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..diagnostics import (
     SnnError,
@@ -35,13 +35,17 @@ from .declarations import PARAM_TYPES, Declarations
 from .evaluate import Evaluator, bind_arguments, shown
 
 MAX_REPEAT = 10_000
+MAX_CHUNKS = 1_000
 MAX_NODES = 200_000
 MAX_ERRORS = 10  # independent errors reported in one run
 #: the value of a statement that failed (its error is reported; what uses it is skipped)
 POISON = "\0error"
 MAX_NOTES = 8  # block instantiations shown under an error, innermost first
 MAX_BLOCK_DEPTH = 100  # block instances inside block instances; far more than any network needs
-MERGE_KWARGS: dict[str, tuple[str, ...]] = {ops.MergeKind.CAT: ("dim",)}
+MERGE_KWARGS: dict[str, tuple[str, ...]] = {
+    ops.MergeKind.CAT: ("dim",), ops.MergeKind.ADD: ("broadcast",), ops.MergeKind.SUB: ("broadcast",),
+    ops.MergeKind.MUL: ("broadcast",),
+}
 
 
 def snake(name: str) -> str:
@@ -95,6 +99,10 @@ class Elaborator(Declarations):
         self.ir: IR | None = None
         self.errors: list[SnnError] = []
         self._seen: set[tuple[SourceSpan, str]] = set()
+        #: several values (a ``Chunk``, a block returning several) under a key that is no
+        #: node's path: ``key -> (paths, what made them)``; only a destructuring
+        #: assignment or a ``return`` may take them
+        self.multi: dict[str, tuple[tuple[str, ...], str]] = {}
 
     # -- several errors per run ---------------------------------------------------------
     def report(self, e: SnnError) -> None:
@@ -156,11 +164,17 @@ class Elaborator(Declarations):
                 if stmt.target in body.constants:
                     raise SnnNameError(f"'{stmt.target}' is a constant and cannot name a value",
                                        stmt.target_span, "choose another name for the value")
+                for name, span in stmt.more:
+                    if name in body.constants:
+                        raise SnnNameError(f"'{name}' is a constant and cannot name a value", span,
+                                           "choose another name for the value")
+                targets = [stmt.target, *(name for name, _ in stmt.more)]
                 try:
-                    body.values[stmt.target] = self.value(stmt.value, body)
+                    paths = self._bind(stmt, body) if stmt.more else (self.value(stmt.value, body),)
                 except SnnError as e:  # go on: later statements may hold independent errors
                     self.report(e)
-                    body.values[stmt.target] = POISON
+                    paths = (POISON,) * len(targets)
+                body.values.update(zip(targets, paths))
             elif isinstance(stmt, ast.ReturnStmt):
                 seen_return = stmt
                 try:
@@ -238,37 +252,71 @@ class Elaborator(Declarations):
 
     def _return(self, stmt: ast.ReturnStmt, body: Body, is_model: bool, decl) -> str | None:
         assert self.ir is not None
-        paths = [self.value(v, body) for v in stmt.values]
+        returned = [(p, v.span) for v in stmt.values for p in self.values(v, body)]
+        paths = [p for p, _ in returned]
         if POISON in paths:  # an error was reported where the value was made
             return POISON
         if not is_model:
-            if len(paths) != 1:
-                raise SnnTypeError(f"block {decl.name} returns {len(paths)} values", stmt.span,
-                                   "a block is a stage and returns exactly one value")
+            if len(paths) != 1:  # bound by `a, b = x -> Block()`
+                return self._several(tuple(paths), f"block {decl.name}")
             return paths[0]
-        for i, p in enumerate(paths):
-            out = Node(f"return.{i}", ops.Output(i), stmt.values[i].span)
+        for i, (p, span) in enumerate(returned):
+            out = Node(f"return.{i}", ops.Output(i), span)
             self.ir.add(out)
             self.ir.connect(p, out.path, 0)
         return None
 
+    def _bind(self, stmt: ast.AssignStmt, body: Body) -> tuple[str, ...]:
+        """The values of ``a, b, c = chain``: as many as there are names."""
+        paths = self.values(stmt.value, body)
+        want = 1 + len(stmt.more)
+        if paths == (POISON,):
+            return (POISON,) * want
+        if len(paths) != want:
+            made = self._made_by(stmt.value)
+            raise SnnTypeError(f"{want} names for {len(paths)} value{'s' if len(paths) != 1 else ''}"
+                               + (f" ({made} gives {len(paths)})" if made and len(paths) > 1 else ""),
+                               SourceSpan(stmt.target_span.filename, stmt.target_span.line,
+                                          stmt.target_span.column, stmt.more[-1][1].end_line,
+                                          stmt.more[-1][1].end_column),
+                               "give one name per value" if len(paths) > 1 else
+                               "only a Chunk or a block that returns several values gives several values")
+        return paths
+
+    def _made_by(self, value: ast.Value) -> str | None:
+        if isinstance(value, ast.Chain) and value.stages:
+            last = value.stages[-1]
+            return last.op if isinstance(last, ast.OpStage) else "the group"
+        return None
+
     # -- values and chains ---------------------------------------------------------------
     def value(self, value: ast.Value, body: Body) -> str:
+        """The one value of ``value``; a chain that gives several is a located error."""
+        paths = self.values(value, body)
+        if len(paths) != 1:
+            made = self._made_by(value) or "this"
+            raise SnnTypeError(f"{made} gives {len(paths)} values, where one is expected", value.span,
+                               f"bind them to names first: {', '.join('abcdefgh'[:min(len(paths), 8)])}"
+                               f"{', ...' if len(paths) > 8 else ''} = ...")
+        return paths[0]
+
+    def values(self, value: ast.Value, body: Body) -> tuple[str, ...]:
+        """The values of ``value``: one, or several from a ``Chunk`` or a block returning several."""
         if isinstance(value, ast.NameRef):
             body.used.add(value.id)
             if value.id in body.values:
-                return body.values[value.id]
+                return (body.values[value.id],)
             if value.id in body.constants:
                 raise SnnTypeError(f"'{value.id}' is a constant, not a value", value.span,
                                    "a chain starts from an input or a value bound with `=`")
             raise SnnNameError(f"undefined value '{value.id}'" + did_you_mean(value.id, body.values), value.span,
                                "values are inputs and names bound with `name = ...` earlier in the body")
         if isinstance(value, ast.MergeCall):
-            return self.merge(value, body)
+            return (self.merge(value, body),)
         path = self.value(value.head, body)
         for stage in value.stages:
             path = self.stage(stage, path, body)
-        return path
+        return self.multi[path][0] if path in self.multi else (path,)
 
     def merge(self, call: ast.MergeCall, body: Body) -> str:
         assert self.ir is not None
@@ -283,15 +331,23 @@ class Elaborator(Declarations):
             want = f"exactly {lo}" if hi == lo else f"at least {lo}"
             raise SnnTypeError(f"{call.op} takes {want} values, got {len(call.args)}", call.span,
                                f"e.g. {call.op}(a, b)")
-        dim = None
+        dim, broadcast = None, False
         allowed = MERGE_KWARGS.get(call.op, ())
+        seen: set[str] = set()
         for kw in call.kwargs:
             if kw.name not in allowed:
-                raise SnnTypeError(f"{call.op} has no argument '{kw.name}'", kw.span,
-                                   f"{call.op} takes {'dim=' if allowed else 'only values'}")
-            if dim is not None:
-                raise SnnTypeError("argument 'dim' is given twice", kw.span, "give it once")
+                takes = ", ".join(f"{k}=" for k in allowed) if allowed else "only values"
+                raise SnnTypeError(f"{call.op} has no argument '{kw.name}'", kw.span, f"{call.op} takes {takes}")
+            if kw.name in seen:
+                raise SnnTypeError(f"argument '{kw.name}' is given twice", kw.span, "give it once")
+            seen.add(kw.name)
             v = body.evaluator()(kw.value)
+            if kw.name == "broadcast":
+                if not isinstance(v, bool):
+                    raise SnnTypeError(f"broadcast must be true or false, got {shown(v)}", kw.value.span,
+                                       "broadcast=true broadcasts size-1 dims between operands of equal rank")
+                broadcast = v
+                continue
             if isinstance(v, bool) or not isinstance(v, int):
                 raise SnnTypeError(f"dim must be an integer, got {shown(v)}", kw.value.span,
                                    "dims count per-sample dims from 0")
@@ -303,7 +359,7 @@ class Elaborator(Declarations):
         if POISON in inputs:
             return POISON
         path = body.prefix + body.fresh_label(call.op)
-        self.ir.add(Node(path, ops.Merge(kind, dim), call.span, generated=True))
+        self.ir.add(Node(path, ops.Merge(kind, dim, broadcast), call.span, generated=True))
         self.ir.connect_all(inputs, path)
         return path
 
@@ -355,6 +411,7 @@ class Elaborator(Declarations):
             raise SnnTypeError(f"the model exceeds {MAX_NODES} nodes", stage.span, "the network is too large")
         name = stage.op
         if name in self.blocks:
+            self._single_incoming(stage, incoming)
             return POISON if incoming == POISON else self.block(stage, incoming, body, path)
         if name.startswith("nn."):
             op: ops.Op = torch_module_op(stage, body.evaluator())
@@ -372,9 +429,37 @@ class Elaborator(Declarations):
                                "are written nn.Name(...)")
         if incoming == POISON:  # the op was checked; there is no value to apply it to
             return POISON
+        self._single_incoming(stage, incoming)
+        if isinstance(op, ops.Chunk):
+            return self._chunk(stage, op, incoming, path, generated)
         self.ir.add(Node(path, op, stage.span, generated=generated))
         self.ir.connect(incoming, path, 0)
         return path
+
+    def _single_incoming(self, stage: ast.OpStage, incoming: str) -> None:
+        if incoming in self.multi:
+            paths, made = self.multi[incoming]
+            raise SnnTypeError(f"{made} gives {len(paths)} values; a chain goes on from one", stage.span,
+                               f"bind them to names first (a, b = ... -> {made}), then continue each")
+
+    def _chunk(self, stage: ast.OpStage, op: ops.Chunk, incoming: str, path: str, generated: bool) -> str:
+        """``Chunk(n)``: n nodes ``path.0`` ... ``path.{n-1}``, one per part."""
+        assert self.ir is not None
+        n = ops.as_int(registry.bound_arguments(op)["chunks"])
+        if n > MAX_CHUNKS:
+            raise SnnTypeError(f"Chunk({n}) makes more than {MAX_CHUNKS} values", stage.span, "use fewer chunks")
+        parts = []
+        for i in range(n):
+            part = f"{path}.{i}"
+            self.ir.add(Node(part, replace(op, index=i), stage.span, generated=generated))
+            self.ir.connect(incoming, part, 0)
+            parts.append(part)
+        return self._several(tuple(parts), f"Chunk({n})")
+
+    def _several(self, paths: tuple[str, ...], made: str) -> str:
+        key = f"\0values{len(self.multi)}"
+        self.multi[key] = (paths, made)
+        return key
 
     def block(self, stage: ast.OpStage, incoming: str, body: Body, path: str) -> str:
         decl = self.blocks[stage.op]

@@ -446,10 +446,16 @@ class ToAst:
         return ast.DefaultsStmt(op.id, keywords, self._tok_tok(keyword, rpar), op.span, positional)
 
     def assign_stmt(self, ch: list[Any]) -> ast.AssignStmt:
-        target_tok, _, value = ch
-        target = self._ident(target_tok, "a value name")
+        target_tok, value = ch[0], ch[-1]
+        names = [self._ident(t, "a value name") for t in ch[:-2:2]]  # NAME (, NAME)* = chain
+        seen: dict[str, SourceSpan] = {}
+        for n in names:
+            if n.id in seen:
+                raise SnnSyntaxError(f"'{n.id}' is bound twice in one assignment", n.span,
+                                     "give each value its own name")
+            seen[n.id] = n.span
         span = self._tok_to(target_tok, self._outer(value))
-        return ast.AssignStmt(target.id, value, span, target.span)
+        return ast.AssignStmt(names[0].id, value, span, names[0].span, tuple((n.id, n.span) for n in names[1:]))
 
     def return_stmt(self, ch: list[Any]) -> ast.ReturnStmt:
         values = tuple(ch[1::2])  # return chain , chain ...
@@ -535,7 +541,9 @@ class ToAst:
         return node
 
     def label(self, ch: list[Token]) -> _Name:
-        return self._ident(ch[0], "a label")  # label :
+        # label : -- a keyword is a fine label (`block: (...)`): labels are state_dict keys,
+        # and after `->` no keyword can start a stage, so nothing is ambiguous
+        return _Name(str(ch[0]), self._tspan(ch[0]))
 
     def op_call(self, ch: list[Any]) -> _Core:
         op, _, args, rpar = ch

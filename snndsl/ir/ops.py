@@ -19,7 +19,9 @@ class (family)             what                                             stat
 :class:`Neuron`            IF, LIF, PLIF                                    yes
 :class:`StatefulLayer`     Dropout, Dropout2d (one mask per sequence)       yes
 :class:`UserModule`        a ``use``-declared module                        declared
-:class:`Merge`             add, sub, mul, iand, cat                         no
+:class:`TensorOp`          Reshape, Permute, Transpose, Sum, Mean, Scale,   no
+                           Select, Chunk, Poisson: computed inline
+:class:`Merge`             add, sub, mul, iand, cat, matmul                 no
 :class:`Plumbing`          inserted by passes: time flatten/unflatten,      no
                            broadcast over T, layout conversion
 :class:`FoldedNorm`        a Conv/Linear with its BatchNorm folded in       no
@@ -108,6 +110,7 @@ class MergeKind(StrEnum):
     MUL = "mul"
     IAND = "iand"
     CAT = "cat"
+    MATMUL = "matmul"
 
 
 class Layout(StrEnum):
@@ -271,6 +274,37 @@ class Activation(StatelessLayer):
     """An element-wise function (ReLU, Sigmoid, Tanh, GELU)."""
 
 
+@dataclass(frozen=True, slots=True)
+class TensorOp(StatelessLayer):
+    """A per-sample tensor operation (``Reshape``, ``Permute``, ``Sum``, ...): no module and
+    no parameters; the generated code computes it inline. A label names its value only."""
+
+    #: the op draws random numbers: its value differs at every time step and call, so it
+    #: is never hoisted out of the time loop, folded or cached (``Poisson``)
+    random: ClassVar[bool] = False
+
+    def modules(self, path: str) -> tuple[tuple[str, Layer], ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk(TensorOp):
+    """Part ``index`` of ``Chunk(chunks, dim)``: a chain that ends in a ``Chunk`` gives
+    ``chunks`` values, one node each (``q, k, v = x -> Chunk(3)``)."""
+
+    index: int = 0
+
+    def describe(self) -> str:
+        return f"{self.call_text()}[{self.index}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Poisson(TensorOp):
+    """Spikes ``rand < x``, a fresh draw at every time step and call."""
+
+    random: ClassVar[bool] = True
+
+
 _L = TypeVar("_L", bound="Layer")
 
 
@@ -321,6 +355,13 @@ ReLU = _primitive(Activation, "ReLU")
 Sigmoid = _primitive(Activation, "Sigmoid")
 Tanh = _primitive(Activation, "Tanh")
 GELU = _primitive(Activation, "GELU")
+Reshape = _primitive(TensorOp, "Reshape")
+Permute = _primitive(TensorOp, "Permute")
+Transpose = _primitive(TensorOp, "Transpose")
+Sum = _primitive(TensorOp, "Sum")
+Mean = _primitive(TensorOp, "Mean")
+Scale = _primitive(TensorOp, "Scale")
+Select = _primitive(TensorOp, "Select")
 
 
 # -- stateful layers -----------------------------------------------------------------
@@ -352,7 +393,8 @@ BUILTIN_LAYERS: dict[str, type[Layer]] = {
     for cls in (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, Linear, BatchNorm1d, BatchNorm2d,
                 BatchNorm3d, LayerNorm, GroupNorm, MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d,
                 AvgPool3d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, Flatten, Identity, Upsample,
-                ReLU, Sigmoid, Tanh, GELU, VotingLayer, IF, LIF, PLIF, Dropout, Dropout2d)
+                ReLU, Sigmoid, Tanh, GELU, VotingLayer, Reshape, Permute, Transpose, Sum, Mean, Scale, Select,
+                Chunk, Poisson, IF, LIF, PLIF, Dropout, Dropout2d)
 }
 
 
@@ -380,14 +422,19 @@ class UserModule(Layer):
 
 @dataclass(frozen=True, slots=True)
 class Merge(Op):
-    """``add``/``sub``/``mul``/``iand``/``cat`` of two or more values; ``dim`` per-sample (cat)."""
+    """``add``/``sub``/``mul``/``iand``/``cat``/``matmul`` of two or more values; ``dim``
+    per-sample (cat); ``broadcast``: size-1 dims of operands of equal rank are broadcast
+    (add, sub, mul)."""
 
     arity: ClassVar[int | None] = None
     kind: MergeKind
     dim: int | None = None
+    broadcast: bool = _omit_default(False)
 
     def describe(self) -> str:
-        return f"{self.kind}(dim={self.dim})" if self.kind is MergeKind.CAT else f"{self.kind}()"
+        if self.kind is MergeKind.CAT:
+            return f"{self.kind}(dim={self.dim})"
+        return f"{self.kind}(broadcast=true)" if self.broadcast else f"{self.kind}()"
 
 
 # -- inserted by passes ----------------------------------------------------------------

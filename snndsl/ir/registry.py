@@ -149,6 +149,21 @@ _STATELESS: dict[str, tuple[str, str | None, str]] = {
     "VotingLayer": ("voting_size:int>0=10", None, "average groups of voting_size features"),
 }
 
+#: per-sample tensor operations (no module: computed inline). ``Reshape`` and ``Permute``
+#: are variadic: their positional arguments are the one tuple parameter (``Reshape(4, -1)``).
+_TENSOR: dict[str, tuple[str, str]] = {
+    "Reshape": ("shape:shape", "per-sample reshape; one size may be -1"),
+    "Permute": ("dims:shape", "reorder the per-sample dims"),
+    "Transpose": ("dim0:int; dim1:int", "swap two per-sample dims (negative dims count from the end)"),
+    "Sum": ("dim:shape; keepdim:bool=False", "sum over per-sample dims"),
+    "Mean": ("dim:shape; keepdim:bool=False", "mean over per-sample dims"),
+    "Scale": ("factor:float", "multiply by a compile-time constant"),
+    "Select": ("dim:int; index:int", "one index along a dim (the dim goes away)"),
+    "Chunk": ("chunks:int>0; dim:int=0", "chunks equal parts along dim: several values"),
+    "Poisson": ("", "spikes rand < x, a fresh draw at every time step and call (PoissonEncoder)"),
+}
+VARIADIC = frozenset({"Reshape", "Permute"})
+
 _STATEFUL: dict[str, tuple[str, str]] = {
     "IF": (_NEURON, "integrate-and-fire neuron"),
     "LIF": ("tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "leaky integrate-and-fire neuron"),
@@ -175,6 +190,9 @@ def _build() -> dict[str, LayerSpec]:
         target = "layer.VotingLayer" if kind == "VotingLayer" else f"nn.{kind}"
         table[kind] = LayerSpec(kind, ops.BUILTIN_LAYERS[kind], params, inferable, target, doc,
                                 tuple(p.name for p in params if p.name in _MAIN))
+    for kind, (sig, doc) in _TENSOR.items():
+        params = _sig(sig)
+        table[kind] = LayerSpec(kind, ops.BUILTIN_LAYERS[kind], params, None, "", doc, tuple(p.name for p in params))
     for kind, (sig, doc) in _STATEFUL.items():
         params = _sig(sig)
         table[kind] = LayerSpec(kind, ops.BUILTIN_LAYERS[kind], params, None, NEURON_TARGETS[kind], doc,
@@ -217,6 +235,7 @@ MERGES: dict[str, tuple[int, int | None]] = {
     ops.MergeKind.MUL: (2, 2),
     ops.MergeKind.IAND: (2, 2),
     ops.MergeKind.CAT: (2, None),
+    ops.MergeKind.MATMUL: (2, 2),
 }
 MERGE_DOCS = {
     "add": "element-wise sum of two or more values (SEW-ResNet's ADD)",
@@ -224,6 +243,7 @@ MERGE_DOCS = {
     "mul": "element-wise product (SEW-ResNet's AND for spikes)",
     "iand": "(1 - a) * b (SEW-ResNet's IAND)",
     "cat": "concatenate along per-sample dim `dim` (default 0: channels)",
+    "matmul": "torch.matmul of two values (leading per-sample dims must agree)",
 }
 
 # Type checks ---------------------------------------------------------------------------
@@ -340,6 +360,8 @@ def bound(spec: LayerSpec, args: tuple, kwargs: dict) -> dict:
 def bound_arguments(op: ops.Layer) -> dict[str, ops.Value]:
     """Every parameter of a built-in layer op, given or default, by name."""
     spec = LAYERS[op.kind]
+    if spec.kind in VARIADIC:  # every positional argument is one int (checked where written)
+        return {spec.params[0].name: tuple(ops.as_int(a) for a in op.args)}
     return bound(spec, op.args, dict(op.kwargs))
 
 

@@ -245,6 +245,124 @@ def probability(a: dict, shape: Shape) -> Shape:
     return shape
 
 
+# -- tensor operations (per-sample dims; negative dims count from the end) ---------------
+
+
+def _dim(d: int, rank: int, what: str = "dim") -> int:
+    """``d`` as an index into a per-sample shape of ``rank`` dims."""
+    if not -rank <= d < rank:
+        raise ShapeProblem(f"{what}={d} is out of range for a per-sample shape of {rank} dims "
+                           f"(dims count from 0, or from -1 at the end; T and N are implicit)")
+    return d % rank
+
+
+def _dims(v: Any, rank: int) -> tuple[int, ...]:
+    dims = tuple(_dim(d, rank) for d in (v if isinstance(v, tuple) else (v,)))
+    if len(set(dims)) != len(dims):
+        raise ShapeProblem(f"dim {v} names a dimension twice")
+    return dims
+
+
+def reshape(a: dict, shape: Shape) -> Shape:
+    want = a["shape"]
+    if not want:
+        raise ShapeProblem("Reshape needs the new per-sample sizes, e.g. Reshape(4, -1)")
+    if sum(1 for d in want if d == -1) > 1:
+        raise ShapeProblem(f"Reshape{tuple(want)}: only one size may be -1")
+    if any(d == 0 or d < -1 for d in want):
+        raise ShapeProblem(f"Reshape{tuple(want)}: sizes must be positive (or one -1)")
+    total, known = math.prod(shape), math.prod(d for d in want if d != -1)
+    if -1 in want:
+        if total % known:
+            raise ShapeProblem(f"cannot reshape {fmt(shape)} ({total:,} elements) to {fmt(want)}: "
+                               f"{total:,} is not divisible by {known:,}")
+        return tuple(total // known if d == -1 else d for d in want)
+    if known != total:
+        raise ShapeProblem(f"cannot reshape {fmt(shape)} ({total:,} elements) to {fmt(want)} "
+                           f"({known:,} elements): the sizes must multiply out to the same number")
+    return tuple(want)
+
+
+def permute(a: dict, shape: Shape) -> Shape:
+    dims = a["dims"]
+    if len(dims) != len(shape):
+        raise ShapeProblem(f"Permute{tuple(dims)} names {len(dims)} dims but the value {fmt(shape)} has {len(shape)}")
+    order = _dims(tuple(dims), len(shape))
+    return tuple(shape[d] for d in order)
+
+
+def transpose(a: dict, shape: Shape) -> Shape:
+    d0, d1 = _dim(a["dim0"], len(shape), "dim0"), _dim(a["dim1"], len(shape), "dim1")
+    out = list(shape)
+    out[d0], out[d1] = out[d1], out[d0]
+    return tuple(out)
+
+
+def reduce(a: dict, shape: Shape) -> Shape:
+    dims = _dims(a["dim"], len(shape))
+    if a["keepdim"]:
+        return tuple(1 if i in dims else d for i, d in enumerate(shape))
+    out = tuple(d for i, d in enumerate(shape) if i not in dims)
+    if not out:
+        raise ShapeProblem(f"reducing every dim of {fmt(shape)} leaves a scalar per sample; "
+                           "keep one dim (keepdim=true) or reduce fewer")
+    return out
+
+
+def scale(a: dict, shape: Shape) -> Shape:
+    if not math.isfinite(a["factor"]):
+        raise ShapeProblem(f"factor must be a finite number, got {a['factor']}")
+    return shape
+
+
+def select(a: dict, shape: Shape) -> Shape:
+    d = _dim(a["dim"], len(shape))
+    if not -shape[d] <= a["index"] < shape[d]:
+        raise ShapeProblem(f"index {a['index']} is out of range for dim {a['dim']} of size {shape[d]} ({fmt(shape)})")
+    out = shape[:d] + shape[d + 1:]
+    if not out:
+        raise ShapeProblem(f"selecting from {fmt(shape)} leaves a scalar per sample")
+    return out
+
+
+def chunk(a: dict, shape: Shape) -> Shape:
+    d = _dim(a["dim"], len(shape))
+    n = a["chunks"]
+    if shape[d] % n:
+        raise ShapeProblem(f"cannot split dim {a['dim']} of {fmt(shape)} ({shape[d]}) into {n} equal chunks")
+    return (*shape[:d], shape[d] // n, *shape[d + 1:])
+
+
+def matmul(ins: list[Shape]) -> Shape:
+    """``torch.matmul`` of two per-sample tensors of rank >= 2 with the same leading dims."""
+    a, b = ins
+    if len(a) < 2 or len(b) < 2:
+        raise ShapeProblem(f"matmul needs values of at least 2 dims, got {fmt(a)} and {fmt(b)}")
+    if a[:-2] != b[:-2]:
+        raise ShapeProblem(f"matmul of {fmt(a)} and {fmt(b)}: the leading dims {fmt(a[:-2])} and "
+                           f"{fmt(b[:-2])} differ")
+    if a[-1] != b[-2]:
+        raise ShapeProblem(f"matmul of {fmt(a)} and {fmt(b)}: inner dims {a[-1]} and {b[-2]} differ")
+    return (*a[:-1], b[-1])
+
+
+def broadcast(ins: list[Shape]) -> Shape:
+    """The shape of an element-wise merge with ``broadcast=true``: equal ranks, each dim
+    equal or 1 in all but one operand."""
+    first = ins[0]
+    for s in ins[1:]:
+        if len(s) != len(first):
+            raise ShapeProblem(f"broadcast=true needs operands of equal rank, got {fmt(first)} and {fmt(s)}")
+    out = []
+    for i in range(len(first)):
+        sizes = {s[i] for s in ins} - {1}
+        if len(sizes) > 1:
+            raise ShapeProblem(f"cannot broadcast {' and '.join(fmt(s) for s in ins)}: dim {i} has sizes "
+                               f"{sorted(sizes)} (each dim must be equal or 1)")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
 #: the shape rule of every built-in layer class
 RULES: dict[type, Callable[[dict, Shape], Shape]] = {
     ops.Conv1d: conv(1), ops.Conv2d: conv(2), ops.Conv3d: conv(3),
@@ -258,6 +376,8 @@ RULES: dict[type, Callable[[dict, Shape], Shape]] = {
     ops.Flatten: flatten, ops.Identity: same, ops.Upsample: upsample,
     ops.ReLU: same, ops.Sigmoid: same, ops.Tanh: same, ops.GELU: same,
     ops.VotingLayer: voting,
+    ops.Reshape: reshape, ops.Permute: permute, ops.Transpose: transpose, ops.Sum: reduce, ops.Mean: reduce,
+    ops.Scale: scale, ops.Select: select, ops.Chunk: chunk, ops.Poisson: same,
     ops.IF: same, ops.LIF: same, ops.PLIF: same,
     ops.Dropout: probability, ops.Dropout2d: lambda a, s: probability(a, dropout2d(a, s)),
 }

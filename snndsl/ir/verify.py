@@ -124,7 +124,8 @@ def _borders(ir: IR) -> list[str]:
 
 
 def _hoisted(ir: IR) -> list[str]:
-    """Static regions read only static inputs; a region fed only by static inputs is static."""
+    """Static regions read only static inputs and draw no random numbers; a region fed
+    only by static inputs is static unless a member draws random numbers (``Poisson``)."""
     out = []
     by_region = ir.members_by_region()
     for name, region in ir.regions.items():
@@ -134,7 +135,10 @@ def _hoisted(ir: IR) -> list[str]:
         statics = [_static_value(ir, ir.node(s)) for s in sources]
         if region.static and not all(statics):
             out.append(f"static region {name} reads a value that is not static")
-        hoistable = bool(sources) and all(
+        random = [n.path for n in members if isinstance(n.op, ops.TensorOp) and n.op.random]
+        if region.static and random:
+            out.append(f"static region {name} draws random numbers ({random[0]}): it must run at every step")
+        hoistable = not random and bool(sources) and all(
             isinstance(ir.node(s).op, ops.FlattenTime) and _from_static_input(ir, s) for s in sources)
         if not region.static and hoistable:
             out.append(f"region {name} reads only static inputs but is not static")

@@ -1,7 +1,8 @@
 """hoist-static: regions that see only ``static`` inputs run once, not T times.
 
 A region whose every incoming value is a ``static`` model input (the same image at
-every time step) computes the same thing at every step. The pass makes it run once on
+every time step) computes the same thing at every step, unless it draws random numbers
+(``Poisson``: a fresh draw at every step; such a region is never hoisted). The pass makes it run once on
 ``[N, ...]``: its members read the input itself instead of its broadcast and flatten,
 and what leaves the region is broadcast over T with a ``BroadcastTime`` view (no copy)
 instead of being unflattened; a later time-batched region that reads it gets the
@@ -42,6 +43,8 @@ def hoist_static(ir: IR) -> IR:
         if ir.regions[name].static:
             continue
         members = by_region[name]
+        if any(isinstance(op := ir.node(m).op, ops.TensorOp) and op.random for m in members):
+            continue  # a fresh draw at every step: never computed once for all steps
         inside = set(members)
         entries = [(src, m) for m in members for src in dict.fromkeys(ir.inputs_of(m)) if src not in inside]
         hoisted = [(src, m, origin) for src, m in entries if (origin := static_origin(ir, src)) is not None]

@@ -23,7 +23,7 @@ from ..diagnostics import SnnError, SnnLimitError, SnnShapeError
 from ..ir import ops, registry
 from ..ir.graph import IR, Node
 from ..ir.ops import INFER
-from ..ir.shapes import INFER_FROM, RULES, ShapeProblem, fmt
+from ..ir.shapes import INFER_FROM, RULES, ShapeProblem, broadcast, fmt, matmul
 from ..limits import MAX_ELEMENTS
 
 
@@ -199,7 +199,12 @@ def _merge(op: ops.Merge, ins: list[tuple[int, ...]]) -> tuple[int, ...]:
             if len(s) != r or any(s[i] != first[i] for i in range(r) if i != d):
                 raise ShapeProblem(f"cannot concatenate {fmt(first)} and {fmt(s)} along dim {dim}")
         return (*first[:d], sum(s[d] for s in ins), *first[d + 1 :])
+    if op.kind is ops.MergeKind.MATMUL:
+        return matmul(ins)
+    if op.broadcast:
+        return broadcast(ins)
     for s in ins[1:]:
         if s != first:
-            raise ShapeProblem(f"operands have different shapes {fmt(first)} and {fmt(s)}")
+            hint = " (broadcast=true broadcasts size-1 dims)" if len(s) == len(first) else ""
+            raise ShapeProblem(f"operands have different shapes {fmt(first)} and {fmt(s)}{hint}")
     return first

@@ -99,8 +99,9 @@ class _FromTree(Transformer_NonRecursive):
         return ast.DefaultsStmt(op, keywords, self._span(meta), op_span, positional)
 
     def assign_stmt(self, meta: Any, ch: list[Any]) -> ast.AssignStmt:
-        target, value = ch
-        return ast.AssignStmt(str(target), value, self._span(meta), self._tspan(target))
+        *targets, value = ch
+        more = tuple((str(t), self._tspan(t)) for t in targets[1:])
+        return ast.AssignStmt(str(targets[0]), value, self._span(meta), self._tspan(targets[0]), more)
 
     def return_stmt(self, meta: Any, ch: list[Any]) -> ast.ReturnStmt:
         return ast.ReturnStmt(tuple(ch), self._span(meta))

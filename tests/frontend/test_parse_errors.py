@@ -112,13 +112,6 @@ BAD = [
     (M("    h = x -> 3"), S, "expected a layer call or a `(` group after `->`", 3, 14),
     (M("    h = x -> ()"), S, "expected a layer call or `(` in the group", 3, 15),
     (M("    h = x -> (a: A() -> )"), S, "expected a layer call or a `(` group after `->`", 3, 25),
-    (
-        M("    h = x -> input: ReLU()"),
-        S,
-        "`input` is a keyword and cannot be used as a label",
-        3,
-        14,
-    ),
     (M("    h = x -> Conv2d(1, 2) *"), S, "expected a repeat count after `*`", 3, 28),
     (M("    h = x -> Conv2d(1, 2) * 2 x"), S, "expected an operator, a newline or `;`", 3, 31),
     (M("    h = add(x,, y)"), S, "expected a value or `)` after `,`", 3, 15),

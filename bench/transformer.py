@@ -1,0 +1,90 @@
+"""Spikformer at 32x32: ``examples/spikformer.snn`` against SpikingJelly's own
+``model.spikformer.Spikformer`` of the same size, on the same weights, in one process.
+
+Embed 256, 4 heads, depth 2, patch 4, T=4, N=8 (the figures of issue #16); a training
+step (forward and backward) and inference (``no_grad``, eval) are timed, interleaved.
+``--memory`` also reports each model's peak memory of a training step, measured in a
+fresh subprocess each (how much the first training step raises the peak resident set)::
+
+    python bench/transformer.py [--device cuda] [--quick] [--memory]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import common  # noqa: F401 - puts the repository on sys.path
+import torch
+from common import ROOT, compare, header, parser, setup
+
+import snndsl
+
+EXAMPLE = ROOT / "examples" / "spikformer.snn"
+
+
+def build(dim: int, heads: int, depth: int, T: int, device: torch.device, channels_last: bool = True):
+    from spikingjelly.activation_based.model.spikformer import Spikformer
+
+    sj = Spikformer(T=T, in_channels=3, img_size_h=32, img_size_w=32, patch_size=4, num_classes=10,
+                    embed_dims=dim, num_heads=heads, mlp_ratio=4.0, depths=depth)
+    with torch.no_grad():  # the default init (std 0.02) fires nothing: scale the weights up
+        for p in sj.parameters():
+            if p.dim() > 1:
+                p.mul_(25.0)
+    net = snndsl.compile_file(EXAMPLE, params={"dim": dim, "heads": heads, "depth": depth},
+                              disable=() if channels_last else ("channels-last",))
+    net.load_state_dict(sj.state_dict(), strict=True)
+    return net.to(device), sj.to(device)
+
+
+def peak_memory(which: str, dim: int, heads: int, depth: int, T: int, N: int) -> float:
+    """MiB by which the first training step raises the process's peak resident set (a
+    fresh process per model; the baseline is the peak after building and one ``no_grad``
+    forward of one sample, which loads the kernels)."""
+    code = f"""
+import resource, sys, json, torch
+sys.path.insert(0, {str(ROOT / 'bench')!r})
+from transformer import build
+from spikingjelly.activation_based import functional
+torch.manual_seed(0)
+net, sj = build({dim}, {heads}, {depth}, {T}, torch.device('cpu'), channels_last=False)
+model = net if {which!r} == 'snndsl' else sj
+with torch.no_grad():
+    functional.reset_net(model)
+    model(torch.rand({T}, 1, 3, 32, 32))
+model.train()
+x = torch.rand({T}, {N}, 3, 32, 32)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+functional.reset_net(model)
+model(x).sum().backward()
+print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--memory", action="store_true", help="also measure the peak memory of a training step")
+    args = p.parse_args(argv)
+    device = setup(args)
+    dim, heads, depth, T, N = (64, 2, 1, 2, 2) if args.quick else (256, 4, 2, 4, 8)
+    header(f"transformer: Spikformer 32x32 (embed {dim}, {heads} heads, depth {depth}, T={T}, N={N})",
+           args, device)
+    # NCHW: bit for bit SpikingJelly's computation, so the check before timing is exact (with
+    # NHWC convolutions a potential within a rounding error of the threshold can flip a spike)
+    net, sj = build(dim, heads, depth, T, device, channels_last=False)
+    x = torch.rand(T, N, 3, 32, 32, device=device)
+    compare("spikformer", net, sj, x, args, device)
+    if args.memory and device.type == "cpu":
+        ours = peak_memory("snndsl", dim, heads, depth, T, N)
+        theirs = peak_memory("spikingjelly", dim, heads, depth, T, N)
+        print(f"spikformer train peak memory: snndsl {ours:,.0f} MiB, spikingjelly {theirs:,.0f} MiB "
+              f"(ratio {ours / max(theirs, 1e-9):.2f}; peak RSS above the resident set before the step, "
+              "one fresh process each: the first training step's rise of the peak resident set)")
+
+
+if __name__ == "__main__":
+    main()
