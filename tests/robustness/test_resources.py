@@ -261,8 +261,14 @@ def test_100k_line_file_with_an_error_on_the_last_line() -> None:
 def test_a_one_megabyte_line() -> None:
     text = M.format(r="x -> nn.Identity(" + ", ".join(["1"] * 30_000) + ")")
     assert outcome(text, 30) is None
-    text = M.format(r='x -> nn.Identity("' + "a" * 1_000_000 + '")')
+    # strings up to MAX_STRING (65,536 characters) each, one megabyte in all
+    text = M.format(r="x -> nn.Identity(" + ", ".join(['"' + "a" * 62_500 + '"'] * 16) + ")")
     assert outcome(text, 30) is None
+    # one string of a megabyte is over the limit: a located error at its quote
+    text = M.format(r='x -> nn.Identity("' + "a" * 1_000_000 + '")')
+    err = outcome(text, 30)
+    assert isinstance(err, SnnLimitError) and "string literal too long" in err.message
+    assert err.span.column == text.index('"') + 1
 
 
 def test_many_cat_operands() -> None:
