@@ -17,7 +17,18 @@ import sys
 
 import common  # noqa: F401 - puts the repository on sys.path
 import torch
-from common import ROOT, compare, header, parser, setup
+from common import (
+    ROOT,
+    compare,
+    header,
+    infer_step,
+    parser,
+    ratio_line,
+    reset_sj,
+    setup,
+    time_interleaved,
+    train_step,
+)
 
 import snndsl
 
@@ -77,7 +88,20 @@ def main(argv: list[str] | None = None) -> None:
     # NHWC convolutions a potential within a rounding error of the threshold can flip a spike)
     net, sj = build(dim, heads, depth, T, device, channels_last=False)
     x = torch.rand(T, N, 3, 32, 32, device=device)
-    compare("spikformer", net, sj, x, args, device)
+    opt = snndsl.compile_file(EXAMPLE, params={"dim": dim, "heads": heads, "depth": depth},
+                              disable=("channels-last",), optimize="inference").to(device)
+    compare("spikformer", net, sj, x, args, device, inference_opt=opt)
+    # the default compilation (channels-last convolutions): not bit for bit SpikingJelly's
+    # rounding, so timed on its own against SpikingJelly (same weights)
+    nhwc = snndsl.compile_file(EXAMPLE, params={"dim": dim, "heads": heads, "depth": depth}).to(device)
+    nhwc.load_state_dict(net.state_dict())
+    for mode in ("train", "inference"):
+        make = train_step if mode == "train" else infer_step
+        for m in (nhwc, sj):
+            m.train(mode == "train")
+        med = time_interleaved({"snndsl": make(nhwc, x, None), "spikingjelly": make(sj, x, lambda: reset_sj(sj))},
+                               args.repeats, args.warmup, device)
+        ratio_line(f"spikformer {mode} (channels-last)", med["snndsl"], med["spikingjelly"])
     if args.memory and device.type == "cpu":
         ours = peak_memory("snndsl", dim, heads, depth, T, N)
         theirs = peak_memory("spikingjelly", dim, heads, depth, T, N)

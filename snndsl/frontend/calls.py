@@ -95,8 +95,31 @@ def torch_module_op(stage: ast.OpStage, ev: Evaluator) -> ops.TorchModule:
         if isinstance(v, ops.SurrogateValue):
             raise SnnTypeError("surrogate functions can only be passed to neurons", stage.span,
                                "remove the surrogate argument")
+    _check_argument_sizes(stage, args, tuple(kwargs))
     _check_torch_module(stage, cls, args, dict(kwargs))
     return ops.TorchModule(cls_name, args, tuple(kwargs))
+
+
+#: the most numbers, strings and tuples an argument of an ``nn.*`` or ``use`` layer may
+#: hold (a tuple built from shared tuples can describe 10**30 items in 30 lines)
+MAX_ARGUMENT_ITEMS = 100_000
+
+
+def _check_argument_sizes(stage: ast.OpStage, args: tuple[ops.Value, ...],
+                          kwargs: tuple[tuple[str, ops.Value], ...]) -> None:
+    """Refuse an argument value too large to pass to Python code (counted with sharing,
+    stopping at the limit)."""
+    spans = [a.span for a in stage.args] + [kw.span for kw in stage.kwargs]
+    for value, span in zip([*args, *(v for _, v in kwargs)], spans):
+        count, todo = 0, [value]
+        while todo:
+            v = todo.pop()
+            count += 1
+            if count > MAX_ARGUMENT_ITEMS:
+                raise SnnTypeError(f"{stage.op}: this argument holds more than {MAX_ARGUMENT_ITEMS:,} values",
+                                   span, "pass a smaller value; sizes and shapes are short tuples")
+            if isinstance(v, tuple):
+                todo.extend(v)
 
 
 def _check_torch_module(stage: ast.OpStage, cls: type, args: tuple[ops.Value, ...],
@@ -139,4 +162,5 @@ def _python_keywords(stage: ast.OpStage) -> tuple[ast.Keyword, ...]:
 def user_module_op(stage: ast.OpStage, ev: Evaluator, decl: ast.UseDecl) -> ops.UserModule:
     args = tuple(ev(a) for a in stage.args)
     kwargs = tuple((kw.name, ev(kw.value)) for kw in _python_keywords(stage))
+    _check_argument_sizes(stage, args, kwargs)
     return ops.UserModule(stage.op, args, kwargs, path=decl.path, declared_stateful=decl.kind == "stateful")

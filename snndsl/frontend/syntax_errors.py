@@ -146,6 +146,9 @@ _BY_ACCEPTS: dict[frozenset[str], tuple[str, str]] = {
     ),
     frozenset({"LPAR"}): ("expected `(`{after}", "write `model Net() {` even without parameters"),
     frozenset({"EQUAL"}): ("expected `=`{after}", "e.g. `let WIDTH = 128`"),
+    # after the first name of a statement: `y = ...` or `q, k = ...`
+    frozenset({"EQUAL", "COMMA"}): ("expected `=`{after}", "bind a value with `y = x -> ...` (several: `a, b = ...`), "
+                                    "or a constant with `let WIDTH = 128`"),
     frozenset({"COLON"}): (
         "expected `:` and a type after the parameter name",
         "parameters are typed: `c: int = 64`",

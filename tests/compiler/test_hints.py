@@ -140,7 +140,7 @@ CONTINUED_CHAINS = [
 
 # Statements that are not a chain's continuation keep the hints they had, or one that fits.
 NOT_CONTINUED = [
-    ("    y = x -> Linear(4, 4)\n    z y", (4, 7), "expected `=`", ""),  # a new statement, missing `=`
+    ("    y = x -> Linear(4, 4)\n    z y", (4, 7), "expected `=` after `z`", "several: `a, b = ...`"),  # a new statement, missing `=`
     ("    y = x -> Linear(4, 4)\n    z: int", (4, 6), "expected `=`", ""),
     ("    let c = 3\n    foo(3)", (4, 8), "expected `=` after `foo`", "a layer is a stage of a chain"),
     ("    foo(3)\n    y = x", (3, 8), "expected `=` after `foo`", "a layer is a stage of a chain"),

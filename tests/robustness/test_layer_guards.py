@@ -66,3 +66,13 @@ def test_inputs_must_be_tensors():
     with pytest.raises(TypeError, match=r"expects img as a torch.Tensor, got ndarray; convert it with torch.from_numpy"):
         net(np.zeros((2, 4), dtype=np.float32), T=2)
     assert net(torch.zeros(2, 4), T=np.int64(3).item()).shape == (3, 2, 4)
+
+
+def test_an_nn_argument_built_from_shared_tuples_is_refused_not_expanded():
+    """30 lines describe 10**29 items; passing them to torch (or printing them) would hang."""
+    lets = ["let A0 = (1, 2)"] + [f"let A{i} = ({', '.join([f'A{i - 1}'] * 10)})" for i in range(1, 30)]
+    text = "\n".join(lets) + "\nmodel M() {\n    input x: [4]\n    return x -> nn.Identity(A29)\n}\n"
+    with pytest.raises(SnnTypeError) as info:
+        snndsl.compile_source(text, "a.snn")
+    assert "holds more than 100,000 values" in info.value.message
+    assert (info.value.span.line, info.value.span.column) == (33, 29)
