@@ -40,6 +40,12 @@ EXPECTED = {
         r"^memory resnet train ",
         r"^memory static train ",
     ],
+    "transformer": [
+        rf"^spikformer train: snndsl {RATIO}$",
+        rf"^spikformer inference: snndsl {RATIO}$",
+        r"^spikformer inference -O inference: ",
+        rf"^spikformer train \(channels-last\): snndsl {RATIO}$",
+    ],
     "compile": [
         r"^compile 10 layers: to source [\d.]+ ms",
         r"^compile growth 20->40 layers to source: ",
