@@ -8,7 +8,7 @@ then ``VmHWM - VmRSS`` is read after the step (Linux only). On CUDA it is
 models are measured alternately, a few rounds each after a warm-up step, and the
 median is reported::
 
-    python bench/memory.py [--device cuda] [--quick] [--models csnn,resnet,static]
+    python bench/memory.py [--device cuda] [--quick] [--models csnn,resnet,static,spikformer]
 """
 
 from __future__ import annotations
@@ -95,8 +95,17 @@ def cases(
         sj = twins.StaticCIFAR(C)
         x = torch.rand(N, 3, 32, 32, device=device)
         kw = {"T": T}
+    elif name == "spikformer":  # SpikingJelly's own model (bench/transformer.py)
+        from transformer import build
+
+        T, N = (2, 2) if quick else (4, 8)
+        dim, heads, depth = (64, 2, 1) if quick else (256, 4, 2)
+        C = dim
+        ours, sj = build(dim, heads, depth, T, device, channels_last=False)
+        x = torch.rand(T, N, 3, 32, 32, device=device)
+        kw = {}
     else:
-        raise SystemExit(f"unknown model {name!r}: choose from csnn, resnet, static")
+        raise SystemExit(f"unknown model {name!r}: choose from csnn, resnet, static, spikformer")
     sj.load_state_dict(ours.state_dict(), strict=True)
     ours, sj = ours.to(device).train(), sj.to(device).train()
     return (

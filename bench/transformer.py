@@ -3,17 +3,12 @@
 
 Embed 256, 4 heads, depth 2, patch 4, T=4, N=8 (the figures of issue #16); a training
 step (forward and backward) and inference (``no_grad``, eval) are timed, interleaved.
-``--memory`` also reports each model's peak memory of a training step, measured in a
-fresh subprocess each (how much the first training step raises the peak resident set)::
+The peak memory of a training step is measured by ``bench/memory.py --models spikformer``::
 
-    python bench/transformer.py [--device cuda] [--quick] [--memory]
+    python bench/transformer.py [--device cuda] [--quick] [--threads 1]
 """
 
 from __future__ import annotations
-
-import json
-import subprocess
-import sys
 
 import common  # noqa: F401 - puts the repository on sys.path
 import torch
@@ -50,35 +45,8 @@ def build(dim: int, heads: int, depth: int, T: int, device: torch.device, channe
     return net.to(device), sj.to(device)
 
 
-def peak_memory(which: str, dim: int, heads: int, depth: int, T: int, N: int) -> float:
-    """MiB by which the first training step raises the process's peak resident set (a
-    fresh process per model; the baseline is the peak after building and one ``no_grad``
-    forward of one sample, which loads the kernels)."""
-    code = f"""
-import resource, sys, json, torch
-sys.path.insert(0, {str(ROOT / 'bench')!r})
-from transformer import build
-from spikingjelly.activation_based import functional
-torch.manual_seed(0)
-net, sj = build({dim}, {heads}, {depth}, {T}, torch.device('cpu'), channels_last=False)
-model = net if {which!r} == 'snndsl' else sj
-with torch.no_grad():
-    functional.reset_net(model)
-    model(torch.rand({T}, 1, 3, 32, 32))
-model.train()
-x = torch.rand({T}, {N}, 3, 32, 32)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-functional.reset_net(model)
-model(x).sum().backward()
-print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
 def main(argv: list[str] | None = None) -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--memory", action="store_true", help="also measure the peak memory of a training step")
     args = p.parse_args(argv)
     device = setup(args)
     dim, heads, depth, T, N = (64, 2, 1, 2, 2) if args.quick else (256, 4, 2, 4, 8)
@@ -102,12 +70,6 @@ def main(argv: list[str] | None = None) -> None:
         med = time_interleaved({"snndsl": make(nhwc, x, None), "spikingjelly": make(sj, x, lambda: reset_sj(sj))},
                                args.repeats, args.warmup, device)
         ratio_line(f"spikformer {mode} (channels-last)", med["snndsl"], med["spikingjelly"])
-    if args.memory and device.type == "cpu":
-        ours = peak_memory("snndsl", dim, heads, depth, T, N)
-        theirs = peak_memory("spikingjelly", dim, heads, depth, T, N)
-        print(f"spikformer train peak memory: snndsl {ours:,.0f} MiB, spikingjelly {theirs:,.0f} MiB "
-              f"(ratio {ours / max(theirs, 1e-9):.2f}; peak RSS above the resident set before the step, "
-              "one fresh process each: the first training step's rise of the peak resident set)")
 
 
 if __name__ == "__main__":
