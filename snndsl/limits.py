@@ -75,22 +75,16 @@ def _rlimit_room() -> int:
 
 
 def _cgroup_room() -> int:
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    """The memory limit of this process's cgroup (the whole limit, like the physical
+    memory above: its usage counts page cache that the kernel reclaims on demand)."""
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
             with open(limit_file) as fh:
                 raw = fh.read().strip()
-            if raw == "max":
-                return 1 << 62
-            limit = int(raw)
-            with open(usage_file) as fh:
-                used = int(fh.read().strip())
+            limit = 1 << 62 if raw == "max" else int(raw)
         except (OSError, ValueError):
             continue
-        if limit >= 1 << 60:  # cgroup v1 writes "no limit" as a huge number
-            return 1 << 62
-        return max(limit - used, 0)
+        return 1 << 62 if limit >= 1 << 60 else limit  # cgroup v1 writes "no limit" as a huge number
     return 1 << 62
 
 
