@@ -339,10 +339,15 @@ class Printer:
                 self.imports.add("torch")
             assert n.shape is not None
             return tensor_expr(op, n.shape, x[0])
+        repeated = multi and isinstance(norm := op.norm if isinstance(op, ops.FoldedNorm) else op, ops.BatchNorm) \
+            and norm.time_repeated
         if isinstance(op, ops.FoldedNorm):
             self.imports.add("fused")
             helper = "linear_bn" if isinstance(op.producer, ops.Linear) else "conv_bn"
-            return f"fused.{helper}({module_ref(op.producer_path)}, {module_ref(n.path)}, {x[0]})"
+            return f"fused.{helper}({module_ref(op.producer_path)}, {module_ref(n.path)}, {x[0]}{', T' if repeated else ''})"
+        if repeated:  # a static region's norm: statistics as over T equal steps
+            self.imports.add("fused")
+            return f"fused.repeated_batch_norm({module_ref(n.path)}, {x[0]}, T)"
         if multi and n.container is ops.Container.STEP_LOOP:
             self.imports.add("functional")
             return f"functional.multi_step_forward({x[0]}, {module_ref(n.path)})"

@@ -246,7 +246,10 @@ class ConvTranspose(Spatial):
 
 @dataclass(frozen=True, slots=True)
 class BatchNorm(Spatial):
-    pass
+    #: the norm sees one time step's value that stands for T equal steps (a static region,
+    #: hoist-static): in training its running variance counts T times the samples, as
+    #: if the value were repeated over T
+    time_repeated: bool = _omit_default(False)
 
 
 @dataclass(frozen=True, slots=True)

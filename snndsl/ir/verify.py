@@ -135,6 +135,10 @@ def _hoisted(ir: IR) -> list[str]:
         statics = [_static_value(ir, ir.node(s)) for s in sources]
         if region.static and not all(statics):
             out.append(f"static region {name} reads a value that is not static")
+        for n in members:
+            norm = n.op.norm if isinstance(n.op, ops.FoldedNorm) else n.op
+            if isinstance(norm, ops.BatchNorm) and norm.time_repeated != region.static:
+                out.append(f"{n.path}: time_repeated={norm.time_repeated} in a region with static={region.static}")
         random = [n.path for n in members if isinstance(n.op, ops.TensorOp) and n.op.random]
         if region.static and random:
             out.append(f"static region {name} draws random numbers ({random[0]}): it must run at every step")

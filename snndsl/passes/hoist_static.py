@@ -7,8 +7,9 @@ every time step) computes the same thing at every step, unless it draws random n
 and what leaves the region is broadcast over T with a ``BroadcastTime`` view (no copy)
 instead of being unflattened; a later time-batched region that reads it gets the
 broadcast flattened. The region is marked ``static``. The result equals feeding the
-image repeated T times (in training mode BatchNorm's running variance uses N instead
-of T*N samples for its unbiased correction; outputs agree).
+image repeated T times; its BatchNorms are marked ``time_repeated``, so that in training
+their running variance counts T*N samples, as on the repeated batch
+(``fused.repeated_batch_norm``).
 
     img -> img~bcast -> img~flat -> encoder -> encoder~unflat -> sn0
     ==>  img -> encoder -> encoder~bcast -> sn0          (region0 static=True)
@@ -56,6 +57,9 @@ def hoist_static(ir: IR) -> IR:
             _prune(ir, src)
         for m in members:
             _broadcast_exits(ir, m, name, inside)
+            node = ir.node(m)
+            if isinstance(node.op, ops.BatchNorm):  # its statistics stand for T equal steps
+                ir.set(node.replace(op=replace(node.op, time_repeated=True)))
         ir.regions[name] = replace(ir.regions[name], static=True)
     return ir
 

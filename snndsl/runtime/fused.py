@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ["conv_bn", "linear_bn"]
+__all__ = ["conv_bn", "linear_bn", "repeated_batch_norm"]
 
 _Conv = nn.Conv1d | nn.Conv2d | nn.Conv3d
 
@@ -59,17 +59,45 @@ def _folded(layer: _Conv | nn.Linear, bn: _BatchNorm) -> tuple[torch.Tensor, tor
     return folded
 
 
-def conv_bn(conv: _Conv, bn: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
-    """``bn(conv(x))`` for a Conv1d/2d/3d followed by its BatchNorm."""
+def repeated_batch_norm(bn: _BatchNorm, x: torch.Tensor, repeats: int) -> torch.Tensor:
+    """``bn`` on ``x`` as if ``x`` were repeated ``repeats`` times along the batch (a
+    static image shown at every one of T steps), without making the copies.
+
+    The output is the same either way: repeating changes neither the batch mean nor the
+    biased variance that normalise it. Only the running variance differs: its unbiased
+    estimate divides by ``repeats * n - 1`` rather than ``n - 1``; this updates the running
+    statistics exactly as ``bn`` would on the repeated batch (SpikingJelly's
+    ``x.repeat(T, ...)``)."""
+    if not (bn.training and bn.track_running_stats and bn.running_mean is not None
+            and bn.running_var is not None) or repeats == 1:
+        return bn(x)
+    bn._check_input_dim(x)
+    out = F.batch_norm(x, None, None, bn.weight, bn.bias, True, 0.0, bn.eps)
+    with torch.no_grad():
+        assert bn.num_batches_tracked is not None
+        bn.num_batches_tracked.add_(1)
+        momentum = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+        dims = [0, *range(2, x.dim())]
+        n = repeats * (x.numel() // x.shape[1])
+        mean = x.mean(dims)
+        var = x.var(dims, correction=0) * (n / (n - 1))
+        bn.running_mean.mul_(1.0 - momentum).add_(mean, alpha=momentum)
+        bn.running_var.mul_(1.0 - momentum).add_(var, alpha=momentum)
+    return out
+
+
+def conv_bn(conv: _Conv, bn: _BatchNorm, x: torch.Tensor, repeats: int = 1) -> torch.Tensor:
+    """``bn(conv(x))`` for a Conv1d/2d/3d followed by its BatchNorm (``repeats``: see
+    :func:`repeated_batch_norm`)."""
     if not _foldable(bn):
-        return bn(conv(x))
+        return repeated_batch_norm(bn, conv(x), repeats)
     weight, bias = _folded(conv, bn)
     return conv._conv_forward(x, weight, bias)
 
 
-def linear_bn(linear: nn.Linear, bn: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
+def linear_bn(linear: nn.Linear, bn: _BatchNorm, x: torch.Tensor, repeats: int = 1) -> torch.Tensor:
     """``bn(linear(x))`` for a Linear followed by a BatchNorm1d over its features."""
     if not _foldable(bn):
-        return bn(linear(x))
+        return repeated_batch_norm(bn, linear(x), repeats)
     weight, bias = _folded(linear, bn)
     return F.linear(x, weight, bias)

@@ -32,7 +32,7 @@ class DigitsSNN(CompiledModule):
         T = self.time_steps(T)
         # region0 (static: once on [N, ...], then broadcast over T, channels-last): conv1+bn1
         img_nhwc = img.contiguous(memory_format=torch.channels_last)
-        bn1 = fused.conv_bn(self.conv1, self.bn1, img_nhwc)
+        bn1 = fused.conv_bn(self.conv1, self.bn1, img_nhwc, T)
         sn1 = self.sn1(bn1.expand(T, *bn1.shape))
         # region1 (batched over T*N, channels-last): pool1 -> flat -> fc1+bn2
         sn1_flat = sn1.flatten(0, 1)

@@ -2,7 +2,7 @@
 # Generated code: edit the .snn file and recompile rather than editing this file.
 from torch import nn
 
-from snndsl.runtime import neuron, surrogate
+from snndsl.runtime import fused, neuron, surrogate
 from snndsl.runtime.model import CompiledModule
 
 
@@ -29,7 +29,7 @@ class DigitsSNN(CompiledModule):
         T = self.time_steps(T)
         # region0 (static: once on [N, ...], then broadcast over T): conv1 -> bn1
         conv1 = self.conv1(img)
-        bn1 = self.bn1(conv1)
+        bn1 = fused.repeated_batch_norm(self.bn1, conv1, T)
         sn1 = self.sn1(bn1.expand(T, *bn1.shape))
         # region1 (batched over T*N): pool1 -> flat -> fc1 -> bn2
         sn1_flat = sn1.flatten(0, 1)

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from snndsl.runtime import neuron, surrogate
+from snndsl.runtime import fused, neuron, surrogate
 from snndsl.runtime.model import CompiledModule
 
 
@@ -33,7 +33,7 @@ class DigitsSNN(CompiledModule):
         # region0 (static: once on [N, ...], then broadcast over T, channels-last): conv1 -> bn1
         img_nhwc = img.contiguous(memory_format=torch.channels_last)
         conv1 = self.conv1(img_nhwc)
-        bn1 = self.bn1(conv1)
+        bn1 = fused.repeated_batch_norm(self.bn1, conv1, T)
         sn1 = self.sn1(bn1.expand(T, *bn1.shape))
         # region1 (batched over T*N, channels-last): pool1 -> flat -> fc1 -> bn2
         sn1_flat = sn1.flatten(0, 1)

@@ -116,8 +116,8 @@ class MSResNet18(CompiledModule):
         T = self.time_steps(T)
         # region0 (static: once on [N, ...], then broadcast over T, channels-last): stem.0+stem.1 -> ...
         img_nhwc = img.contiguous(memory_format=torch.channels_last)
-        stem_1 = fused.conv_bn(self.stem[0], self.stem[1], img_nhwc)
-        layer1_0_downsample_1 = fused.conv_bn(self.layer1[0].downsample[0], self.layer1[0].downsample[1], stem_1)
+        stem_1 = fused.conv_bn(self.stem[0], self.stem[1], img_nhwc, T)
+        layer1_0_downsample_1 = fused.conv_bn(self.layer1[0].downsample[0], self.layer1[0].downsample[1], stem_1, T)
         layer1_0_spike1 = self.layer1[0].spike1(stem_1.expand(T, *stem_1.shape))
         # region1 (batched over T*N, channels-last): layer1.0.conv1+layer1.0.bn1
         layer1_0_spike1_flat = layer1_0_spike1.flatten(0, 1)

@@ -2,7 +2,7 @@
 # Generated code: edit the .snn file and recompile rather than editing this file.
 from torch import nn
 
-from snndsl.runtime import neuron, surrogate
+from snndsl.runtime import fused, neuron, surrogate
 from snndsl.runtime.model import Block, CompiledModule
 
 
@@ -93,9 +93,9 @@ class MSResNet18(CompiledModule):
         T = self.time_steps(T)
         # region0 (static: once on [N, ...], then broadcast over T): stem.0 -> stem.1 -> ...
         stem_0 = self.stem[0](img)
-        stem_1 = self.stem[1](stem_0)
+        stem_1 = fused.repeated_batch_norm(self.stem[1], stem_0, T)
         layer1_0_downsample_0 = self.layer1[0].downsample[0](stem_1)
-        layer1_0_downsample_1 = self.layer1[0].downsample[1](layer1_0_downsample_0)
+        layer1_0_downsample_1 = fused.repeated_batch_norm(self.layer1[0].downsample[1], layer1_0_downsample_0, T)
         layer1_0_spike1 = self.layer1[0].spike1(stem_1.expand(T, *stem_1.shape))
         # region1 (batched over T*N): layer1.0.conv1 -> layer1.0.bn1
         layer1_0_spike1_flat = layer1_0_spike1.flatten(0, 1)

@@ -37,7 +37,7 @@ class StaticCIFAR(CompiledModule):
         T = self.time_steps(T)
         # region0 (static: once on [N, ...], then broadcast over T, channels-last): encoder+encoder_bn
         img_nhwc = img.contiguous(memory_format=torch.channels_last)
-        encoder_bn = fused.conv_bn(self.encoder, self.encoder_bn, img_nhwc)
+        encoder_bn = fused.conv_bn(self.encoder, self.encoder_bn, img_nhwc, T)
         sn0 = self.sn0(encoder_bn.expand(T, *encoder_bn.shape))
         # region1 (batched over T*N, channels-last): conv1+bn1
         sn0_flat = sn0.flatten(0, 1)

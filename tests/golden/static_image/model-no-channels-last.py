@@ -2,7 +2,7 @@
 # Generated code: edit the .snn file and recompile rather than editing this file.
 from torch import nn
 
-from snndsl.runtime import neuron, surrogate
+from snndsl.runtime import fused, neuron, surrogate
 from snndsl.runtime.model import CompiledModule
 
 
@@ -32,7 +32,7 @@ class StaticCIFAR(CompiledModule):
         T = self.time_steps(T)
         # region0 (static: once on [N, ...], then broadcast over T): encoder -> encoder_bn
         encoder = self.encoder(img)
-        encoder_bn = self.encoder_bn(encoder)
+        encoder_bn = fused.repeated_batch_norm(self.encoder_bn, encoder, T)
         sn0 = self.sn0(encoder_bn.expand(T, *encoder_bn.shape))
         # region1 (batched over T*N): conv1 -> bn1
         sn0_flat = sn0.flatten(0, 1)

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from snndsl.runtime import neuron, surrogate
+from snndsl.runtime import fused, neuron, surrogate
 from snndsl.runtime.model import CompiledModule
 
 
@@ -38,7 +38,7 @@ class StaticCIFAR(CompiledModule):
         # region0 (static: once on [N, ...], then broadcast over T, channels-last): encoder -> ...
         img_nhwc = img.contiguous(memory_format=torch.channels_last)
         encoder = self.encoder(img_nhwc)
-        encoder_bn = self.encoder_bn(encoder)
+        encoder_bn = fused.repeated_batch_norm(self.encoder_bn, encoder, T)
         sn0 = self.sn0(encoder_bn.expand(T, *encoder_bn.shape))
         # region1 (batched over T*N, channels-last): conv1 -> bn1
         sn0_flat = sn0.flatten(0, 1)
