@@ -44,11 +44,11 @@ def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
     return f"{text[:head]} ... ({len(text) - head - tail:,} more characters) ... {text[len(text) - tail:]}"
 
 
-def shown_items(items: Iterable[object], limit: int = MAX_ITEMS, sep: str = ", ") -> str:
+def shown_items(items: Iterable[object], limit: int = MAX_ITEMS, sep: str = ", ",
+                width: int = MAX_MESSAGE // 10) -> str:
     """The first ``limit`` items joined with ``sep``, then "... (N more)" if there are more;
-    each item is shortened to a tenth of :data:`MAX_MESSAGE`."""
+    each item is shortened to ``width`` characters (a tenth of :data:`MAX_MESSAGE`)."""
     listed = items if isinstance(items, (list, tuple)) else list(items)
-    width = MAX_MESSAGE // 10
     shown = [shorten(str(x), width) for x in listed[:limit]]
     if len(listed) > limit:
         shown.append(f"... ({len(listed) - limit:,} more)")

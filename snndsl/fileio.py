@@ -194,7 +194,9 @@ def load_weights_file(path: str | os.PathLike, max_bytes: int | None = None) -> 
         raise UsageError(f"{where} is not a regular file (a folder, device or pipe); "
                          "save the weights with torch.save and pass that file")
     if max_bytes is None:
-        max_bytes = _memory_bytes() // 2
+        from .limits import available_memory
+
+        max_bytes = available_memory() // 2
     declared = _zip_content_bytes(where)
     if declared is not None and declared > max_bytes:
         raise UsageError(f"cannot load weights from {where}: the archive declares {_size(declared)} "
@@ -205,13 +207,6 @@ def load_weights_file(path: str | os.PathLike, max_bytes: int | None = None) -> 
     except Exception as e:  # torch raises many kinds (pickle.UnpicklingError for code in the file)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"cannot load weights from {where}: {first[:300]}") from None
-
-
-def _memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 1 << 40
 
 
 def _size(n: int) -> str:

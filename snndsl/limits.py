@@ -123,11 +123,12 @@ def check_memory(ir: IR, counts: Mapping[str, int]) -> None:
 _VIEWS = (ops.FlattenTime, ops.UnflattenTime, ops.BroadcastTime, ops.Output)
 
 
-def run_bytes(ir: IR, T: int, N: int, step_mode: str) -> tuple[int, object, int]:
+def run_bytes(ir: IR, T: int, N: int, step_mode: str) -> tuple[int, Node | None, int]:
     """``(peak, largest node, its bytes)`` of one forward call (float32): the generated
     forward keeps every value alive until it returns (and autograd keeps them for the
     backward pass), so the peak is the sum of all values that are not views."""
-    total, worst, size = 0, None, 0
+    total, size = 0, 0
+    worst: Node | None = None
     for n in ir.nodes():
         if n.shape is None or isinstance(n.op, _VIEWS):
             continue
@@ -150,7 +151,6 @@ def check_run_memory(ir: IR, T: int, N: int, step_mode: str, device: torch.devic
     peak, worst, size = run_bytes(ir, T, N, step_mode)
     if worst is None or peak <= limit:
         return
-    assert isinstance(worst, Node)
     what = f"input '{worst.op.name}'" if isinstance(worst.op, ops.Input) else f"the value of '{worst.path}'"
     raise SnnLimitError(
         f"with T={T} and N={N}, one forward call needs {peak / _GiB:,.1f} GiB for its values "

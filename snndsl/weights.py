@@ -23,18 +23,13 @@ from typing import Any
 
 import torch
 
-from .diagnostics import UsageError
+from .diagnostics import UsageError, shown_items
 from .fileio import WEIGHTS_SLACK_BYTES, load_weights_file
 
 __all__ = ["read_state_dict", "check_state_dict", "fit_state_dict"]
 
 #: keys under which checkpoints commonly wrap their state_dict
 _WRAPPERS = ("state_dict", "model")
-
-
-def _listing(items: list, limit: int = 10) -> str:
-    shown = ", ".join(str(x)[:200] for x in items[:limit])
-    return shown + (f" ... ({len(items) - limit:,} more)" if len(items) > limit else "")
 
 
 def _model_bytes(net: torch.nn.Module) -> int:
@@ -108,10 +103,10 @@ def fit_state_dict(net: torch.nn.Module, state: Mapping[str, torch.Tensor], what
         for label, items in (("missing keys", missing), ("unexpected keys", unexpected),
                              ("shape mismatches", shapes), ("dtype mismatches", kinds)):
             if items:
-                parts.append(f"{label}: {_listing(items)}")
+                parts.append(f"{label}: {shown_items(items, width=200)}")
         raise UsageError(f"{what} do not fit the model: " + " | ".join(parts))
     net.load_state_dict(state, strict=True)
     odd = [k for k in common if state[k].dtype.is_floating_point and not bool(torch.isfinite(state[k]).all())]
     if odd:
-        return [f"{what}: non-finite values (NaN or inf) in {_listing(odd)}"]
+        return [f"{what}: non-finite values (NaN or inf) in {shown_items(odd)}"]
     return []

@@ -339,8 +339,8 @@ class Printer:
                 self.imports.add("torch")
             assert n.shape is not None
             return tensor_expr(op, n.shape, x[0])
-        repeated = multi and isinstance(norm := op.norm if isinstance(op, ops.FoldedNorm) else op, ops.BatchNorm) \
-            and norm.time_repeated
+        norm = op.norm if isinstance(op, ops.FoldedNorm) else op
+        repeated = multi and isinstance(norm, ops.BatchNorm) and norm.time_repeated
         if isinstance(op, ops.FoldedNorm):
             self.imports.add("fused")
             helper = "linear_bn" if isinstance(op.producer, ops.Linear) else "conv_bn"
