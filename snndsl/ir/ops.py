@@ -14,10 +14,12 @@ class (family)             what                                             stat
 =========================  ===============================================  ========
 :class:`Input`             a model input, per-sample shape                  no
 :class:`Output`            one returned value                               no
+:class:`Prev`              ``prev(h)``: ``h`` one time step earlier         yes
 :class:`StatelessLayer`    built-in ``torch.nn`` layers, batched over time   no
 :class:`TorchModule`       any other ``torch.nn`` layer (``nn.X``)          no
-:class:`Neuron`            IF, LIF, PLIF                                    yes
-:class:`StatefulLayer`     Dropout, Dropout2d (one mask per sequence)       yes
+:class:`Neuron`            IF, LIF, PLIF, CubaLIF, LI (non-spiking)         yes
+:class:`StatefulLayer`     Dropout, Dropout2d (one mask per sequence),      yes
+                           Delay (a shift along time)
 :class:`UserModule`        a ``use``-declared module                        declared
 :class:`TensorOp`          Reshape, Permute, Transpose, Sum, Mean, Scale,   no
                            Select, Chunk, Poisson: computed inline
@@ -179,6 +181,24 @@ class Input(Op):
 
     def describe(self) -> str:
         return f"input {self.name}" + (" static" if self.static else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Prev(Op):
+    """``prev(h)``: the value of node ``source`` at the previous time step (zeros at the
+    first step after a reset). The node has no incoming edge: the feedback edge
+    ``source -> prev`` is this field, so the IR graph stays acyclic and every pass may
+    walk it in topological order; ``IR.feedback()`` lists the pairs. ``declared`` is the
+    per-sample shape given by ``prev(h, shape=[...])``, if any. Stateful: in ``'s'`` mode
+    it keeps the last value; in ``'m'`` mode it lives in a recurrent region."""
+
+    arity: ClassVar[int | None] = 0
+    stateful: ClassVar[bool] = True
+    source: str = ""
+    declared: tuple[int, ...] | None = None
+
+    def describe(self) -> str:
+        return f"prev({self.source})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +392,7 @@ Select = _primitive(TensorOp, "Select")
 
 @dataclass(frozen=True, slots=True)
 class Neuron(Layer):
-    """A spiking neuron: IF, LIF or PLIF."""
+    """A neuron: IF, LIF, PLIF, CubaLIF, or the non-spiking leaky integrator LI."""
 
     stateful: ClassVar[bool] = True
 
@@ -387,8 +407,11 @@ class StatefulLayer(Layer):
 IF = _primitive(Neuron, "IF")
 LIF = _primitive(Neuron, "LIF")
 PLIF = _primitive(Neuron, "PLIF")
+LI = _primitive(Neuron, "LI")
+CubaLIF = _primitive(Neuron, "CubaLIF")
 Dropout = _primitive(StatefulLayer, "Dropout")
 Dropout2d = _primitive(StatefulLayer, "Dropout2d")
+Delay = _primitive(StatefulLayer, "Delay")
 
 #: the class of every built-in layer, by its name in `.snn` files
 BUILTIN_LAYERS: dict[str, type[Layer]] = {
@@ -397,7 +420,7 @@ BUILTIN_LAYERS: dict[str, type[Layer]] = {
                 BatchNorm3d, LayerNorm, GroupNorm, MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d,
                 AvgPool3d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, Flatten, Identity, Upsample,
                 ReLU, Sigmoid, Tanh, GELU, VotingLayer, Reshape, Permute, Transpose, Sum, Mean, Scale, Select,
-                Chunk, Poisson, IF, LIF, PLIF, Dropout, Dropout2d)
+                Chunk, Poisson, IF, LIF, PLIF, LI, CubaLIF, Dropout, Dropout2d, Delay)
 }
 
 
