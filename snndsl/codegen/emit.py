@@ -168,6 +168,8 @@ class Printer:
         self.uses: dict[str, str] = {}  # alias -> import path
         self.imports: set[str] = set()  # runtime modules, "Block" and "torch" the code names
         self.schedule = ir.schedule()
+        self.step_var: dict[str, str] = {}
+        self.bound_views: set[str] = set()  # plumbing views with a variable (read by a step loop)
 
     # -- __init__: the module tree ------------------------------------------------------
     def _modules(self) -> dict[str, ops.Layer]:
@@ -268,7 +270,20 @@ class Printer:
                 base[n.path] = source(n.path)
             elif not isinstance(n.op, ops.Output):
                 var[n.path] = base[n.path] = ns.name(n.path.replace(".", "_"))
+        recurrent = [n for n in self.ir.nodes() if n.container is ops.Container.RECURRENT]
+        #: a recurrent-region member's value at step t, where its sequence is read after the loop
+        self.step_var = {n.path: ns.name(var[n.path] + "_t") for n in recurrent
+                         if not isinstance(n.op, ops.Prev) and self._read_outside(n)}
+        for n in recurrent:  # a view read at every step is bound once, before the loop
+            for src in self.ir.inputs_of(n.path):
+                if src not in var and self.ir.node(src).region != n.region:
+                    var[src] = ns.name(base[src] + "_seq")
+                    self.bound_views.add(src)
         return var
+
+    def _read_outside(self, n: Node) -> bool:
+        """Is the value of recurrent-region member ``n`` read after the region's loop?"""
+        return any(self.ir.node(u).region != n.region for u in self.ir.users_of(n.path))
 
     def print_forward(self, w: Writer, multi: bool) -> None:
         ir = self.ir
@@ -297,9 +312,13 @@ class Printer:
                     w.line("T = self.time_steps(T)")
             expr: dict[str, str] = dict(var)  # how each value is read
             outputs: list[str] = []
+            like = var[inputs[0].path]  # zeros of a fed-back value take its dtype and device
             for unit in self.schedule:
                 if unit[0].region is not None:
                     w.line(self._region_comment(unit, multi))
+                if unit[0].container is ops.Container.RECURRENT:
+                    self._recurrent(w, unit, var, expr, like, multi)
+                    continue
                 for n in unit:
                     x = [expr[s] for s in ir.inputs_of(n.path)]
                     if isinstance(n.op, ops.Output):
@@ -310,16 +329,59 @@ class Printer:
                         self._plumbing(w, n, x[0], var, expr, multi)
                     else:
                         w.line(f"{var[n.path]} = {self._compute(n, x, multi)}")
+            if not multi:
+                for source, prev in ir.feedback():  # the values of this step, read at the next
+                    w.line(f"self.store_feedback({prev!r}, {expr[source]})")
             w.line("return " + ", ".join(outputs))
+
+    def _recurrent(self, w: Writer, unit: list[Node], var: dict[str, str], expr: dict[str, str], like: str,
+                   multi: bool) -> None:
+        """A recurrent region: in ``'m'`` mode a loop over T writing the values read
+        outside into preallocated ``[T, N, ...]`` tensors; in ``'s'`` mode one iteration."""
+        inside = {n.path for n in unit}
+        prevs = [n for n in unit if isinstance(n.op, ops.Prev)]
+        for n in prevs:
+            assert n.shape is not None and isinstance(n.op, ops.Prev)
+            w.line(f"{var[n.path]} = self.feedback({n.path!r}, {like}, (N, {', '.join(map(str, n.shape))}))"
+                   if multi else
+                   f"{var[n.path]} = self.feedback({n.path!r}, {like}, ({like}.shape[0], "
+                   f"{', '.join(map(str, n.shape))}))")
+        if not multi:
+            for n in unit:
+                if not isinstance(n.op, ops.Prev):
+                    x = [expr[s] for s in self.ir.inputs_of(n.path)]
+                    w.line(f"{var[n.path]} = {self._step(n, x)}")
+            return
+        steps = {p: v for p, v in self.step_var.items() if p in inside}
+        for p in steps:
+            shape = self.ir.node(p).shape
+            assert shape is not None
+            w.line(f"{var[p]} = {like}.new_empty((T, N, {', '.join(map(str, shape))}))")
+        with w.block("for t in range(T):"):
+            now = {p: steps.get(p, var[p]) for p in inside}  # each member's value at step t
+            for n in unit:
+                if isinstance(n.op, ops.Prev):
+                    continue
+                x = [now[s] if s in inside else f"{expr[s]}[t]" for s in self.ir.inputs_of(n.path)]
+                w.line(f"{now[n.path]} = {self._step(n, x)}")
+                if n.path in steps:
+                    w.line(f"{var[n.path]}[t] = {now[n.path]}")
+            for n in prevs:
+                assert isinstance(n.op, ops.Prev)
+                w.line(f"{var[n.path]} = {now[n.op.source]}")
+        for n in prevs:  # the last step's values, for a next call that carries the state
+            w.line(f"self.store_feedback({n.path!r}, {var[n.path]})")
 
     def _plumbing(self, w: Writer, n: Node, x: str, var: dict[str, str], expr: dict[str, str], multi: bool) -> None:
         """Time plumbing: the identity in single-step mode; views are read inline."""
         if not multi:
             expr[n.path] = x
-        elif isinstance(n.op, ops.UnflattenTime):
-            expr[n.path] = f"{x}.unflatten(0, (T, N))"
-        elif isinstance(n.op, ops.BroadcastTime):
-            expr[n.path] = f"{x}.expand(T, *{x}.shape)"
+        elif isinstance(n.op, (ops.UnflattenTime, ops.BroadcastTime)):
+            view = f"{x}.unflatten(0, (T, N))" if isinstance(n.op, ops.UnflattenTime) else f"{x}.expand(T, *{x}.shape)"
+            if n.path in self.bound_views:
+                w.line(f"{var[n.path]} = {view}")
+            else:
+                expr[n.path] = view
         elif isinstance(n.op, ops.FlattenTime):
             w.line(f"{var[n.path]} = {x}.flatten(0, 1)")
         elif isinstance(n.op, ops.ToLayout):
@@ -327,6 +389,12 @@ class Printer:
             w.line(f"{var[n.path]} = {x}.contiguous(memory_format=torch.{n.op.layout})")
         else:
             raise TypeError(f"no printer for {type(n.op).__name__}")
+
+    def _step(self, n: Node, x: list[str]) -> str:
+        """One time step of a recurrent-region member on ``[N, ...]``."""
+        if isinstance(n.op, (ops.Neuron, ops.StatefulLayer)):
+            return f"{module_ref(n.path)}.single_step_forward({x[0]})"
+        return self._compute(n, x, multi=False)
 
     def _compute(self, n: Node, x: list[str], multi: bool) -> str:
         op = n.op
@@ -358,7 +426,8 @@ class Printer:
         assert name is not None
         region = self.ir.regions[name]
         if multi:
-            how = "static: once on [N, ...], then broadcast over T" if region.static else "batched over T*N"
+            how = ("one time step at a time" if region.recurrent else
+                   "static: once on [N, ...], then broadcast over T" if region.static else "batched over T*N")
             if region.layout is ops.Layout.CHANNELS_LAST:
                 how += ", channels-last"
             head = f"{name} ({how}): "

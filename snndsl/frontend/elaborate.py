@@ -68,6 +68,10 @@ class Body:
     #: names of values read so far (for "input is never used")
     used: set[str] = field(default_factory=set)
     counter: int = 0
+    #: names bound anywhere in the body (a forward reference to one needs ``prev``)
+    bound: set[str] = field(default_factory=set)
+    #: ``prev(name)`` nodes waiting for the final binding of ``name``: (node, name, span)
+    pending_prev: list[tuple[str, str, SourceSpan]] = field(default_factory=list)
 
     def evaluator(self) -> Evaluator:
         return Evaluator(self.constants, self.values)
@@ -143,6 +147,8 @@ class Elaborator(Declarations):
         """Add the nodes of ``decl``'s body; for a block, return the path of its result."""
         is_model = isinstance(decl, ast.ModelDef)
         self._collect_labels(decl.body, body)
+        body.bound = {name for st in decl.body if isinstance(st, ast.AssignStmt)
+                      for name in (st.target, *(n for n, _ in st.more))}
         inputs: list[ast.InputStmt] = []
         returned: str | None = None
         seen_return: ast.ReturnStmt | None = None
@@ -182,6 +188,7 @@ class Elaborator(Declarations):
                 except SnnError as e:
                     self.report(e)
                     returned = POISON
+        self._resolve_prev(body)
         kind = "model" if is_model else "block"
         if not inputs:
             raise SnnNameError(f"{kind} {decl.name} has no `input`", decl.name_span,
@@ -309,14 +316,78 @@ class Elaborator(Declarations):
             if value.id in body.constants:
                 raise SnnTypeError(f"'{value.id}' is a constant, not a value", value.span,
                                    "a chain starts from an input or a value bound with `=`")
+            if value.id in body.bound:
+                raise SnnNameError(f"'{value.id}' is used before it is bound", value.span,
+                                   f"a value bound later in the body is read one time step earlier with "
+                                   f"prev({value.id}): that is how feedback is written")
             raise SnnNameError(f"undefined value '{value.id}'" + did_you_mean(value.id, body.values), value.span,
                                "values are inputs and names bound with `name = ...` earlier in the body")
         if isinstance(value, ast.MergeCall):
+            if value.op == "prev":
+                return (self.prev(value, body),)
             return (self.merge(value, body),)
         path = self.value(value.head, body)
         for stage in value.stages:
             path = self.stage(stage, path, body)
         return self.multi[path][0] if path in self.multi else (path,)
+
+    # -- feedback -----------------------------------------------------------------------
+    def prev(self, call: ast.MergeCall, body: Body) -> str:
+        """``prev(h)``, ``prev(h, shape=[...])``: a node reading the final binding of ``h``
+        one time step earlier; the binding is found when the body ends."""
+        assert self.ir is not None
+        arg = call.args[0] if len(call.args) == 1 else None
+        if isinstance(arg, ast.Chain) and not arg.stages:
+            arg = arg.head
+        if not isinstance(arg, ast.NameRef):
+            what = (f"one value, got {len(call.args)}" if len(call.args) != 1
+                    else "the name of a value, not a chain or a merge")
+            raise SnnTypeError(f"prev takes {what}", call.span,
+                               "bind the value to a name and feed the name back: s = ... -> sn: LIF(), prev(s)")
+        declared = None
+        for kw in call.kwargs:
+            if kw.name != "shape":
+                raise SnnTypeError(f"prev has no argument '{kw.name}'", kw.span,
+                                   "prev takes a value and, where the cycle does not fix it, shape=[...]")
+            if declared is not None:
+                raise SnnTypeError("argument 'shape' is given twice", kw.span, "give it once")
+            v = body.evaluator()(kw.value)
+            dims = v if isinstance(v, tuple) else (v,)
+            if not dims or any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in dims):
+                raise SnnTypeError(f"shape must list positive sizes, got {shown(v)}", kw.value.span,
+                                   "the per-sample shape of the value fed back, e.g. shape=[256]")
+            declared = tuple(dims)
+        name = arg.id
+        if name in body.constants and name not in body.values and name not in body.bound:
+            raise SnnTypeError(f"'{name}' is a constant, not a value", arg.span,
+                               "prev reads a value bound with `=` or an input")
+        if name not in body.values and name not in body.bound:
+            raise SnnNameError(f"undefined value '{name}'" + did_you_mean(name, body.values), arg.span,
+                               "prev(h) reads a value bound in this body (before or after the prev)")
+        body.used.add(name)
+        path = body.prefix + body.fresh_label(f"prev_{name}")
+        self.ir.add(Node(path, ops.Prev("", declared), call.span, generated=True))
+        body.pending_prev.append((path, name, arg.span))
+        return path
+
+    def _resolve_prev(self, body: Body) -> None:
+        """Point every ``prev(h)`` of the body at the final binding of ``h``."""
+        assert self.ir is not None
+        for path, name, span in body.pending_prev:
+            source = body.values.get(name)
+            if source is None or source == POISON:  # its error is reported where it was bound
+                continue
+            if source == path:
+                self.report(SnnNameError(f"prev({name}) reads itself: '{name}' is bound to this prev", span,
+                                         f"feed back a value computed from the prev, e.g. "
+                                         f"{name} = prev({name}) -> fc: Linear(...) -> sn: LIF()"))
+                continue
+            if source in self.multi:
+                self.report(SnnTypeError(f"'{name}' holds several values; prev takes one", span,
+                                         "bind them to names first: a, b = ... and prev(a)"))
+                continue
+            self.ir.update(path, op=ops.Prev(source, self.ir.node(path).op.declared))
+        body.pending_prev.clear()
 
     def merge(self, call: ast.MergeCall, body: Body) -> str:
         assert self.ir is not None

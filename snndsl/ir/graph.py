@@ -73,11 +73,16 @@ class Region:
     ``[N, ...]``, broadcast over T at its exit (hoist-static).
     ``layout``: the memory format its ``[*, C, H, W]`` values have (the channels-last pass
     converts its entries with :class:`~snndsl.ir.ops.ToLayout` nodes).
+    ``recurrent``: a *recurrent region* instead (schedule-recurrence): the nodes on the
+    cycles through one or more ``prev`` nodes, stateful ones included, run one time step
+    at a time on ``[N, ...]``, reading ``[T, N, ...]`` values from outside at step ``t``
+    and writing the values read outside into ``[T, N, ...]`` outputs.
     """
 
     name: str
     static: bool = False
     layout: ops.Layout = ops.Layout.CONTIGUOUS
+    recurrent: bool = False
 
 
 @dataclass
@@ -214,6 +219,33 @@ class IR:
             if n.region is not None:
                 out.setdefault(n.region, []).append(n)
         return out
+
+    def feedback(self) -> list[tuple[str, str]]:
+        """The feedback edges ``(source, prev node)``: not graph edges (``ops.Prev.source``)."""
+        return [(n.op.source, n.path) for n in self.nodes() if isinstance(n.op, ops.Prev) and n.op.source]
+
+    def descendants(self, paths: list[str]) -> set[str]:
+        """``paths`` and every node reachable from them along the edges."""
+        seen, stack = set(paths), list(paths)
+        succ = self.graph._succ
+        while stack:
+            for s in succ[stack.pop()]:
+                if s not in seen:
+                    seen.add(s)
+                    stack.append(s)
+        return seen
+
+    def recurrences(self) -> list[set[str]]:
+        """The strongly connected components with a cycle of the graph with its feedback
+        edges added: each is the set of nodes on the cycles through some ``prev`` nodes."""
+        feedback = self.feedback()
+        if not feedback:
+            return []
+        g = nx.DiGraph()
+        g.add_nodes_from(self.graph)
+        g.add_edges_from(self.graph.edges)
+        g.add_edges_from(feedback)
+        return [c for c in nx.strongly_connected_components(g) if len(c) > 1]
 
     def is_acyclic(self) -> bool:
         return _is_dag(self.graph)

@@ -131,6 +131,8 @@ class Container(StrEnum):
     NATIVE = "native"
     #: a single-step module looped over T (``functional.multi_step_forward``)
     STEP_LOOP = "step-loop"
+    #: inside a recurrent region: one step at a time, in the region's loop over T
+    RECURRENT = "recurrent"
     #: model inputs and outputs
     IO = "io"
     #: plumbing outside any region (a static input broadcast over T)
@@ -524,6 +526,6 @@ class FoldedNorm(Op):
 
 OP_CLASSES: dict[str, type[Op]] = {
     cls.__name__: cls
-    for cls in (Input, Output, *BUILTIN_LAYERS.values(), TorchModule, UserModule, Merge, FlattenTime,
+    for cls in (Input, Output, Prev, *BUILTIN_LAYERS.values(), TorchModule, UserModule, Merge, FlattenTime,
                 UnflattenTime, BroadcastTime, ToLayout, FoldedNorm)
 }

@@ -43,6 +43,8 @@ def _structure(ir: IR, acyclic: bool) -> list[str]:
             out.append(f"{n.path}: expects {arity} input(s), has {count}")
         if isinstance(n.op, ops.Output) and ir.users_of(n.path):
             out.append(f"{n.path}: an output has users")
+        if isinstance(n.op, ops.Prev) and (n.op.source not in ir or isinstance(ir.node(n.op.source).op, ops.Output)):
+            out.append(f"{n.path}: feeds back {n.op.source!r}, which is not a value of the graph")
     return out
 
 
@@ -60,12 +62,34 @@ def _state(ir: IR) -> list[str]:
     return out
 
 
+def _recurrence(ir: IR) -> list[str]:
+    """Every cycle through a ``prev`` lies in one recurrent region, whose members are
+    exactly the nodes of those cycles; a ``prev`` is always in one."""
+    out = []
+    in_cycles: set[str] = set()
+    for comp in ir.recurrences():
+        in_cycles |= comp
+        regions = {ir.node(p).region for p in comp}
+        if len(regions) != 1 or not _recurrent(ir, ir.node(next(iter(comp)))):
+            out.append(f"the cycle through {min(comp)} is not one recurrent region")
+    for n in ir.nodes():
+        if _recurrent(ir, n) and n.path not in in_cycles:
+            out.append(f"{n.path}: on no cycle, but in recurrent region {n.region}")
+        if isinstance(n.op, ops.Prev) and not _recurrent(ir, n):
+            out.append(f"{n.path}: a prev outside a recurrent region (one on no cycle is a Delay(1))")
+    return out
+
+
+def _recurrent(ir: IR, n: Node) -> bool:
+    return n.region is not None and n.region in ir.regions and ir.regions[n.region].recurrent
+
+
 def _regions(ir: IR) -> list[str]:
     out = []
     for n in ir.nodes():
         if _is_compute(n) and not n.stateful and n.region is None:
             out.append(f"{n.path}: stateless node outside any region")
-        if n.region is not None and (n.stateful or isinstance(n.op, (ops.Input, ops.Output))):
+        if n.region is not None and not _recurrent(ir, n) and (n.stateful or isinstance(n.op, (ops.Input, ops.Output))):
             out.append(f"{n.path}: only stateless compute nodes and plumbing belong to regions")
         if n.region is not None and n.region not in ir.regions:
             out.append(f"{n.path}: unknown region {n.region}")
@@ -85,7 +109,7 @@ def _batched(ir: IR, n: Node) -> bool:
         return False
     if isinstance(n.op, ops.ToLayout):
         return _batched(ir, ir.node(ir.inputs_of(n.path)[0]))
-    return not ir.regions[n.region].static
+    return not ir.regions[n.region].static and not ir.regions[n.region].recurrent
 
 
 def _static_value(ir: IR, n: Node) -> bool:
@@ -114,7 +138,7 @@ def _borders(ir: IR) -> list[str]:
                 want = "N"
             elif isinstance(n.op, ops.ToLayout):
                 want = form_in
-            elif n.region is not None:
+            elif n.region is not None and not _recurrent(ir, n):
                 want = "N" if ir.regions[n.region].static else "T*N"
             else:
                 want = "T,N"
@@ -129,6 +153,8 @@ def _hoisted(ir: IR) -> list[str]:
     out = []
     by_region = ir.members_by_region()
     for name, region in ir.regions.items():
+        if region.recurrent:
+            continue
         members = [n for n in by_region[name] if _is_compute(n)]
         inside = {n.path for n in members}
         sources = {s for n in members for s in ir.inputs_of(n.path) if s not in inside}
@@ -198,6 +224,7 @@ def _folded(ir: IR) -> list[str]:
 INVARIANTS: dict[str, Callable[[IR], list[str]]] = {
     "infer-shapes": _shapes,
     "mark-state": _state,
+    "schedule-recurrence": _recurrence,
     "fuse-stateless": _regions,
     "insert-containers": _borders,
     "hoist-static": _hoisted,

@@ -125,7 +125,8 @@ def to_data(ir: IR) -> dict[str, Any]:
     if ir.regions:
         data["regions"] = [
             {"name": r.name, "static": r.static,
-             **({"layout": r.layout.value} if r.layout is not ops.Layout.CONTIGUOUS else {})}
+             **({"layout": r.layout.value} if r.layout is not ops.Layout.CONTIGUOUS else {}),
+             **({"recurrent": True} if r.recurrent else {})}
             for r in ir.regions.values()
         ]
     data["nodes"] = nodes
@@ -165,7 +166,8 @@ def _load(text: str) -> IR:
     for s in d.get("scopes", []):
         ir.scopes[s["path"]] = Scope(s["path"], ops.ScopeKind(s["kind"]), s["name"], _unspan(fn, s["span"]), s.get("args", ""))
     for r in d.get("regions", []):
-        ir.regions[r["name"]] = Region(r["name"], r["static"], ops.Layout(r.get("layout", "contiguous")))
+        ir.regions[r["name"]] = Region(r["name"], r["static"], ops.Layout(r.get("layout", "contiguous")),
+                                       bool(r.get("recurrent", False)))
     for e in d["nodes"]:
         shape = e.get("shape")
         ir.add(Node(e["path"], _unop(e["op"]), _unspan(fn, e["span"]),

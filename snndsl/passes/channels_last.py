@@ -36,7 +36,8 @@ def _benefits(ir: IR, path: str) -> bool:
 
 
 def channels_last(ir: IR) -> IR:
-    marked = {n.region for n in ir.nodes() if n.region is not None and _benefits(ir, n.path)}
+    marked = {n.region for n in ir.nodes() if n.region is not None and not ir.regions[n.region].recurrent
+              and _benefits(ir, n.path)}
     for name in ir.regions:
         if name in marked:
             ir.regions[name] = replace(ir.regions[name], layout=ops.Layout.CHANNELS_LAST)

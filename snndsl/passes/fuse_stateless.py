@@ -10,6 +10,9 @@ is in docs/architecture.md). Within a depth, regions are maximal: a run
 them (a residual ``add`` after two BatchNorms) form one region. Merges whose inputs
 are all in one region join it.
 
+Nodes of recurrent regions (schedule-recurrence) keep their region; a recurrent region
+counts as one stateful node for the depth, so no region can feed it and read it too.
+
     conv1, bn1 -> sn1 -> conv2, bn2, add   ==>   region0 {conv1, bn1}, region1 {conv2, bn2, add}
 """
 
@@ -24,7 +27,8 @@ def stateful_depth(ir: IR) -> dict[str, int]:
     for node in ir.order():
         d = 0
         for src in ir.inputs_of(node.path):
-            d = max(d, depth[src] + (1 if ir.node(src).stateful else 0))
+            s = ir.node(src)
+            d = max(d, depth[src] + (1 if s.stateful or s.region is not None else 0))
         depth[node.path] = d
     return depth
 
@@ -45,7 +49,7 @@ def fuse_stateless(ir: IR) -> IR:
 
     order = ir.order()
     for node in order:
-        if _is_compute(node) and not node.stateful:
+        if _is_compute(node) and not node.stateful and node.region is None:
             parent[node.path] = node.path
     for node in order:
         if node.path not in parent:
@@ -56,10 +60,8 @@ def fuse_stateless(ir: IR) -> IR:
                 if a != b:
                     parent[b] = a
     names: dict[str, str] = {}
-    ir.regions = {}
     for node in order:  # regions are numbered by their first node in execution order
         if node.path not in parent:
-            ir.set(node.replace(region=None))
             continue
         root = find(node.path)
         if root not in names:

@@ -41,7 +41,7 @@ def hoist_static(ir: IR) -> IR:
     by_region = {name: [n.path for n in ns if not isinstance(n.op, ops.Plumbing)]
                  for name, ns in ir.members_by_region().items()}  # rewrites keep each region's members
     for name in list(ir.regions):
-        if ir.regions[name].static:
+        if ir.regions[name].static or ir.regions[name].recurrent:
             continue
         members = by_region[name]
         if any(isinstance(op := ir.node(m).op, ops.TensorOp) and op.random for m in members):

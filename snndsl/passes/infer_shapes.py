@@ -5,7 +5,15 @@ modules are run once on a meta tensor (no memory is allocated, no data computed)
 A mismatch is reported at the span of the stage that cannot take its input, with
 both shapes.
 
+A ``prev(h)`` has ``h``'s shape, and ``h`` usually depends on the ``prev``. Without
+``prev(h, shape=[...])`` the shape is found from the cycle itself: partial shapes
+(unknown rank, or unknown sizes) run along the nodes after the ``prev``, with the rules
+that fix them (an ``add`` takes its known operand's shape, a ``cat`` its partner's rank,
+a ``Linear`` sets the last size, element-wise layers keep theirs) until ``h`` is known;
+then every node gets its shape as usual, and ``h`` must agree with its ``prev``.
+
     fc (Linear(_, 10))        ==>   fc (Linear(128, 10))  shape [10]
+    prev(s) -> rec: Linear(n, n) -> add(fc, rec) -> sn   ==>   prev(s) shape [n] (add's other operand)
 """
 
 from __future__ import annotations
@@ -53,13 +61,109 @@ def meta_shape(module_factory, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def infer_shapes(ir: IR) -> IR:
-    for node in ir.order():
-        try:
-            _infer_node(ir, node)
-        except SnnError as err:
-            err.notes += ir.block_notes(node.path)
-            raise
+    order = ir.order()
+    prevs = [n for n in order if isinstance(n.op, ops.Prev)]
+    after = ir.descendants([n.path for n in prevs]) if prevs else set()
+    for node in order:
+        if node.path not in after:
+            _located(ir, node, _infer_node)
+    if prevs:
+        shapes = _prev_shapes(ir, order, prevs, after)
+        for node in order:
+            if isinstance(node.op, ops.Prev):
+                ir.set(node.replace(shape=shapes[node.path]))
+            elif node.path in after:
+                _located(ir, node, _infer_node)
+        for p in prevs:
+            _check_feedback(ir, ir.node(p.path))
     return ir
+
+
+def _located(ir: IR, node: Node, infer) -> None:
+    try:
+        infer(ir, node)
+    except SnnError as err:
+        err.notes += ir.block_notes(node.path)
+        raise
+
+
+#: a partial shape: ``None`` (nothing known) or sizes with ``None`` for unknown ones
+Partial = tuple[int | None, ...] | None
+
+
+def _prev_shapes(ir: IR, order: list[Node], prevs: list[Node], after: set[str]) -> dict[str, tuple[int, ...]]:
+    """The shape of every ``prev``: declared, or found by running partial shapes along
+    the cycles until each ``prev``'s source is known (one round per ``prev`` at most)."""
+    known: dict[str, tuple[int, ...]] = {p.path: p.op.declared for p in prevs if p.op.declared is not None}
+    for _ in range(len(prevs)):
+        partial: dict[str, Partial] = {}
+        for node in order:
+            if node.path not in after:
+                partial[node.path] = ir.node(node.path).shape
+            elif isinstance(node.op, ops.Prev):
+                partial[node.path] = known.get(node.path)
+            else:
+                partial[node.path] = _partial(node, [partial[s] for s in ir.inputs_of(node.path)])
+        found = {p.path: tuple(v) for p in prevs if p.path not in known
+                 and (v := partial.get(p.op.source)) is not None and None not in v}
+        if not found:
+            break
+        known.update(found)
+    for p in prevs:
+        if p.path not in known:
+            raise SnnShapeError(f"cannot find the shape of prev({p.op.source.rsplit('.', 1)[-1]}): the cycle "
+                                f"through it does not fix it", p.span,
+                                "state the per-sample shape of the value fed back, e.g. "
+                                f"prev({p.op.source.rsplit('.', 1)[-1]}, shape=[256])")
+    return known
+
+
+def _partial(node: Node, ins: list[Partial]) -> Partial:
+    """What is known of ``node``'s shape from what is known of its inputs'."""
+    op = node.op
+    if ins and all(s is not None and None not in s for s in ins):
+        try:
+            return _infer(node, [tuple(s) for s in ins]).shape  # type: ignore[arg-type]
+        except (ShapeProblem, SnnError):
+            return None  # reported by the real inference, where it has every shape
+    if isinstance(op, ops.Merge) and op.kind in (ops.MergeKind.ADD, ops.MergeKind.SUB, ops.MergeKind.MUL) \
+            and not op.broadcast:
+        return _unify(ins)
+    if isinstance(op, ops.Merge) and op.kind is ops.MergeKind.CAT:
+        ranked = [s for s in ins if s is not None]
+        if not ranked:
+            return None
+        r = len(ranked[0])
+        d = (op.dim or 0) % r if r else 0
+        rest = _unify([tuple(None if i == d else x for i, x in enumerate(s)) for s in ranked])
+        if rest is None or len(ins) != len(ranked) or any(s[d] is None for s in ranked):
+            return rest
+        return tuple(sum(s[d] for s in ranked) if i == d else x for i, x in enumerate(rest))  # type: ignore[misc]
+    if isinstance(op, ops.Linear):
+        out = ops.as_int(registry.bound_arguments(op)["out_features"])
+        return (out,) if ins[0] is None else (*ins[0][:-1], out)
+    if isinstance(op, (ops.Neuron, ops.StatefulLayer, ops.Activation, ops.Identity, ops.Scale, ops.Poisson,
+                       ops.Output)):
+        return ins[0]
+    return None
+
+
+def _unify(ins: list[Partial]) -> Partial:
+    ranked = [s for s in ins if s is not None]
+    if not ranked or len({len(s) for s in ranked}) != 1:
+        return None
+    return tuple(next((x for x in col if x is not None), None) for col in zip(*ranked))
+
+
+def _check_feedback(ir: IR, prev: Node) -> None:
+    source = ir.node(prev.op.source)
+    if source.shape != prev.shape:
+        name = prev.op.source.rsplit(".", 1)[-1]
+        said = "is declared" if prev.op.declared is not None else "was found to be"
+        raise SnnShapeError(f"prev({name}) {said} {fmt(prev.shape)}, but '{prev.op.source}' is "
+                            f"{fmt(source.shape)}", prev.span,
+                            f"a value fed back keeps its shape from step to step: write prev({name}, "
+                            f"shape={list(source.shape)}) or change the layers of the cycle")
 
 
 def _infer_node(ir: IR, node: Node) -> None:
@@ -95,6 +199,8 @@ def _infer(node: Node, ins: list[tuple[int, ...]]) -> Node:
     op = node.op
     if isinstance(op, ops.Input):
         return node.replace(shape=op.shape)
+    if isinstance(op, ops.Prev):
+        return node
     if isinstance(op, ops.Output):
         return node.replace(shape=ins[0])
     if isinstance(op, ops.Merge):

@@ -8,6 +8,8 @@ container      meaning (multi-step, input ``[T, N, ...]``)
 ``native``     a runtime module with a fused multi-step form (neurons, Dropout)
 ``step-loop``  a single-step module (a stateful ``use`` module) looped over T with
                ``functional.multi_step_forward`` (MultiStep semantics)
+``recurrent``  inside a recurrent region: one step at a time on ``[N, ...]``, in a loop
+               over T that reads ``[T, N, ...]`` values from outside at step ``t``
 ``io``         model inputs and outputs
 ``border``     plumbing outside any region (a static input broadcast over T)
 =============  ====================================================================
@@ -29,11 +31,11 @@ from ..ir import ops
 from ..ir.graph import IR, Node
 
 
-def container_of(node: Node) -> ops.Container:
+def container_of(ir: IR, node: Node) -> ops.Container:
     if isinstance(node.op, (ops.Input, ops.Output)):
         return ops.Container.IO
     if node.region is not None:
-        return ops.Container.REGION
+        return ops.Container.RECURRENT if ir.regions[node.region].recurrent else ops.Container.REGION
     if isinstance(node.op, (ops.Neuron, ops.StatefulLayer)):
         return ops.Container.NATIVE
     return ops.Container.STEP_LOOP
@@ -49,15 +51,20 @@ def plumbing(ir: IR, src: str, op: ops.Plumbing, suffix: str, region: str | None
     return node
 
 
-def _flat(n: Node) -> bool:
+def _batched(ir: IR, n: Node) -> bool:
+    """Is ``n`` in a time-batched region (not a recurrent one)?"""
+    return n.region is not None and not ir.regions[n.region].recurrent
+
+
+def _flat(ir: IR, n: Node) -> bool:
     """Is ``n``'s value ``[T*N, ...]`` in multi-step mode (so far: before hoist-static)?"""
-    return n.region is not None and not isinstance(n.op, (ops.UnflattenTime, ops.BroadcastTime))
+    return _batched(ir, n) and not isinstance(n.op, (ops.UnflattenTime, ops.BroadcastTime))
 
 
 def insert_containers(ir: IR) -> IR:
     for node in list(ir.nodes()):
         if not isinstance(node.op, ops.Plumbing):
-            ir.set(node.replace(container=container_of(node)))
+            ir.set(node.replace(container=container_of(ir, node)))
     flat: dict[str, str] = {}  # value -> its FlattenTime node
     unflat: dict[str, str] = {}  # region member -> its UnflattenTime node
     bcast: dict[str, str] = {}  # static input -> its BroadcastTime node
@@ -74,11 +81,11 @@ def insert_containers(ir: IR) -> IR:
                 s = ir.node(src)
             if isinstance(dst.op, ops.Plumbing):
                 continue
-            if dst.region is not None and not _flat(s):
+            if _batched(ir, dst) and not _flat(ir, s):
                 if src not in flat:
                     flat[src] = plumbing(ir, src, ops.FlattenTime(), "flat", dst.region).path
                 ir.redirect(src, dst.path, flat[src])
-            elif dst.region is None and _flat(s):
+            elif not _batched(ir, dst) and _flat(ir, s):
                 if src not in unflat:
                     unflat[src] = plumbing(ir, src, ops.UnflattenTime(), "unflat", s.region).path
                 ir.redirect(src, dst.path, unflat[src])

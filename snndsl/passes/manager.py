@@ -27,6 +27,7 @@ from .hoist_static import hoist_static
 from .infer_shapes import infer_shapes
 from .insert_containers import insert_containers
 from .mark_state import mark_state
+from .schedule_recurrence import schedule_recurrence
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class Pass:
 PIPELINE: tuple[Pass, ...] = (
     Pass("infer-shapes", infer_shapes, doc="per-sample shape of every node; `_` filled in"),
     Pass("mark-state", mark_state, ("infer-shapes",), doc="which nodes keep state across time steps"),
-    Pass("fuse-stateless", fuse_stateless, ("mark-state",),
+    Pass("schedule-recurrence", schedule_recurrence, ("mark-state",),
+         doc="the cycles through prev become recurrent regions, stepped once per time step"),
+    Pass("fuse-stateless", fuse_stateless, ("schedule-recurrence",),
          doc="stateless runs and branches become regions batched over T*N"),
     Pass("insert-containers", insert_containers, ("fuse-stateless",),
          doc="how each node runs in multi-step mode; time flatten/unflatten at region borders"),
