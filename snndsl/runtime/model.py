@@ -32,7 +32,7 @@ __all__ = ["CompiledModule", "Block"]
 #: on a model or block (``training``, ``step_mode``, ``snn_ir``, ...)
 OWN_ATTRIBUTES = frozenset(vars(nn.Module())) | {
     "step_mode", "_step_mode", "_initial_step_mode", "carry_state", "default_T", "snn_ir", "snn_source",
-    "block_name", "_memories", "_memories_rv",
+    "block_name", "_memories", "_memories_rv", "_feedback",
 }
 
 
@@ -88,6 +88,9 @@ class CompiledModule(_LabelledChildren, MemoryModule):
         super().__init__()
         self.carry_state = carry_state
         self._initial_step_mode = step_mode
+        #: the memories of the ``prev`` nodes: the fed-back values of the last step, by
+        #: the node's path (reset with the neurons; never parameters or buffers)
+        self._feedback: dict[str, torch.Tensor] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A generated subclass's ``__init__`` ends by putting every submodule it made in
@@ -146,6 +149,7 @@ class CompiledModule(_LabelledChildren, MemoryModule):
     def reset(self) -> None:
         """Reset every stateful module inside the model: neurons, Dropout masks and the
         modules declared ``use ... stateful``."""
+        self._feedback = {}
         for module in self.modules():
             if module is not self and isinstance(module, MemoryModule):
                 module.reset()
@@ -155,6 +159,7 @@ class CompiledModule(_LabelledChildren, MemoryModule):
                 module.reset()
 
     def detach(self) -> None:
+        self._feedback = {k: v.detach() for k, v in self._feedback.items()}
         for module in self.modules():
             if module is not self and isinstance(module, MemoryModule):
                 module.detach()
@@ -162,6 +167,19 @@ class CompiledModule(_LabelledChildren, MemoryModule):
             detach = getattr(module, "detach", None)
             if not isinstance(module, MemoryModule) and callable(detach):
                 detach()
+
+    def feedback(self, path: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """The value ``prev`` node ``path`` reads: the fed-back value of the last step, or
+        zeros of ``shape`` (dtype and device of ``like``) at the first step after a reset
+        or when the batch size changed."""
+        v = self._feedback.get(path)
+        if v is None or tuple(v.shape) != shape:
+            return like.new_zeros(shape)
+        return v
+
+    def store_feedback(self, path: str, value: torch.Tensor) -> None:
+        """Keep this step's fed-back value for the next step."""
+        self._feedback[path] = value
 
     def forward(self, *inputs: Any, T: int | None = None) -> Any:
         if self.step_mode == "m":
