@@ -366,7 +366,7 @@ class Elaborator(Declarations):
                                "prev(h) reads a value bound in this body (before or after the prev)")
         body.used.add(name)
         path = body.prefix + body.fresh_label(f"prev_{name}")
-        self.ir.add(Node(path, ops.Prev("", declared), call.span, generated=True))
+        self.ir.add(Node(path, ops.Prev("", declared, name), call.span, generated=True))
         body.pending_prev.append((path, name, arg.span))
         return path
 
@@ -386,7 +386,7 @@ class Elaborator(Declarations):
                 self.report(SnnTypeError(f"'{name}' holds several values; prev takes one", span,
                                          "bind them to names first: a, b = ... and prev(a)"))
                 continue
-            self.ir.update(path, op=ops.Prev(source, self.ir.node(path).op.declared))
+            self.ir.update(path, op=replace(self.ir.node(path).op, source=source))
         body.pending_prev.clear()
 
     def merge(self, call: ast.MergeCall, body: Body) -> str:

@@ -191,16 +191,18 @@ class Prev(Op):
     first step after a reset). The node has no incoming edge: the feedback edge
     ``source -> prev`` is this field, so the IR graph stays acyclic and every pass may
     walk it in topological order; ``IR.feedback()`` lists the pairs. ``declared`` is the
-    per-sample shape given by ``prev(h, shape=[...])``, if any. Stateful: in ``'s'`` mode
+    per-sample shape given by ``prev(h, shape=[...])``, if any; ``name`` is ``h`` as written
+    (for messages). Stateful: in ``'s'`` mode
     it keeps the last value; in ``'m'`` mode it lives in a recurrent region."""
 
     arity: ClassVar[int | None] = 0
     stateful: ClassVar[bool] = True
     source: str = ""
     declared: tuple[int, ...] | None = None
+    name: str = ""
 
     def describe(self) -> str:
-        return f"prev({self.source})"
+        return f"prev({self.name or self.source})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,10 +111,9 @@ def _prev_shapes(ir: IR, order: list[Node], prevs: list[Node], after: set[str]) 
         known.update(found)
     for p in prevs:
         if p.path not in known:
-            raise SnnShapeError(f"cannot find the shape of prev({p.op.source.rsplit('.', 1)[-1]}): the cycle "
-                                f"through it does not fix it", p.span,
-                                "state the per-sample shape of the value fed back, e.g. "
-                                f"prev({p.op.source.rsplit('.', 1)[-1]}, shape=[256])")
+            raise SnnShapeError(f"cannot find the shape of {p.op.describe()}: the cycle through it does not "
+                                f"fix it", p.span, "state the per-sample shape of the value fed back, e.g. "
+                                f"prev({p.op.name}, shape=[256])")
     return known
 
 
@@ -158,7 +157,7 @@ def _unify(ins: list[Partial]) -> Partial:
 def _check_feedback(ir: IR, prev: Node) -> None:
     source = ir.node(prev.op.source)
     if source.shape != prev.shape:
-        name = prev.op.source.rsplit(".", 1)[-1]
+        name = prev.op.name
         said = "is declared" if prev.op.declared is not None else "was found to be"
         raise SnnShapeError(f"prev({name}) {said} {fmt(prev.shape)}, but '{prev.op.source}' is "
                             f"{fmt(source.shape)}", prev.span,
