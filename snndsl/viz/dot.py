@@ -87,6 +87,8 @@ FAMILIES: dict[str, Swatch] = {s.key: s for s in (
 CLUSTERS: dict[str, Swatch] = {s.key: s for s in (
     Swatch("region", "time-batched region", "stateless nodes run once on the [T*N, ...] batch", "#edf2ff", "#4a6fd0"),
     Swatch("static", "static region", "runs once on [N, ...], broadcast over T", "#e3f7ef", "#2b8a63"),
+    Swatch("recurrent", "recurrent region", "the cycles through prev: one time step at a time, in a loop over T",
+           "#fff0f6", "#c2255c"),
     Swatch("step-loop", "step-loop container", "a single-step module looped over T (MultiStep)", "#fff4e6",
            "#d9480f"),
     Swatch("block", "block instance", "a user block, labelled path: Block(args)", "#ffffff", "#868e96", True),
@@ -97,6 +99,7 @@ MARKS: dict[str, Swatch] = {s.key: s for s in (
     Swatch("changed", "changed", "a field changed in this pass (the tooltip says which)", "#ffffff", "#d6336c"),
     Swatch("removed", "removed", "removed by this pass (a ghost)", "#ffffff", "#9e9e9e", True),
     Swatch("skip", "skip edge", "a residual edge that jumps past a longer path", "#ffffff", "#1c7ed6"),
+    Swatch("feedback", "feedback edge", "a value read one time step later by prev(...)", "#ffffff", "#c2255c", True),
 )}
 LEGEND: tuple[Swatch, ...] = (*FAMILIES.values(), *CLUSTERS.values(), *MARKS.values())
 
@@ -212,6 +215,8 @@ def _cluster_attrs(ir: IR, key: str, members: list[Node]) -> dict[str, str]:
         style, cls, tip = "rounded,dashed" if scope.kind is ops.ScopeKind.BLOCK else "rounded,dotted", ["scope"], str(scope.span)
     elif sw.key == "static":
         text = f"{name}: static, once on [N, ...]"
+    elif sw.key == "recurrent":
+        text = f"{name}: recurrent, one step at a time"
     elif members and all(n.container is ops.Container.REGION for n in members):
         text = f"{name}: SeqToANN on [T*N, ...]"
         cls.append("container")
@@ -270,7 +275,8 @@ def _cluster_kind(ir: IR, key: str) -> str:
     if kind == "scope":
         return ir.scopes[name].kind.value
     if kind == "region":
-        return "static" if name in ir.regions and ir.regions[name].static else "region"
+        region = ir.regions.get(name)
+        return "static" if region and region.static else "recurrent" if region and region.recurrent else "region"
     return "step-loop"
 
 
@@ -307,12 +313,14 @@ def to_dot(ir: IR, *, title: str | None = None, diff: Diff | None = None, collap
         if group[src] != group[dst]:
             edges.setdefault((group[src], group[dst]), []).extend(pos)
     skips = _skip_edges(list(members), list(edges))
+    feedback = {(group[a], group[b]) for a, b in ir.feedback() if group[a] != group[b]}
     graph = {"rankdir": "TB", "newrank": "true", "fontname": '"Helvetica"', "fontsize": "11", "nodesep": "0.3",
              "ranksep": "0.32", "labelloc": "t", "labeljust": "l", "tooltip": dot_tooltip(f"{ir.model} ({ir.filename})")}
     if legend:
         present = {c for it in items.values() for c in it.attrs["class"].strip('"').split()}
         present |= {_cluster_kind(ir, c) for it in items.values() for c in it.chain}
         present |= ({"skip"} if skips else set()) | {"changed" for r in diff.changed_regions if r in ir.regions}
+        present |= {"feedback"} if feedback else set()
         head = f"{ir.model} after {title or (ir.passes[-1] if ir.passes else 'build')}"
         graph["label"] = _legend(head + ("   (blocks collapsed)" if collapse else ""),
                                  [sw.key for sw in LEGEND if sw.key in present])
@@ -337,6 +345,10 @@ def to_dot(ir: IR, *, title: str | None = None, diff: Diff | None = None, collap
         if cls:
             attrs["class"] = dot_quote(" ".join(cls))
         lines.append(f"  {dot_id(a)} -> {dot_id(b)}" + (f" [{_attrs(attrs)}]" if attrs else "") + ";")
+    for a, b in sorted(feedback):  # drawn back up, not bending the ranks (constraint=false)
+        fb = MARKS["feedback"]
+        lines.append(f'  {dot_id(a)} -> {dot_id(b)} [class="feedback", style=dashed, color={dot_quote(fb.border)}, '
+                     f'penwidth=1.6, constraint=false, tooltip={dot_tooltip(f"{a} one step later")}];')
     for a, b in diff.removed_edges:
         a, b = group.get(a, a), group.get(b, b)
         if a in items and b in items and a != b:

@@ -180,3 +180,31 @@ def test_output_is_deterministic():
     for ir in sew.values():
         assert to_dot(ir) == to_dot(ir.copy())
     assert to_dot(sew["hoist-static"], collapse=True) == to_dot(sew["hoist-static"].copy(), collapse=True)
+
+
+RECURRENT = """
+block RecurrentLIF(n_in: int, n: int) {
+    input x
+    s = add(x -> fc: Linear(n_in, n), prev(s) -> rec: Linear(n, n, bias=false)) -> sn: LIF()
+    return s
+}
+model Net() {
+    input x: [40]
+    return x -> r: RecurrentLIF(40, 32) -> out: Linear(32, 5)
+}
+"""
+
+
+def test_recurrent_regions_are_their_own_cluster_kind_with_feedback_edges():
+    import snndsl
+
+    _, ir = snndsl.trace_passes(RECURRENT, "r.snn")[-1]
+    dot = to_dot(ir)
+    assert 'label="recurrent0: recurrent, one step at a time"' in dot
+    assert 'class="region recurrent"' in dot
+    feedback = [ln for ln in dot.splitlines() if 'class="feedback"' in ln]
+    assert feedback == [ln for ln in feedback if ln.strip().startswith('"r.sn" -> "r.prev_s_0"')] and len(feedback) == 1
+    assert "constraint=false" in feedback[0] and "style=dashed" in feedback[0]
+    assert "feedback edge" in dot and "recurrent region" in dot  # in the legend
+    svg = render(ir, fmt="svg")
+    assert 'class="edge feedback"' in svg
