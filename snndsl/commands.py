@@ -91,7 +91,10 @@ def cmd_check(args: argparse.Namespace, params) -> int:
     total = n_params + n_buffers
     stateful = sum(1 for n in ir.nodes() if n.stateful)
     outs = ", ".join(_shape(n.shape) for n in ir.output_nodes())
-    print(f"\n{len(rows)} nodes, {stateful} stateful, {len(ir.regions)} time-batched regions; "
+    recurrent = sum(1 for r in ir.regions.values() if r.recurrent)
+    regions = f"{len(ir.regions) - recurrent} time-batched regions" + (
+        f", {recurrent} recurrent region{'s' if recurrent != 1 else ''}" if recurrent else "")
+    print(f"\n{len(rows)} nodes, {stateful} stateful, {regions}; "
           f"{n_params:,} parameters and {n_buffers:,} buffer values "
           f"({total * BYTES_PER_VALUE / 2**20:,.2f} MiB as float32); output {outs}")
     if parameters_exceed_memory(counts):
