@@ -12,7 +12,8 @@ does not (per-step batch statistics differ from ``T*N`` statistics, and the runn
 statistics are updated once instead of T times). This is SpikingJelly's semantics too.
 
 ``Dropout``/``Dropout2d`` are stateful: the mask is drawn once, from the first step, and
-reused at every step and every later call until ``reset()``.
+reused at every step and every later call until ``reset()``. ``Delay(delay_steps)`` is
+stateful too: ``y[t] = x[t - delay_steps]``, zeros before the sequence starts.
 
 Containers: ``MultiStepContainer`` (step loop), ``SeqToANNContainer`` (``T*N`` batch) and
 ``StepModeContainer(stateful, *modules, step_mode='s')``; they wrap ``nn.Sequential`` and
@@ -36,7 +37,7 @@ __all__ = [
     "Linear", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "Flatten", "Identity",
-    "Upsample", "VotingLayer", "Dropout", "Dropout2d",
+    "Upsample", "VotingLayer", "Dropout", "Dropout2d", "Delay",
     "MultiStepContainer", "SeqToANNContainer", "StepModeContainer",
 ]  # fmt: skip
 
@@ -247,6 +248,106 @@ class Dropout2d(Dropout):
 
     def create_mask(self, x: torch.Tensor) -> torch.Tensor:
         return F.dropout2d(torch.ones_like(x), self.p, training=True)
+
+
+class Delay(MemoryModule):
+    """``y[t] = x[t - delay_steps]``, zeros for ``t < delay_steps``; ``delay_steps=0`` is the
+    identity. ``steps`` is another name for ``delay_steps`` (the ``.snn`` argument's).
+
+    The memory ``queue`` holds the last inputs not yet delivered, oldest first: at most
+    ``delay_steps`` of them, the missing ones zeros. It carries across calls in both modes
+    until ``reset()`` (SpikingJelly 2.0.0's ``layer.Delay`` does the same), so stepping
+    ``'s'`` T times, or ``'m'`` on pieces of a sequence, equals ``'m'`` on all of it.
+    ``single_step_forward`` is one step whatever ``step_mode`` says (a recurrent loop calls
+    it in ``'m'``). In ``'m'`` the output is one ``torch.cat`` of the zeros, the queued steps
+    and ``x_seq[:T - delay_steps]``, not a loop over ``T``. An input of another shape than
+    the queued ones restarts from zeros, as the neurons do.
+    """
+
+    queue: tuple[torch.Tensor, ...]  # a memory (register_memory)
+
+    def __init__(
+        self, delay_steps: int | None = None, step_mode: str = "s", *, steps: int | None = None
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if (delay_steps is None) == (steps is None):
+            raise TypeError(f"{name} takes one of delay_steps or steps (the same number)")
+        n = delay_steps if steps is None else steps
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"{name}: delay_steps must be an int, got {n!r}")
+        if n < 0:
+            raise ValueError(f"{name}: delay_steps must be >= 0, got {n}")
+        self._delay_steps = n
+        self.register_memory("queue", ())
+        self.step_mode = step_mode
+
+    @property
+    def delay_steps(self) -> int:
+        return self._delay_steps
+
+    @property
+    def steps(self) -> int:
+        return self._delay_steps
+
+    def extra_repr(self) -> str:
+        return f"delay_steps={self.delay_steps}, step_mode={self.step_mode}"
+
+    def _queue_for(self, step_shape: torch.Size, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        queue = self.queue
+        if not queue:
+            return queue
+        if queue[0].shape != step_shape:
+            return ()
+        if queue[0].dtype != like.dtype or queue[0].device != like.device:
+            return tuple(q.to(dtype=like.dtype, device=like.device) for q in queue)
+        return queue
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        queue = (*self._queue_for(x.shape, x), x)
+        if len(queue) > self.delay_steps:
+            self.queue = queue[1:]
+            return queue[0]
+        self.queue = queue
+        return torch.zeros_like(x)
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        d = self.delay_steps
+        if d == 0:
+            return x_seq
+        queue = self._queue_for(x_seq.shape[1:], x_seq)
+        T = x_seq.shape[0]
+        # y = [zeros still owed, queued steps, x_seq[:n_new]]; the rest is the new queue
+        n_zero = min(d - len(queue), T)
+        n_old = min(len(queue), T - n_zero)
+        n_new = T - n_zero - n_old
+        parts = [q.unsqueeze(0) for q in queue[:n_old]]
+        if n_zero:
+            parts.insert(0, x_seq.new_zeros((n_zero, *x_seq.shape[1:])))
+        parts.append(x_seq[:n_new])
+        self.queue = queue[n_old:] + tuple(x_seq[n_new:].unbind(0))
+        return torch.cat(parts)
+
+    # ``queue`` is a tuple of tensors, which the base class's tensor-memory handling
+    # (detach, .to(), deepcopy of tensors that carry a graph) does not reach
+    def detach(self) -> None:
+        super().detach()
+        self.queue = tuple(q.detach() for q in self.queue)
+
+    def _apply(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Delay:
+        self.queue = tuple(fn(q) for q in self.queue)
+        super()._apply(fn, *args, **kwargs)
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Delay:
+        queue = self.queue
+        self.queue = tuple(q.detach() for q in queue)
+        try:
+            clone = super().__deepcopy__(memo)
+        finally:
+            self.queue = queue
+        assert isinstance(clone, Delay)
+        return clone
 
 
 def _check_children(container: nn.Sequential) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "Erf",
     "SuperSpike",
     "PiecewiseLeakyReLU",
+    "Rect",
 ]
 
 
@@ -324,3 +325,30 @@ class PiecewiseLeakyReLU(SurrogateFunctionBase):
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         inside = x.abs() < self.w
         return torch.where(inside, 1 / (2 * self.w), self.c).to(x)
+
+
+class Rect(SurrogateFunctionBase):
+    r"""``g(x) = clamp(alpha x + 1/2, 0, 1)``, ``g'(x) = alpha`` if ``|x| < 1/(2 alpha)`` else 0.
+
+    A rectangular window of width ``1/alpha`` and height ``alpha`` (area 1); the default
+    surrogate of :class:`.neuron.CUBALIFNode`. The compiled kernels do not implement it,
+    so a fused neuron with ``Rect`` runs on the ATen or mirror path (see :mod:`.kernels`).
+    """
+
+    alpha: float
+
+    def __init__(self, alpha: float = 1.0, spiking: bool = True) -> None:
+        super().__init__(spiking, alpha=_checked(type(self).__name__, "alpha", alpha))
+
+    def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(self.alpha * x + 0.5, min=0.0, max=1.0)
+
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        return self.alpha * (x.abs() < 0.5 / self.alpha).to(x)
+
+    def derivative_into(
+        self, x: torch.Tensor, out: torch.Tensor, shift: float = 0.0, sign: float = 1.0
+    ) -> float:
+        torch.add(x.new_tensor(shift), x, alpha=sign, out=out)
+        out.abs_().lt_(0.5 / self.alpha)  # the window as 1.0/0.0; its height is the scale
+        return self.alpha
