@@ -235,33 +235,36 @@ class RecurrentNeuron(torch.autograd.Function):
         nh = _empty((T, M), x3) if native else None
         kernel = _NativeStep(spec, k, M) if native else None
         v_first: Tensor | float = v_fill if v0 is None else v0
+        # row views made once (a select per step and tensor is measurable at T=100)
+        ins, sps, xs = inp.unbind(0), spikes.unbind(0), x3.unbind(0)
+        row = M * inp.element_size()  # native: step t's rows at base + t * row
+        v_base, v_rows_kept = v_rows.data_ptr(), v_rows.shape[0]
         for t in range(T):
-            it = inp[t]
-            prev = s0 if t == 0 else spikes[t - 1]
+            it = ins[t]
+            prev = s0 if t == 0 else sps[t - 1]
             if prev is None:  # S[-1] = 0: linear(0, W, b) is b (or 0)
                 if bias is None:
-                    it.copy_(x3[0])
+                    it.copy_(xs[0])
                 else:
-                    torch.add(x3[0], bias, out=it)
+                    torch.add(xs[0], bias, out=it)
             else:
                 if bias is None:
                     torch.mm(prev, wt, out=it)
                 else:
                     torch.addmm(bias, prev, wt, out=it)
-                it.add_(x3[t])
-            v_row = v_rows[t if keep_v else t % 2]
+                it.add_(xs[t])
             if kernel is not None:
                 assert nh is not None
-                v_prev = v0 if t == 0 else v_rows[t - 1 if keep_v else (t - 1) % 2]
-                kernel.forward(it.data_ptr(), _ptr(v_prev), v_fill, spikes[t].data_ptr(),
-                               nh[t].data_ptr(), v_row.data_ptr())  # fmt: skip
+                v_prev = _ptr(v0) if t == 0 else v_base + (t - 1) % v_rows_kept * row
+                kernel.forward(it.data_ptr(), v_prev, v_fill, sps[t].data_ptr(),
+                               nh.data_ptr() + t * row, v_base + t % v_rows_kept * row)  # fmt: skip
             else:
                 v_prev_t = v_first if t == 0 else v_rows[t - 1]
                 if not isinstance(v_prev_t, Tensor):
-                    v_prev_t = torch.full_like(v_row, v_prev_t)
+                    v_prev_t = torch.full_like(v_rows[t], v_prev_t)
                 s, v, _ = step(spec, it.reshape(M), v_prev_t, k)
-                spikes[t].copy_(s.view(N, H))
-                v_row.copy_(v)
+                sps[t].copy_(s.view(N, H))
+                v_rows[t].copy_(v)
         last = T - 1 if keep_v else (T - 1) % 2
         v_out = v_rows.view(T, *x.shape[1:]) if store_v_seq else v_rows[last].view(x.shape[1:])
         ctx.save_for_backward(inp, spikes, nh, v_rows if keep_v else None, v0, weight, s0, k)
@@ -294,21 +297,27 @@ class RecurrentNeuron(torch.autograd.Function):
         gs_buf = torch.empty((N, H), dtype=inp.dtype, device=inp.device)
         kernel = _NativeStep(spec, k, M) if ctx.native else None
         gk = 0.0
+        gis = gi.unbind(0)
+        gss = None if gs_ext is None else gs_ext.unbind(0)
+        row = M * inp.element_size()  # native: step t's rows at base + t * row
+        nh_base, in_base, gi_base = (
+            (0, 0, 0) if nh is None else (nh.data_ptr(), inp.data_ptr(), gi.data_ptr())
+        )
         for t in range(T - 1, -1, -1):
             if gv_seq is not None:
                 g.add_(gv_seq[t])
             gs: Tensor | None  # everything reaching S[t]: the caller's and through I[t+1]
             if t < T - 1:
-                if gs_ext is None:
-                    gs = torch.mm(gi[t + 1], weight, out=gs_buf)
+                if gss is None:
+                    gs = torch.mm(gis[t + 1], weight, out=gs_buf)
                 else:
-                    gs = torch.addmm(gs_ext[t], gi[t + 1], weight, out=gs_buf)
+                    gs = torch.addmm(gss[t], gis[t + 1], weight, out=gs_buf)
             else:
-                gs = None if gs_ext is None else gs_ext[t].contiguous()
+                gs = None if gss is None else gss[t].contiguous()
             v_prev = v0 if t == 0 else (None if v_rows is None else v_rows[t - 1])
             if kernel is not None:
-                gk += kernel.backward(nh[t].data_ptr(), _ptr(gs), g.data_ptr(), inp[t].data_ptr(),
-                                      _ptr(v_prev), v_fill, gi[t].data_ptr())  # fmt: skip
+                gk += kernel.backward(nh_base + t * row, _ptr(gs), g.data_ptr(), in_base + t * row,
+                                      _ptr(v_prev), v_fill, gi_base + t * row)  # fmt: skip
             else:
                 if v_prev is None:
                     v_prev = torch.full((M,), v_fill, dtype=inp.dtype, device=inp.device)
@@ -316,7 +325,7 @@ class RecurrentNeuron(torch.autograd.Function):
                     spec, inp[t].reshape(1, M), v_prev.reshape(M), spikes[t].reshape(1, M), k,
                     None if gs is None else gs.reshape(1, M), g, False,
                 )  # fmt: skip
-                gi[t].copy_(gx.view(N, H))
+                gis[t].copy_(gx.view(N, H))
                 if gk_t is not None:
                     gk += float(gk_t)
         need = ctx.needs_input_grad
