@@ -327,10 +327,13 @@ class Printer:
                         pass
                     elif isinstance(n.op, ops.Plumbing):
                         self._plumbing(w, n, x[0], var, expr, multi)
+                    elif isinstance(n.op, ops.RecurrentNeuron):
+                        self._recurrent_neuron(w, n, x[0], var[n.path], like, multi)
                     else:
                         w.line(f"{var[n.path]} = {self._compute(n, x, multi)}")
             if not multi:
-                for source, prev in ir.feedback():  # the values of this step, read at the next
+                fused = [(n.path, n.op.prev_path) for n in ir.nodes() if isinstance(n.op, ops.RecurrentNeuron)]
+                for source, prev in [*ir.feedback(), *fused]:  # the values of this step, read at the next
                     w.line(f"self.store_feedback({prev!r}, {expr[source]})")
             w.line("return " + ", ".join(outputs))
 
@@ -389,6 +392,22 @@ class Printer:
             w.line(f"{var[n.path]} = {x}.contiguous(memory_format=torch.{n.op.layout})")
         else:
             raise TypeError(f"no printer for {type(n.op).__name__}")
+
+    def _recurrent_neuron(self, w: Writer, n: Node, x: str, out: str, like: str, multi: bool) -> None:
+        """The fused recurrent layer: one Function over T in ``'m'`` mode, one step in ``'s'``."""
+        op = n.op
+        assert isinstance(op, ops.RecurrentNeuron) and n.shape is not None
+        size = ", ".join(map(str, n.shape))
+        rec = module_ref(op.linear_path)
+        if multi:
+            self.imports.add("recurrent")
+            w.line(f"{out} = recurrent.recurrent_neuron(")
+            w.line(f"{INDENT}{x}, {rec}.weight, {rec}.bias, {module_ref(n.path)},")
+            w.line(f"{INDENT}self.last_feedback({op.prev_path!r}, (N, {size})))")
+            w.line(f"self.store_feedback({op.prev_path!r}, {out}[-1])")
+        else:
+            w.line(f"{out} = {module_ref(n.path)}({x} + {rec}(self.feedback({op.prev_path!r}, {like}, "
+                   f"({like}.shape[0], {size}))))")
 
     def _step(self, n: Node, x: list[str]) -> str:
         """One time step of a recurrent-region member on ``[N, ...]``."""

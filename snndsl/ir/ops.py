@@ -526,8 +526,30 @@ class FoldedNorm(Op):
         return ((self.producer_path, self.producer), (path, self.norm))
 
 
+@dataclass(frozen=True, slots=True)
+class RecurrentNeuron(Op):
+    """A recurrent region ``s = add(x, prev(s) -> rec: Linear) -> sn: neuron`` as one
+    operation (fuse-recurrent): the node is at the neuron's path, reads ``x`` and holds
+    the recurrent Linear (``linear_path``), the neuron, and the path of the ``prev`` whose
+    memory carries the last step's spikes. Both modules stay, so ``state_dict`` keys do
+    not change. Multi-step: one fused autograd Function over the T loop
+    (``recurrent.recurrent_neuron``); single-step: the three ops of one step."""
+
+    stateful: ClassVar[bool] = True
+    linear: Layer
+    linear_path: str
+    neuron: Layer
+    prev_path: str
+
+    def describe(self) -> str:
+        return f"recurrent {self.neuron.call_text()} with {self.linear_path}: {self.linear.call_text()}"
+
+    def modules(self, path: str) -> tuple[tuple[str, Layer], ...]:
+        return ((self.linear_path, self.linear), (path, self.neuron))
+
+
 OP_CLASSES: dict[str, type[Op]] = {
     cls.__name__: cls
     for cls in (Input, Output, Prev, *BUILTIN_LAYERS.values(), TorchModule, UserModule, Merge, FlattenTime,
-                UnflattenTime, BroadcastTime, ToLayout, FoldedNorm)
+                UnflattenTime, BroadcastTime, ToLayout, FoldedNorm, RecurrentNeuron)
 }

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from . import ops
 from .graph import IR, Node, quotient_is_acyclic
+from .patterns import recurrent_layer
 
 
 class IRVerificationError(Exception):
@@ -220,11 +221,24 @@ def _folded(ir: IR) -> list[str]:
     return from_pass
 
 
+def _fused_recurrent(ir: IR) -> list[str]:
+    """No recurrent region is left that is exactly a recurrent layer (fuse-recurrent fuses
+    them all); every fused node is outside any region."""
+    out = [f"recurrent region {name} is a recurrent layer that was not fused"
+           for name, members in ir.members_by_region().items()
+           if ir.regions[name].recurrent and recurrent_layer(ir, [n.path for n in members]) is not None]
+    for n in ir.nodes():
+        if isinstance(n.op, ops.RecurrentNeuron) and n.region is not None:
+            out.append(f"{n.path}: a fused recurrent layer inside region {n.region}")
+    return out
+
+
 #: each pass's invariant, checked from that pass on
 INVARIANTS: dict[str, Callable[[IR], list[str]]] = {
     "infer-shapes": _shapes,
     "mark-state": _state,
     "schedule-recurrence": _recurrence,
+    "fuse-recurrent": _fused_recurrent,
     "fuse-stateless": _regions,
     "insert-containers": _borders,
     "hoist-static": _hoisted,

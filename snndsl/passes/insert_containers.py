@@ -36,7 +36,7 @@ def container_of(ir: IR, node: Node) -> ops.Container:
         return ops.Container.IO
     if node.region is not None:
         return ops.Container.RECURRENT if ir.regions[node.region].recurrent else ops.Container.REGION
-    if isinstance(node.op, (ops.Neuron, ops.StatefulLayer)):
+    if isinstance(node.op, (ops.Neuron, ops.StatefulLayer, ops.RecurrentNeuron)):
         return ops.Container.NATIVE
     return ops.Container.STEP_LOOP
 

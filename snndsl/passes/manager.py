@@ -22,6 +22,7 @@ from ..ir.graph import IR
 from ..ir.verify import verify
 from .channels_last import channels_last
 from .fold_batchnorm import fold_batchnorm
+from .fuse_recurrent import fuse_recurrent
 from .fuse_stateless import fuse_stateless
 from .hoist_static import hoist_static
 from .infer_shapes import infer_shapes
@@ -47,6 +48,8 @@ PIPELINE: tuple[Pass, ...] = (
     Pass("mark-state", mark_state, ("infer-shapes",), doc="which nodes keep state across time steps"),
     Pass("schedule-recurrence", schedule_recurrence, ("mark-state",),
          doc="the cycles through prev become recurrent regions, stepped once per time step"),
+    Pass("fuse-recurrent", fuse_recurrent, ("schedule-recurrence",), optional=True,
+         doc="a recurrent region of one recurrent Linear and a neuron runs as one fused operation"),
     Pass("fuse-stateless", fuse_stateless, ("schedule-recurrence",),
          doc="stateless runs and branches become regions batched over T*N"),
     Pass("insert-containers", insert_containers, ("fuse-stateless",),

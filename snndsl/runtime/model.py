@@ -177,6 +177,11 @@ class CompiledModule(_LabelledChildren, MemoryModule):
             return like.new_zeros(shape)
         return v
 
+    def last_feedback(self, path: str, shape: tuple[int, ...]) -> torch.Tensor | None:
+        """The fed-back value of the last step, or ``None`` where :meth:`feedback` gives zeros."""
+        v = self._feedback.get(path)
+        return v if v is not None and tuple(v.shape) == shape else None
+
     def store_feedback(self, path: str, value: torch.Tensor) -> None:
         """Keep this step's fed-back value for the next step."""
         self._feedback[path] = value

@@ -58,9 +58,9 @@ model Net() {
 """
 
 
-def compile_net(text: str, seed: int = 0) -> nn.Module:
+def compile_net(text: str, seed: int = 0, **options) -> nn.Module:
     torch.manual_seed(seed)
-    net = snndsl.compile_source(text, "recurrent.snn")
+    net = snndsl.compile_source(text, "recurrent.snn", **options)
     with torch.no_grad():  # large enough weights that the neurons fire
         for p in net.parameters():
             p.uniform_(-1.0, 1.0)
@@ -292,7 +292,7 @@ model DC() {
 # -- the IR ---------------------------------------------------------------------------
 
 def test_input_projection_stays_batched():
-    ir = snndsl.compile_source(RECURRENT_LIF, "r.snn").snn_ir
+    ir = snndsl.compile_source(RECURRENT_LIF, "r.snn", disable=["fuse-recurrent"]).snn_ir
     region = {n.path: n.region for n in ir.nodes() if not n.path.endswith(("~flat", "~unflat"))}
     assert region["r.fc"].startswith("region") and region["out"].startswith("region")
     assert {p for p, r in region.items() if r == "recurrent0"} == {"r.prev_s_0", "r.rec", "r.add_1", "r.sn"}
@@ -308,11 +308,15 @@ model Two() {
     return b
 }
 """
-    net = compile_net(text)
+    net = compile_net(text, disable=["fuse-recurrent"])
     regions = {n.path: n.region for n in net.snn_ir.nodes()}
     assert regions["sa"] == "recurrent0" and regions["sb"] == "recurrent1"
     assert regions["p"].startswith("region")
+    fused = compile_net(text)
+    assert sum(type(n.op).__name__ == "RecurrentNeuron" for n in fused.snn_ir.nodes()) == 2
     x = torch.rand(5, 2, 4)
+    with torch.no_grad():
+        assert torch.equal(fused(x), net(x))
     y = net(x)
     net.step_mode = "s"
     with torch.no_grad():
@@ -340,7 +344,7 @@ model Nested() {
 
 
 def test_generated_loop_is_lean():
-    code = snndsl.emit_python(RECURRENT_LIF, "r.snn")
+    code = snndsl.emit_python(RECURRENT_LIF, "r.snn", disable=["fuse-recurrent"])
     loop = code[code.index("for t in range(T):"):code.index("self.store_feedback")]
     assert "new_empty" not in loop and "zeros" not in loop and "unflatten" not in loop
     assert "r_sn = x.new_empty((T, N, 9))" in code
@@ -446,3 +450,46 @@ def test_prev_shape_argument_checked():
 }
 """)
     assert "prev has no argument 'size'" in e.message
+
+
+# -- fuse-recurrent ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("neuron_text", ["LIF()", "IF(v_reset=none)", "PLIF(init_tau=3.0, detach_reset=true)",
+                                         "LIF(tau=4.0, decay_input=false, surrogate=ATan())"])
+def test_fused_recurrent_layer_equals_the_step_loop(neuron_text):
+    text = RECURRENT_LIF.replace("sn: LIF()", f"sn: {neuron_text}")
+    fused = compile_net(text)
+    loop = snndsl.compile_source(text, "r.snn", disable=["fuse-recurrent"])
+    loop.load_state_dict(fused.state_dict())
+    assert any(type(n.op).__name__ == "RecurrentNeuron" for n in fused.snn_ir.nodes())
+    assert not any(type(n.op).__name__ == "RecurrentNeuron" for n in loop.snn_ir.nodes())
+    assert "recurrent.recurrent_neuron(" in fused.snn_source and "for t in range(T):" in loop.snn_source
+    x = torch.rand(12, 4, 7) * 2.0
+    ya, yb, ga, gb = run_both(fused, loop, x, reset=False)
+    assert ya.abs().sum() > 0
+    assert torch.equal(ya, yb)
+    assert close(ga, gb)
+    for (name, p), (_, q) in zip(fused.named_parameters(), loop.named_parameters()):
+        assert close(p.grad, q.grad), name
+    fused.step_mode = loop.step_mode = "s"
+    with torch.no_grad():
+        sa = torch.stack([fused(x[t]) for t in range(12)])
+        sb = torch.stack([loop(x[t]) for t in range(12)])
+    assert torch.equal(sa, sb) and torch.equal(sa, ya.detach())
+
+
+def test_fused_recurrent_layer_carries_state():
+    net = compile_net(RECURRENT_LIF)
+    x = torch.rand(8, 2, 7) * 2.0
+    with torch.no_grad():
+        whole = net(x)
+        net.carry_state = True
+        net.reset()
+        halves = torch.cat([net(x[:3]), net(x[3:])])
+    assert torch.equal(whole, halves)
+
+
+def test_regions_that_are_not_the_recurrent_layer_keep_the_loop():
+    for text in (LRC, ELEMENTWISE):
+        net = snndsl.compile_source(text, "r.snn")
+        assert "for t in range(T):" in net.snn_source
