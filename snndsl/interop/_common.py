@@ -6,7 +6,7 @@ import ast
 import keyword
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -168,9 +168,12 @@ def _literal(node: ast.expr) -> ops.Value:
     raise ValueError("not a literal")
 
 
-def call_text(kind: str, values: dict[str, ops.Value], positional: int = 0) -> str:
+def call_text(kind: str, values: dict[str, ops.Value], positional: int = 0,
+              keep: Iterable[str] = ()) -> str:
     """``Kind(a, b, k=v)``: the first ``positional`` parameters by position, then the
-    keyword arguments that differ from the registry defaults, in signature order."""
+    keyword arguments that differ from the registry defaults or are named in ``keep``,
+    in signature order."""
+    keep = frozenset(keep)
     spec = registry.LAYERS[kind]
     parts = []
     for i, p in enumerate(spec.params):
@@ -179,7 +182,7 @@ def call_text(kind: str, values: dict[str, ops.Value], positional: int = 0) -> s
         v = values[p.name]
         if i < positional:
             parts.append(ops.format_value(v))
-        elif p.required or not _same(v, p.default):
+        elif p.required or p.name in keep or not _same(v, p.default):
             parts.append(f"{p.name}={ops.format_value(v)}")
     return f"{kind}({', '.join(parts)})"
 
@@ -190,3 +193,35 @@ def _same(a: ops.Value, b: ops.Value) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return float(a) == float(b)
     return a == b
+
+
+# -- cycles -------------------------------------------------------------------------------
+
+def closing_edges(succ: Mapping[str, Sequence[str]], roots: Sequence[str],
+                  done: Iterable[str] = ()) -> tuple[list[tuple[str, str]], set[str]]:
+    """The edges that close a cycle in a depth-first walk from ``roots`` (each node's
+    successors and the roots taken by name, so a graph reads the same after a NIR file
+    has reordered it), and the nodes reached (with ``done``, nodes an earlier walk
+    finished). Without those edges the graph is acyclic; they are where the importer puts
+    ``prev`` and where the exporter expects a reader to delay a cycle."""
+    state: dict[str, int] = dict.fromkeys(done, 2)  # 1: on the walk's path, 2: done
+    back: list[tuple[str, str]] = []
+    for root in sorted(roots):
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(sorted(set(succ[root]))))]
+        while stack:
+            node, it = stack[-1]
+            for s in it:
+                seen = state.get(s)
+                if seen is None:
+                    state[s] = 1
+                    stack.append((s, iter(sorted(set(succ[s])))))
+                    break
+                if seen == 1:
+                    back.append((node, s))
+            else:
+                state[node] = 2
+                stack.pop()
+    return back, set(state)

@@ -6,6 +6,17 @@ One NIR node per exportable IR node, named after its module path with dots repla
 *sum of NIR sources* that feed every user (NIR sums fan-in). Neuron parameters are
 full per-neuron arrays. Every node's metadata keeps the snndsl op text (``snndsl``
 key) so that snndsl's importer can restore what NIR has no field for.
+
+``prev`` writes no node either: a NIR cycle is its feedback, the edges from the NIR
+source of ``prev(h)``'s ``h`` to the NIR nodes that read the ``prev`` (NIR readers run
+a cycle one step late on the edge that closes it). A reader that cuts the cycle at
+another edge is told in the report. ``LI``, ``CubaLIF`` and ``Delay`` are the inverse of
+the importer's forward-Euler reading (:mod:`snndsl.interop.nir_import_ops`)::
+
+    CubaLIF(c_decay, v_decay)  ->  tau_syn = dt/(1 - c_decay), tau_mem = dt/(1 - v_decay),
+                                   w_in = tau_syn/dt, r = tau_mem/dt   (snnTorch's convention)
+    LI(tau)                    ->  tau = tau dt, r = 1, v_leak = 0
+    Delay(steps)               ->  delay = steps dt
 """
 
 from __future__ import annotations
@@ -21,11 +32,14 @@ from .._version import __version__
 from ..ir import ops
 from ..ir.graph import IR, Node
 from ..ir.registry import bound_arguments
-from ._common import HINT, Namer, NirError, nir_module, nir_name
+from ._common import HINT, Namer, NirError, closing_edges, nir_module, nir_name
 
 SUPPORTED = ("Conv1d, Conv2d, Linear, AvgPool2d (SumPool2d with divisor_override=1), "
-             "AdaptiveAvgPool2d (evenly dividing), Flatten, Identity, VotingLayer, IF, LIF, PLIF, "
-             "BatchNorm after Conv/Linear (folded), add")
+             "AdaptiveAvgPool2d (evenly dividing), Flatten, Identity, VotingLayer, Scale, Delay, "
+             "IF, LIF, PLIF, LI, CubaLIF, BatchNorm after Conv/Linear (folded), add, prev")
+#: stands for the value of the ``prev`` node PATH in a list of NIR sources until the walk
+#: has written the node it reads (NIR names are ``[A-Za-z0-9_]``: no clash)
+_LATE = "\0prev:"
 
 
 class _Exporter:
@@ -40,6 +54,7 @@ class _Exporter:
         self.sources: dict[str, list[str]] = {}
         self.folded: dict[str, str] = {}  # BatchNorm path -> producer path
         self.losses: list[tuple[Node, str]] = []
+        self.late: list[tuple[int, str, str]] = []  # (edge index, prev path, IR node reading it)
         self.notes: dict[str, list[str]] = {}
         self.names: dict[str, str] = {}
         namer = Namer()
@@ -81,9 +96,14 @@ class _Exporter:
             nir_node.input_type = {"input": np.array(in_shape)}
             nir_node.output_type = {"output": np.array(node.shape)}
         self.nodes[name] = nir_node
-        for src in self.sources[self.ir.inputs_of(node.path)[0]]:
-            self.edges.append((src, name))
+        self.connect(self.sources[self.ir.inputs_of(node.path)[0]], name, node.path)
         self.sources[node.path] = [name]
+
+    def connect(self, srcs: list[str], name: str, reader: str) -> None:
+        for src in srcs:
+            if src.startswith(_LATE):
+                self.late.append((len(self.edges), src[len(_LATE):], reader))
+            self.edges.append((src, name))
 
     def passthrough(self, node: Node) -> None:
         self.sources[node.path] = list(self.sources[self.ir.inputs_of(node.path)[0]])
@@ -102,12 +122,16 @@ class _Exporter:
             elif isinstance(op, ops.Output):
                 name = self.names[node.path]
                 self.nodes[name] = self.nir.Output(np.array(node.shape))
-                for src in self.sources[self.ir.inputs_of(node.path)[0]]:
-                    self.edges.append((src, name))
+                self.connect(self.sources[self.ir.inputs_of(node.path)[0]], name, node.path)
+            elif isinstance(op, ops.Prev):
+                self.sources[node.path] = [_LATE + node.path]
             elif isinstance(op, ops.Merge):
                 self.merge(node, op)
             elif isinstance(op, ops.Neuron):
                 self.neuron(node, op)
+            elif isinstance(op, ops.Delay):
+                steps = ops.as_int(bound_arguments(op)["steps"])
+                self.emit(node, self.nir.Delay(delay=self.full(node, steps * self.dt)))
             elif isinstance(op, ops.StatefulLayer) and op.kind in ("Dropout", "Dropout2d"):
                 self.losses.append((node, f"{node.path} ({op.kind}): omitted; NIR has no dropout "
                                           "(it is the identity at inference)"))
@@ -118,9 +142,50 @@ class _Exporter:
                 self.stateless(node, op)
             else:
                 raise self.unsupported(node, "NIR has no such node")
+        self.feedback()
         return self.nir.NIRGraph(nodes=self.nodes, edges=self.edges, type_check=True, metadata={
             "snndsl_model": self.ir.model, "snndsl_dt": self.dt, "snndsl_version": __version__,
             "snndsl_fire": ">="})
+
+    def feedback(self) -> None:
+        """Each edge from a ``prev`` becomes an edge from the NIR source of what it reads,
+        closing a NIR cycle; a reader that would cut the cycle elsewhere is reported."""
+        ours: list[tuple[str, str]] = []
+        for i, path, reader in self.late:
+            prev = self.ir.node(path)
+            assert isinstance(prev.op, ops.Prev)
+            srcs = self.sources.get(prev.op.source, [])
+            if any(s.startswith(_LATE) for s in srcs) or not srcs:
+                raise self.unsupported(prev, "it reads another prev without a node in between; "
+                                             "NIR delays a cycle by one step only")
+            reach: set[str] = self.ir.descendants([reader])
+            if prev.op.source not in reach:
+                raise self.unsupported(prev, f"'{reader}' reads it on no cycle, and a NIR edge "
+                                             "outside a cycle has no delay (write Delay(1))")
+            dst = self.edges[i][1]
+            self.edges[i:i + 1] = [(srcs[0], dst)]
+            ours.append((srcs[0], dst))
+            for s in srcs[1:]:
+                self.edges.append((s, dst))
+                ours.append((s, dst))
+        if len(set(self.edges)) != len(self.edges):
+            node = self.ir.node(self.late[0][1]) if self.late else self.ir.output_nodes()[0]
+            raise self.unsupported(node, "a NIR node would get the same edge twice (once "
+                                         "through prev), and NIR fan-in cannot repeat an edge")
+        if not ours:
+            return
+        succ: dict[str, list[str]] = {k: [] for k in self.nodes}
+        for a, b in self.edges:
+            succ[a].append(b)
+        roots = [k for k, v in self.nodes.items() if isinstance(v, self.nir.Input)]
+        theirs, _ = closing_edges(succ, roots)
+        if set(theirs) != set(ours):
+            node = self.ir.node(self.late[0][1])
+            shown = lambda es: ", ".join(f"{a} -> {b}" for a, b in sorted(set(es))[:6])  # noqa: E731
+            self.losses.append((node, f"NIR marks no edge of a cycle as the delayed one: readers "
+                                      f"(nirtorch, Norse, snndsl) delay {shown(theirs) or 'none'}, "
+                                      f"this model delays {shown(ours)} (prev); the values between "
+                                      "the two differ by one step, and by a bias at the first step"))
 
     def merge(self, node: Node, op: ops.Merge) -> None:
         if op.kind != "add":
@@ -135,6 +200,11 @@ class _Exporter:
     def neuron(self, node: Node, op: ops.Neuron) -> None:
         nir = self.nir
         a = bound_arguments(op)
+        if isinstance(op, ops.LI):
+            tau = ops.as_float(a["tau"])
+            self.emit(node, nir.LI(tau=self.full(node, tau * self.dt), r=self.full(node, 1.0),
+                                   v_leak=self.full(node, 0.0)))
+            return
         if a["v_reset"] is None:
             self.losses.append((node, f"{node.path} ({op.kind}): soft reset (v_reset=none) written as a "
                                       "hard reset to 0; NIR has no reset by subtraction"))
@@ -144,7 +214,9 @@ class _Exporter:
                   "only where v equals the threshold exactly)", node.path)
         self.note("surrogate functions and detach_reset are training-only and have no NIR field "
                   "(kept in node metadata)", node.path)
-        if op.kind == "IF":
+        if isinstance(op, ops.CubaLIF):
+            out = self.cuba_lif(node, a, thr, vr)
+        elif op.kind == "IF":
             out = nir.IF(r=self.full(node, 1.0 / self.dt), v_threshold=self.full(node, thr),
                          v_reset=self.full(node, vr))
         else:
@@ -161,6 +233,16 @@ class _Exporter:
                           v_reset=self.full(node, vr))
         self.emit(node, out)
 
+    def cuba_lif(self, node: Node, a: dict, thr: float, vr: float) -> Any:
+        """CubaLIF -> NIR CubaLIF: the inverse of the importer's Euler step (``docs/interop.md``)."""
+        alpha, beta = 1.0 - ops.as_float(a["c_decay"]), 1.0 - ops.as_float(a["v_decay"])
+        if alpha <= 0 or beta <= 0:
+            raise self.unsupported(node, "a decay of 1 or more has no finite NIR time constant")
+        return self.nir.CubaLIF(
+            tau_syn=self.full(node, self.dt / alpha), tau_mem=self.full(node, self.dt / beta),
+            r=self.full(node, 1.0 / beta), v_leak=self.full(node, 0.0),
+            v_threshold=self.full(node, thr), v_reset=self.full(node, vr), w_in=self.full(node, 1.0 / alpha))
+
     def stateless(self, node: Node, op: ops.StatelessLayer) -> None:
         nir = self.nir
         kind, a, shape = op.kind, bound_arguments(op), self.input_shape(node)
@@ -170,6 +252,9 @@ class _Exporter:
             self.affine(node, op, a, shape)
         elif kind.startswith("BatchNorm"):
             self.batchnorm(node, a, shape)
+        elif isinstance(op, ops.Scale):
+            factor = ops.as_float(a["factor"])
+            self.emit(node, nir.Scale(scale=np.full(shape, factor, dtype=np.float64)))
         elif kind == "Flatten":
             rank = len(shape)
             s, e = ops.as_int(a["start_dim"]), ops.as_int(a["end_dim"])

@@ -4,6 +4,19 @@ Numbers come from the NIR arrays. The ``snndsl`` metadata hint (written by snnds
 exporter, parsed by :func:`parse_hint` as literals only) restores just what NIR has no
 field for: surrogates, ``detach_reset``, soft reset, PLIF, ``bias=false``, VotingLayer,
 and MaxPool2d/AdaptiveAvgPool2d written as AvgPool2d.
+
+NIR's continuous-time neurons are discretised by one forward-Euler step of ``dt``, as
+Norse 1.1.0 and snnTorch read them (``docs/interop.md``)::
+
+    LI       tau dv/dt = v_leak - v + r I             ->  LI(tau = tau/dt) after Scale(r)
+    CubaLIF  tau_syn dI/dt = -I + w_in S               ->  CubaLIF(c_decay = 1 - dt/tau_syn,
+             tau_mem dv/dt = v_leak - v + r I                  v_decay = 1 - dt/tau_mem)
+                                                           after Scale((dt/tau_syn) w_in (dt/tau_mem) r)
+    Delay    y(t) = x(t - delay)                       ->  Delay(steps = delay/dt)
+
+SpikingJelly's ``CUBALIFNode`` keeps the current scaled by ``(dt/tau_mem) r``, so its
+membrane potential is Norse's exactly (the same threshold); the one input gain is a
+``Scale`` stage, written only where it is not 1 in float32.
 """
 
 from __future__ import annotations
@@ -18,15 +31,17 @@ from ..ir import ops
 from ._common import HINT, NirError, clean, close, nir_module, nir_span, parse_hint
 
 NO_SNN = {
-    "LI": "a leaky integrator without spikes (a read-out); .snn has no non-spiking neuron",
-    "CubaLI": "a current-based leaky integrator; .snn has no current-based neurons",
-    "CubaLIF": "a current-based LIF neuron; .snn has no current-based neurons",
-    "I": "an integrator without a threshold; .snn has no non-spiking neuron",
+    "CubaLI": "a current-based leaky integrator without spikes; .snn has no such neuron",
+    "I": "an integrator without a threshold or leak; .snn has no such neuron",
     "Threshold": "a stateless threshold; .snn has no such layer",
-    "Scale": "an element-wise scale; .snn has no such layer",
-    "Delay": "a synaptic delay; .snn has no delays",
 }
-SUPPORTED = {"Affine", "Linear", "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d", "Flatten", "IF", "LIF"}
+SUPPORTED = {"Affine", "Linear", "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d", "Flatten", "IF", "LIF",
+             "LI", "CubaLIF", "Delay", "Scale"}
+#: the names in the hint of the "cannot import" error
+SUPPORTED_TEXT = ("Input, Output, Affine, Linear, Conv1d, Conv2d, AvgPool2d, SumPool2d, Flatten, "
+                  "Scale, Delay, IF, LIF, LI and CubaLIF nodes")
+EULER_NOTE = ("time constants discretised by one forward-Euler step of dt (as Norse 1.1.0 and "
+              "snnTorch read NIR): decay = 1 - dt/tau")
 
 
 @dataclass
@@ -35,6 +50,10 @@ class _Op:
     values: dict[str, ops.Value]
     positional: int
     tensors: dict[str, np.ndarray]
+    #: a constant input gain written as ``Scale(gain)`` before the op (``None``: no gain)
+    gain: float | None = None
+    #: keyword arguments written even where they equal the default
+    keep: tuple[str, ...] = ()
 
 
 #: bounds on the numbers of a NIR node (sizes, strides, dimensions)
@@ -135,8 +154,9 @@ def _collapse(t: tuple[int, ...]) -> ops.Value:
 class OpConverter:
     """Converts single NIR nodes; collects notes about exact rewrites."""
 
-    def __init__(self, dt: float, origin: str | None):
+    def __init__(self, dt: float, origin: str | None, soft_reset: bool = False):
         self.nir = nir_module()
+        self.soft_reset = bool(soft_reset)
         self.origin = origin
         self.span = nir_span(origin)
         try:
@@ -251,6 +271,15 @@ class OpConverter:
             return self.neuron(name, n, hkind, hvals, lif=False)
         if isinstance(n, nir.LIF):
             return self.neuron(name, n, hkind, hvals, lif=True)
+        if isinstance(n, nir.CubaLIF):
+            return self.cuba_lif(name, n, hkind, hvals)
+        if isinstance(n, nir.LI):
+            return self.leaky_integrator(name, n)
+        if isinstance(n, nir.Delay):
+            return self.delay(name, n)
+        if isinstance(n, nir.Scale):
+            return _Op("Scale", {"factor": self.uniform(name, "scale", self.field(name, n, "scale", _any))},
+                       1, {})
         raise self.error(f"NIR node '{name}' ({_printable(cls)}) has no .snn equivalent: "
                          f"{NO_SNN.get(cls, 'unknown node type')}")
 
@@ -271,6 +300,8 @@ class OpConverter:
                 thr, vr = clean(thr / c), clean(vr / c)
                 self.notes.append(f"'{name}': IF with r*dt = {c:g} imported with v_threshold and "
                                   "v_reset divided by r*dt (the same spikes)")
+                if c < QUIET_IF:
+                    self.note_once(quiet_if_note(self.dt, r))
         else:
             tau = clean(self.uniform(name, "tau", self.field(name, n, "tau", _any)) / self.dt)
             leak = self.uniform(name, "v_leak", self.field(name, n, "v_leak", _any))
@@ -300,7 +331,7 @@ class OpConverter:
             raise self.error(f"NIR node '{name}' ({type(n).__name__}): its parameters do not give "
                              f"finite .snn values at dt = {self.dt:g} s")
         vals["v_threshold"] = thr
-        vals["v_reset"] = vr
+        vals["v_reset"] = self.reset(name, vr)
         if hkind in ("IF", "LIF", "PLIF"):
             if hvals.get("v_reset", 0.0) is None and vr == 0.0 and (not lif or close(leak, 0.0)):
                 vals["v_reset"] = None
@@ -308,6 +339,111 @@ class OpConverter:
                 if k in hvals:
                     vals[k] = hvals[k]
         return _Op(kind, vals, 0, tensors)
+
+    def reset(self, name: str, vr: float) -> float | None:
+        """``v_reset``, or ``None`` (reset by subtraction) when the import asks for it."""
+        if not self.soft_reset:
+            return vr
+        if not close(vr, 0.0):
+            self.notes.append(f"'{name}': v_reset = {vr:g} ignored: reset by subtraction was asked for")
+        return None
+
+    def cuba_lif(self, name: str, n: Any, hkind: str, hvals: dict) -> _Op:
+        """NIR CubaLIF -> ``CubaLIF`` (SpikingJelly's CUBALIFNode), one Euler step per ``dt``.
+
+        NIR: ``tau_syn dI/dt = -I + w_in S``, ``tau_mem dv/dt = v_leak - v + r I``, spike when
+        ``v > v_threshold``, then ``v = v_reset``. Euler (Norse 1.1.0, snnTorch):
+        ``I' = I + a (w_in S - I)``, ``v' = v + b (r I' - v)`` with ``a = dt/tau_syn``,
+        ``b = dt/tau_mem``. CUBALIFNode: ``c' = c_decay c + x``, ``v' = v_decay v + c'``; with
+        ``c = b r I`` and ``x = a w_in b r S`` both give the same ``v``.
+        """
+        get = lambda fld: self.uniform(name, fld, self.field(name, n, fld, _any))  # noqa: E731
+        tau_syn, tau_mem, r, w_in = get("tau_syn"), get("tau_mem"), get("r"), get("w_in")
+        leak, thr, vr = get("v_leak"), get("v_threshold"), get("v_reset")
+        if tau_syn <= 0 or tau_mem <= 0:
+            raise self.error(f"NIR node '{name}' (CubaLIF): tau_syn and tau_mem must be positive")
+        if not close(leak, 0.0):
+            raise self.error(f"NIR node '{name}' (CubaLIF): v_leak = {leak:g}; .snn's CubaLIF "
+                             "(SpikingJelly's CUBALIFNode) leaks towards 0",
+                             "shift v_threshold and v_reset by -v_leak and set v_leak to 0")
+        a, b = self.dt / tau_syn, self.dt / tau_mem
+        c_decay, v_decay = f32(1.0 - a), f32(1.0 - b)
+        if not (math.isfinite(c_decay) and math.isfinite(v_decay)):
+            raise self.error(f"NIR node '{name}' (CubaLIF): its time constants do not give finite "
+                             f"decays at dt = {self.dt:g} s")
+        vals: dict[str, ops.Value] = {"c_decay": c_decay, "v_decay": v_decay,
+                                      "v_threshold": thr, "v_reset": self.reset(name, vr)}
+        if a > 1 or b > 1:
+            self.notes.append(f"'{name}': dt is larger than a time constant of this CubaLIF, so a "
+                              "decay is negative (the Euler step overshoots, as in Norse)")
+        if hkind == "CubaLIF":
+            if hvals.get("v_reset", 0.0) is None and vr == 0.0:
+                vals["v_reset"] = None
+            if "surrogate" in hvals:
+                vals["surrogate"] = hvals["surrogate"]
+        self.note_once(EULER_NOTE)
+        return _Op("CubaLIF", vals, 0, {}, gain=_gain(a * w_in * b * r), keep=("c_decay", "v_decay"))
+
+    def leaky_integrator(self, name: str, n: Any) -> _Op:
+        """NIR LI -> ``LI`` (SpikingJelly's NonSpikingLIFNode, ``v' = v + (x - v) / tau``):
+        Euler gives ``v' = v + dt/tau (v_leak - v + r I)``, so ``tau -> tau/dt``, ``x = r I``."""
+        get = lambda fld: self.uniform(name, fld, self.field(name, n, fld, _any))  # noqa: E731
+        tau, r, leak = clean(get("tau") / self.dt), get("r"), get("v_leak")
+        if not close(leak, 0.0):
+            raise self.error(f"NIR node '{name}' (LI): v_leak = {leak:g}; .snn's LI "
+                             "(SpikingJelly's NonSpikingLIFNode) leaks towards 0")
+        if not (math.isfinite(tau) and tau > 1.0):
+            raise self.error(f"NIR node '{name}' (LI): tau/dt = {tau:g} steps; .snn's LI needs "
+                             "more than one step", "import with a smaller --dt")
+        self.note_once(EULER_NOTE)
+        return _Op("LI", {"tau": tau}, 0, {}, gain=_gain(r))
+
+    def delay(self, name: str, n: Any) -> _Op:
+        """NIR Delay (``y(t) = x(t - delay)``, seconds) -> ``Delay(steps)`` with ``steps = delay/dt``."""
+        d = self.uniform(name, "delay", self.field(name, n, "delay", _any))
+        steps = d / self.dt
+        if not (math.isfinite(steps) and steps >= 0):
+            raise self.error(f"NIR node '{name}' (Delay): delay = {d:g} s is not a delay")
+        k = round(steps)
+        if not math.isclose(steps, k, rel_tol=1e-6, abs_tol=1e-6):
+            raise self.error(f"NIR node '{name}' (Delay): delay = {d:g} s is {steps:g} steps of "
+                             f"dt = {self.dt:g} s; .snn's Delay takes whole steps",
+                             "import with a dt that divides the delay")
+        if k > MAX_DELAY:
+            raise self.error(f"NIR node '{name}' (Delay): {k:,} steps of dt = {self.dt:g} s "
+                             f"(at most {MAX_DELAY:,})", "import with a larger --dt")
+        return _Op("Delay", {"steps": k}, 1, {})
+
+    def note_once(self, line: str) -> None:
+        if line not in self.notes:
+            self.notes.append(line)
+
+
+#: below this r*dt an IF integrates so little per step that it hardly fires
+QUIET_IF = 1e-2
+
+
+def quiet_if_note(dt: float, r: float) -> str:
+    return (f"at dt = {dt:g} s an IF with r = {r:g} adds only r*dt = {clean(r * dt):g} of its input per "
+            f"step, so its threshold is {clean(1 / (r * dt)):g} times higher and this network will hardly "
+            "spike; Sinabs, Norse and snnTorch read such IF nodes once per step: import with "
+            f"dt = {clean(1 / r):g} (--dt {clean(1 / r):g}) for their spikes")
+
+
+#: the longest Delay imported, in steps (each step is a copy of the delayed value)
+MAX_DELAY = 100_000
+
+
+def f32(x: float) -> float:
+    """``x`` as the shortest decimal of its float32 value: the model computes in float32,
+    and ``1 - 1e-4 / 2.2222222e-4`` is written ``0.55``, not ``0.550000011849``."""
+    return float(str(np.float32(x)))
+
+
+def _gain(g: float) -> float | None:
+    """The input gain to write as ``Scale``, or ``None`` where it is 1 in float32."""
+    g = f32(g)
+    return None if g == 1.0 else g
 
 
 def _any(v: Any) -> Any:
