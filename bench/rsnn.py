@@ -9,11 +9,13 @@ backward and an Adam step. Inputs are Bernoulli(0.05) spikes, as SHD's are spars
 ==================  ======================================================================
 case                network
 ==================  ======================================================================
-snndsl              hand-written ``RSNN``: ``fc`` batched over T, then
-                    :func:`snndsl.runtime.recurrent.recurrent_neuron` (one autograd Function
-                    for the whole loop), ``readout`` batched over T
-snndsl .snn         the compiled ``examples/shd_rsnn.snn`` (timed when it exists and its
-                    weights load from ``RSNN``'s state_dict; see ``compiled()``)
+snndsl              the network compiled from ``SOURCE`` (``prev`` feedback): ``fc``
+                    batched over T, fuse-recurrent's ``recurrent.recurrent_neuron`` (one
+                    autograd Function for the whole loop), ``readout`` batched over T;
+                    weights loaded from ``RSNN``'s state_dict
+snndsl step loop    the same ``.snn`` compiled without fuse-recurrent: the generic
+                    recurrent-region loop (``for t in range(T)`` over the step modules)
+hand-written fused  ``RSNN``: the same calls written by hand (the compiled model's floor)
 per-step loop       the same ``RSNN`` with :func:`~snndsl.runtime.recurrent.step_loop`:
                     ``x[t] + F.linear(s, W)`` into the single-step LIF, autograd throughout
 spikingjelly        ``layer.Linear`` -> ``layer.LinearRecurrentContainer(LIFNode(), 256,
@@ -49,7 +51,15 @@ from torch.nn import functional as F
 from snndsl.runtime import functional, neuron
 from snndsl.runtime.recurrent import recurrent_neuron, step_loop
 
-EXAMPLE = EXAMPLES / "shd_rsnn.snn"
+#: the benchmarked network in the language, with ``RSNN``'s names (``examples/shd_rsnn.snn``
+#: is the same layer with the SHD paper's time constants and an ``LI`` readout)
+SOURCE = """
+model RSNN(n_in: int, n: int, n_out: int) {
+    input x: [n_in]
+    s = add(x -> fc: Linear(n_in, n), prev(s) -> rec: Linear(n, n, bias=false)) -> sn: LIF()
+    return s -> readout: Linear(n, n_out)
+}
+"""
 
 
 class RSNN(nn.Module):
@@ -86,21 +96,16 @@ def spikingjelly_net(ours: RSNN) -> nn.Module:
     return net
 
 
-def compiled(ours: RSNN) -> tuple[nn.Module | None, str]:
-    """The compiled ``.snn`` version of the network, or ``None`` and why not.
-
-    >>> PLUG-IN POINT for the compiler's recurrent regions: ``examples/shd_rsnn.snn``
-    declares ``fc``, ``rec``, ``sn`` and ``readout`` as ``RSNN`` does, so that its
-    weights load from ``ours.state_dict()``; adapt the params / state_dict mapping here
-    if the example names them otherwise."""
-    if not EXAMPLE.exists():
-        return None, f"{EXAMPLE.relative_to(EXAMPLES.parent)} does not exist yet"
+def compiled(ours: RSNN, fuse: bool = True) -> tuple[nn.Module | None, str]:
+    """The compiled ``.snn`` version of the network (weights from ``ours``), or ``None``
+    and why not; ``fuse=False`` compiles it without fuse-recurrent (the generic step loop)."""
     try:
         import snndsl
 
-        net = snndsl.compile_file(EXAMPLE, params={"n_in": ours.fc.in_features,
-                                                    "n": ours.fc.out_features,
-                                                    "n_out": ours.readout.out_features})  # fmt: skip
+        net = snndsl.compile_source(SOURCE, "rsnn.snn", params={"n_in": ours.fc.in_features,
+                                                                "n": ours.fc.out_features,
+                                                                "n_out": ours.readout.out_features},
+                                    disable=() if fuse else ("fuse-recurrent",))  # fmt: skip
         net.load_state_dict(ours.state_dict(), strict=True)
     except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -240,15 +245,22 @@ def main(argv: list[str] | None = None) -> None:
 
     from spikingjelly.activation_based import functional as sj_functional
 
-    nets: dict[str, tuple[nn.Module, Callable[[], None] | None]] = {
-        "snndsl": (ours, None),
-        "spikingjelly": (sj, lambda: sj_functional.reset_net(sj)),
-    }
     snn_net, why = compiled(ours)
-    if snn_net is not None:
-        nets["snndsl .snn"] = (snn_net, None)
-    else:
-        print(f"# skipped snndsl .snn: {why}", flush=True)
+    if snn_net is None:
+        raise SystemExit(f"rsnn: the .snn network does not compile: {why}")
+    loop_net, why = compiled(ours, fuse=False)
+    assert loop_net is not None, why
+    with torch.no_grad():
+        want = ours(x)
+        assert torch.equal(snn_net(x), want) and torch.equal(loop_net(x), want), "the .snn network differs"
+    print("# check: the compiled .snn network (fused and step loop) == the hand-written one, bit for bit",
+          flush=True)
+    nets: dict[str, tuple[nn.Module, Callable[[], None] | None]] = {
+        "snndsl": (snn_net, None),
+        "spikingjelly": (sj, lambda: sj_functional.reset_net(sj)),
+        "hand-written fused": (ours, None),
+        "snndsl step loop": (loop_net, None),
+    }
     if not args.no_naive:
         nets["per-step loop"] = (naive, None)
     if not args.no_others:

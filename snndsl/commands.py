@@ -46,7 +46,8 @@ def layer_table(ir: IR, params: dict[str, int], buffers: dict[str, int]) -> list
         if isinstance(n.op, ops.Output | ops.Plumbing):
             continue
         op = n.op
-        p, b = (params.get(n.path, 0), buffers.get(n.path, 0)) if isinstance(op, ops.Layer) else (0, 0)
+        owned = [path for path, _ in op.modules(n.path)]
+        p, b = sum(params.get(m, 0) for m in owned), sum(buffers.get(m, 0) for m in owned)
         rows.append((n.path, op.kind if isinstance(op, ops.Layer) else type(op).__name__,
                      _main_args(n.op), _shape(n.shape), f"{p:,}" if p else "-", f"{b:,}" if b else "-",
                      "yes" if n.stateful else "", n.region or ""))
@@ -197,7 +198,8 @@ def cmd_run(args: argparse.Namespace, params) -> int:
     rates: dict[str, list[float]] = {}
     hooks = []
     for n in ir.nodes():
-        if n.stateful and isinstance(n.op, ops.Neuron):
+        neuron = n.op.neuron if isinstance(n.op, ops.RecurrentNeuron) else n.op
+        if n.stateful and isinstance(neuron, ops.Neuron) and neuron.spiking:
             mod = net.module_at(n.path)
             hooks.append(mod.register_forward_hook(
                 lambda m, i, o, p=n.path: rates.setdefault(p, []).append(float(o.float().mean()))))

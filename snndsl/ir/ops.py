@@ -399,6 +399,8 @@ class Neuron(Layer):
     """A neuron: IF, LIF, PLIF, CubaLIF, or the non-spiking leaky integrator LI."""
 
     stateful: ClassVar[bool] = True
+    #: its output is a spike train (``LI`` returns its membrane potential)
+    spiking: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +413,7 @@ class StatefulLayer(Layer):
 IF = _primitive(Neuron, "IF")
 LIF = _primitive(Neuron, "LIF")
 PLIF = _primitive(Neuron, "PLIF")
-LI = _primitive(Neuron, "LI")
+LI = _primitive(Neuron, "LI", spiking=False)
 CubaLIF = _primitive(Neuron, "CubaLIF")
 Dropout = _primitive(StatefulLayer, "Dropout")
 Dropout2d = _primitive(StatefulLayer, "Dropout2d")

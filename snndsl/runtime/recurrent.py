@@ -16,6 +16,8 @@ charge / fire / reset (:mod:`.kernels.reference`). It is the ``.snn`` region::
 
 Contract.
 
+* The neuron module's forward pre-hooks and hooks run once with ``(x,)`` and the spikes,
+  as for its own multi-step forward (monitors see the region's spikes).
 * Returns the spikes ``S`` (``[T, *batch, H]``; ``S[-1]`` is the next call's ``s_init``
   when the state is carried). Like the neuron's own ``multi_step_forward``, the neuron
   module's ``v`` becomes ``V[T-1]`` (a tensor shaped like one step) and, with
@@ -100,8 +102,13 @@ def recurrent_neuron(
     if s_init is not None and s_init.shape != x.shape[1:]:
         raise ValueError(f"recurrent_neuron: s_init must be shaped like one step "
                          f"{tuple(x.shape[1:])}, got {tuple(s_init.shape)}")  # fmt: skip
+    for key, pre in list(neuron._forward_pre_hooks.items()):  # as if the neuron's forward ran
+        if neuron._forward_pre_hooks_with_kwargs.get(key, False):
+            pre(neuron, (x,), {})
+        else:
+            pre(neuron, (x,))
     if not fused(neuron):
-        return step_loop(x, weight, bias, neuron, s_init)
+        return _forward_hooks(neuron, x, step_loop(x, weight, bias, neuron, s_init))
     assert isinstance(neuron, neurons.BaseNode)  # FUSED_NEURONS
     spec = neuron.spec()
     v = neuron._initial_v(x[0])
@@ -114,6 +121,21 @@ def recurrent_neuron(
         neuron.v, neuron.v_seq = v_out[-1], v_out
     else:
         neuron.v = v_out
+    return _forward_hooks(neuron, x, spikes)
+
+
+def _forward_hooks(neuron: torch.nn.Module, x: Tensor, spikes: Tensor) -> Tensor:
+    """Run the neuron's forward hooks as if its forward had made ``spikes`` from ``x`` (its
+    pre-hooks ran first): the region stands for the neuron's multi-step forward, so
+    monitors that hook the neuron (``snndsl run``'s spike rates, ``training.SpikeMonitor``,
+    located run-time errors) see its spikes."""
+    for key, hook in list(neuron._forward_hooks.items()):
+        if neuron._forward_hooks_with_kwargs.get(key, False):
+            out = hook(neuron, (x,), {}, spikes)
+        else:
+            out = hook(neuron, (x,), spikes)
+        if out is not None:
+            spikes = out
     return spikes
 
 

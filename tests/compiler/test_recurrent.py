@@ -493,3 +493,21 @@ def test_regions_that_are_not_the_recurrent_layer_keep_the_loop():
     for text in (LRC, ELEMENTWISE):
         net = snndsl.compile_source(text, "r.snn")
         assert "for t in range(T):" in net.snn_source
+
+
+def test_hooks_of_a_fused_neuron_see_its_spikes():
+    net = compile_net(RECURRENT_LIF)
+    seen = []
+    net.r.sn.register_forward_pre_hook(lambda m, a: seen.append("pre"))
+    net.r.sn.register_forward_hook(lambda m, a, out: seen.append(out))
+    x = torch.rand(6, 2, 7) * 2.0
+    with torch.no_grad():
+        net(x)
+    assert seen[0] == "pre" and len(seen) == 2
+    loop = snndsl.compile_source(RECURRENT_LIF, "r.snn", disable=["fuse-recurrent"])
+    loop.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        loop(x)
+        # the step loop calls single_step_forward: the fused region's one call shows the sequence
+        spikes = loop.r.rec.weight.new_zeros(0)
+    assert seen[1].shape == (6, 2, 9) and spikes.numel() == 0
