@@ -133,7 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="convert a NIR graph to .snn source and weights")
     p.add_argument("file", metavar="IN.nir")
     p.add_argument("-o", "--output", required=True, metavar="OUT.snn")
-    p.add_argument("--dt", type=float, default=1e-4, help="time step in seconds (default 1e-4)")
+    p.add_argument("--dt", type=float, default=None,
+                   help="time step in seconds (default: the file's own for an snndsl export, 1/r for a "
+                        "graph of IF neurons only, else 1e-4)")
+    p.add_argument("--reset", choices=("zero", "subtract"), default="zero",
+                   help="how the neurons reset (NIR does not say): to v_reset, or by subtracting the "
+                        "threshold (default zero)")
     p.add_argument("--model", default=None, help="name of the model to write (default: from the file name)")
     return parser
 

@@ -302,7 +302,11 @@ def cmd_import(args: argparse.Namespace, params) -> int:
 
     if not Path(args.file).exists():
         raise UsageError(f"no such file: {args.file}")
-    written = import_file(args.file, args.output, dt=args.dt, model=args.model)
+    report: list[str] = []
+    written = import_file(args.file, args.output, dt=args.dt, model=args.model,
+                          soft_reset=args.reset == "subtract", report=report)
+    for line in report:  # also comments at the top of the .snn file
+        print(f"note: {printable(line)}", file=sys.stderr)
     print("wrote " + ", ".join(printable(os.fspath(w)) for w in written))
     return 0
 

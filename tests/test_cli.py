@@ -112,3 +112,21 @@ def test_a_missing_or_mistyped_model_parameter_is_located(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{src}:1:9: error: parameter 'c' of R must be int, got 'abc'" in err
     assert main(["check", str(src), "--set", "c=3"]) == 0
+
+
+def test_import_of_the_nir_papers_graphs_spikes_and_says_how(tmp_path, capsys):
+    data = ROOT / "tests/interop/data/nir_paper"
+    out = tmp_path / "cnn.snn"
+    assert main(["import", str(data / "cnn_sinabs.nir"), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note: dt not given: 1 s (= 1/r)" in err  # the notes reach the terminal, not only the file
+    assert main(["run", str(out), "--weights", str(tmp_path / "cnn.pt"), "-T", "8", "--input-code", "poisson",
+                 "--input-scale", "0.5"]) == 0
+    assert "no layer spiked" not in capsys.readouterr().out
+    out = tmp_path / "braille.snn"
+    assert main(["import", str(data / "braille_noDelay_noBias_subtract.nir"), "-o", str(out),
+                 "--reset", "subtract"]) == 0
+    text = out.read_text()
+    assert "prev(" in text and "v_reset=none" in text
+    assert main(["check", str(out)]) == 0
+    assert "1 recurrent region" in capsys.readouterr().out

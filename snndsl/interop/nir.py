@@ -450,22 +450,27 @@ def _bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-def from_nir(graph: Any, dt: float = 1e-4, model: str | None = None,
-             report: list[str] | None = None) -> tuple[str, dict[str, torch.Tensor]]:
+def from_nir(graph: Any, dt: float | None = None, model: str | None = None,
+             report: list[str] | None = None, soft_reset: bool = False) -> tuple[str, dict[str, torch.Tensor]]:
     """``(.snn source, state_dict)`` for a ``nir.NIRGraph`` or the path of a NIR file.
 
     The state_dict's keys are the module paths of the new source, so
     ``snndsl.compile_source(source).load_state_dict(state_dict, strict=True)`` works.
     Notes about the conversion are appended to ``report`` when given (they are also
-    comments at the top of the source).
+    comments at the top of the source). ``dt`` (seconds per step): ``None`` takes the
+    file's own (an snndsl export), ``1/r`` for a graph of IF neurons only (one input per
+    step, as Sinabs writes them), else 1e-4. ``soft_reset``: the neurons reset by
+    subtracting the threshold (NIR has no field for it; e.g. the NIR paper's
+    ``*_subtract`` graphs).
     """
-    result = import_nir(graph, dt=dt, model=model)
+    result = import_nir(graph, dt=dt, model=model, soft_reset=soft_reset)
     if report is not None:
         report.extend(result.report)
     return result.source, result.state_dict
 
 
-def import_nir(graph: Any, dt: float = 1e-4, model: str | None = None) -> ImportResult:
+def import_nir(graph: Any, dt: float | None = None, model: str | None = None,
+               soft_reset: bool = False) -> ImportResult:
     """Like :func:`from_nir`, returning an :class:`ImportResult` (source, state_dict, report).
 
     Whatever the graph holds, a failure is a :class:`NirError` (or a :class:`UsageError`
@@ -477,7 +482,7 @@ def import_nir(graph: Any, dt: float = 1e-4, model: str | None = None) -> Import
     try:
         if origin is not None:
             graph = read_nir(origin)
-        result = import_graph(graph, dt=dt, model=model, origin=origin)
+        result = import_graph(graph, dt=dt, model=model, origin=origin, soft_reset=soft_reset)
         _validate(result, origin)
     except NirError as e:
         if origin is not None and e.source is None and e.span.filename == origin:
@@ -525,8 +530,9 @@ def model_name(path: str | os.PathLike) -> str:
     return sanitize("".join(p[:1].upper() + p[1:] for p in parts) or "Imported")
 
 
-def import_file(nir_path: str | os.PathLike, out_snn_path: str | os.PathLike, dt: float = 1e-4,
-                model: str | None = None) -> list[str]:
+def import_file(nir_path: str | os.PathLike, out_snn_path: str | os.PathLike, dt: float | None = None,
+                model: str | None = None, soft_reset: bool = False,
+                report: list[str] | None = None) -> list[str]:
     """``snndsl import``: write ``OUT.snn`` and its weights ``OUT.pt``; returns both paths.
 
     Nothing is written unless both files can be: the outputs are checked first (neither
@@ -537,7 +543,9 @@ def import_file(nir_path: str | os.PathLike, out_snn_path: str | os.PathLike, dt
     src, out = os.fspath(nir_path), os.fspath(out_snn_path)
     pt = os.path.splitext(out)[0] + ".pt"
     _check_outputs(src, out, pt)
-    result = import_nir(src, dt=dt, model=model or model_name(out))
+    result = import_nir(src, dt=dt, model=model or model_name(out), soft_reset=soft_reset)
+    if report is not None:
+        report.extend(result.report)
     buf = io.BytesIO()
     torch.save(result.state_dict, buf)
     try:

@@ -151,27 +151,16 @@ def test_nested_graphs_are_inlined():
     assert _compile(source, state)(spikes(2, 1, 3)).shape == (2, 1, 2)
 
 
-def test_recurrent_graph_is_refused():
-    nodes = {"x": nir.Input(np.array([3])), "fc": _affine(3, 3, 0), "lif": _lif(3),
-             "rec": _affine(3, 3, 1), "y": nir.Output(np.array([3]))}
-    edges = [("x", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "y")]
-    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
-    with pytest.raises(NirError, match="recurrent"):
-        from_nir(graph)
-
-
 def test_heterogeneous_parameters_are_refused():
     lif = nir.LIF(tau=np.array([1e-3, 2e-3]), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))
     with pytest.raises(NirError, match="tau differs between neurons"):
         from_nir(nir.NIRGraph.from_list(_affine(2, 2, 0), lif))
 
 
-@pytest.mark.parametrize("node, name", [
-    (nir.LI(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3)), "LI"),
-    (nir.CubaLIF(tau_syn=np.full(3, 1e-3), tau_mem=np.full(3, 2e-3), r=np.ones(3), v_leak=np.zeros(3),
-                 v_threshold=np.ones(3)), "CubaLIF"),
-    (nir.Delay(delay=np.ones(3)), "Delay"),
-    (nir.Scale(scale=np.ones(3)), "Scale"),
+@pytest.mark.parametrize("node, name", [  # LI, CubaLIF, Delay, Scale: tests/interop/test_nir_recurrent.py
+    (nir.CubaLI(tau_syn=np.full(3, 1e-3), tau_mem=np.full(3, 2e-3), r=np.ones(3), v_leak=np.zeros(3)),
+     "CubaLI"),
+    (nir.I(r=np.ones(3)), "I"),
     (nir.Threshold(threshold=np.ones(3)), "Threshold"),
 ])
 def test_nodes_without_snn_equivalent_give_a_clear_error(node, name):
@@ -181,12 +170,13 @@ def test_nodes_without_snn_equivalent_give_a_clear_error(node, name):
     assert "has no" in e.value.message or "is a" in e.value.message
 
 
-def test_norse_style_readout_lists_every_unsupported_node():
-    """Affine -> LIF -> Affine -> LI, as Norse's examples end, names the LI node."""
+def test_norse_style_readout_imports():
+    """Affine -> LIF -> Affine -> LI, as Norse's examples end: the LI is a readout."""
     graph = nir.NIRGraph.from_list(_affine(4, 2, 0), _lif(4), _affine(2, 4, 1),
                                    nir.LI(tau=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2)))
-    with pytest.raises(NirError, match="cannot import 'li' \\(LI\\): LI is a leaky integrator"):
-        from_nir(graph)
+    source, state = from_nir(graph)
+    assert "li: LI(tau=10.0)" in source
+    assert _compile(source, state)(spikes(3, 1, 2)).shape == (3, 1, 2)
 
 
 def test_dt_mismatch_with_file_metadata_is_noted():
@@ -211,10 +201,10 @@ def test_import_file_and_cli(tmp_path, capsys):
     assert "model Cli()" in (tmp_path / "cli.snn").read_text()
     assert (tmp_path / "cli.pt").exists()
     bad = tmp_path / "bad.nir"
-    nir.write(bad, nir.NIRGraph.from_list(_affine(2, 2, 0), nir.Delay(delay=np.ones(2))))
+    nir.write(bad, nir.NIRGraph.from_list(_affine(2, 2, 0), nir.Threshold(threshold=np.ones(2))))
     assert main(["import", str(bad), "-o", str(tmp_path / "cli.snn")]) == 1
     err = capsys.readouterr().err
-    assert "Delay" in err and "Traceback" not in err
+    assert "Threshold" in err and "Traceback" not in err
     assert "model Cli()" in (tmp_path / "cli.snn").read_text()  # untouched
     assert main(["import", str(tmp_path / "missing.nir"), "-o", str(tmp_path / "x.snn")]) == 2
 

@@ -175,7 +175,7 @@ def check_program(program: str | bytes, run: bool = False, limits: Limits | None
             return "ok"
         net = snndsl.compile_source(text, FILENAME)
         tiny_forward(net)
-        paths = {n.path for n in ir.nodes()}
+        paths = {n.path for n in ir.nodes()} | {p for n in ir.nodes() for p, _ in n.op.modules(n.path)}
         for key in net.state_dict():
             owner = key.rpartition(".")[0]
             if owner not in paths and not any(owner.startswith(p + ".") for p in paths):
