@@ -2,9 +2,11 @@
 
 ``snndsl train examples/digits.snn --data digits`` calls :func:`run_training`:
 direct encoding (the image is the input at every time step, through a ``static``
-input), surrogate-gradient training with Adam and a cosine learning-rate schedule,
-cross-entropy on the output averaged over time, a progress bar per epoch, and a run
-folder with the checkpoint, the per-epoch metrics and three pictures::
+input) or, for a data set with its own time axis (``digits-rows``), the sequence as
+the input, surrogate-gradient training with Adam and a cosine learning-rate schedule,
+cross-entropy on the output averaged over time (or at the last step, as the data set
+says), a progress bar per epoch, and a run folder with the checkpoint, the per-epoch
+metrics and three pictures::
 
     runs/digits/model.pt       state_dict keyed by the .snn labels (torch.load(..., weights_only=True))
     runs/digits/metrics.json   settings, per-epoch loss / accuracy / spike rate, summary
@@ -37,7 +39,7 @@ from ..compiler import compile_file
 from ..diagnostics import UsageError, printable
 from ..fileio import check_output_folder, write_atomic
 from ..ir.graph import IR
-from .data import check_dataset, load_split, require
+from .data import load_split, require, time_steps
 from .evaluate import (
     EVAL_BATCH,
     check_batch_memory,
@@ -71,7 +73,7 @@ def _save_checkpoint(net: torch.nn.Module, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epochs: int = 10,
+def run_training(file: str | os.PathLike, data: str = "digits", T: int | None = None, epochs: int = 10,
                  out: str | os.PathLike = "runs/digits", batch_size: int = 64, lr: float = 1e-3,
                  seed: int = 0, params: Mapping[str, object] | None = None, model: str | None = None,
                  allow_imports: Iterable[str] = (), device: str | torch.device | None = None,
@@ -80,10 +82,11 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
 
     The summary holds ``test_accuracy`` (final, in [0, 1]), ``best_test_accuracy``,
     ``epochs``, ``wall_time_s`` (compile + training + pictures), ``train_time_s`` and
-    ``paths`` (checkpoint, metrics, pictures).
+    ``paths`` (checkpoint, metrics, pictures). ``T`` None is the data set's default: 4
+    for digits, and 8, the only length there is, for digits-rows.
     """
     t_start = time.perf_counter()
-    check_dataset(data)
+    T = time_steps(data, T)
     _check_args(T, epochs, batch_size, lr)
     check_output_folder(out)  # before training: a run folder that cannot be written loses nothing
     need = ["sklearn", "tqdm"] + (["matplotlib"] if plots else [])
@@ -97,14 +100,14 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
         torch.manual_seed(seed)
         net = compile_file(file, model=model, params=params, allow_imports=allow_imports)
         split = load_split(data)
-        shape, static = model_interface(net, split)
+        feed = model_interface(net, split)
         # the largest batch of a training step and of an evaluation, before any is allocated
         check_batch_memory(net, T, max(min(batch_size, len(split.x_train)),
                                        min(EVAL_BATCH, len(split.x_test))), dev)
         net = net.to(dev)
-        x_train = split.x_train.reshape(-1, *shape).to(dev)
+        x_train = feed.samples(split.x_train).to(dev)
         y_train = split.y_train.to(dev)
-        x_test = split.x_test.reshape(-1, *shape).to(dev)
+        x_test = feed.samples(split.x_test).to(dev)
         y_test = split.y_test.to(dev)
         n = len(x_train)
         steps = math.ceil(n / batch_size)
@@ -134,7 +137,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
                 for i in range(0, n, batch_size):
                     idx = perm[i:i + batch_size]
                     xb, yb = x_train[idx], y_train[idx]
-                    logits = scores(net, xb, T, static)
+                    logits = scores(net, xb, T, feed)
                     loss = F.cross_entropy(logits, yb)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -150,7 +153,7 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
             net.eval()
             monitor.reset()
             with monitor:
-                test_acc, test_loss = evaluate(net, x_test, y_test, T, static)
+                test_acc, test_loss = evaluate(net, x_test, y_test, T, feed)
             row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                    "test_loss": test_loss, "test_accuracy": test_acc, "train_spike_rate": train_rate,
                    "test_spike_rate": monitor.overall_rate(),
@@ -178,18 +181,20 @@ def run_training(file: str | os.PathLike, data: str = "digits", T: int = 4, epoc
             rec = SpikeMonitor(net, T, record=True)
             xs = x_test[sample:sample + 1]
             with rec, torch.no_grad():
-                seq = net(xs, T=T) if static else net(xs.unsqueeze(0).expand(T, *xs.shape))
+                seq = feed.run(net, xs, T)
             step_scores = seq.reshape(seq.shape[0], -1).float().cpu().numpy()  # [T, classes]
             trains = {w.path: (w.shape, rec.train_of(w.path)[:, 0].numpy()) for w in rec.layers}
             paths["curves"] = P.write_png(P.curves(history, title), outdir / "curves.png")
-            image = split.x_test[sample].reshape(split.shape[-2:]).numpy()
+            image = split.picture(split.x_test[sample]).numpy()
             paths["raster"] = P.write_png(
-                P.raster(image, int(split.y_test[sample]), step_scores, trains, title, sample),
+                P.raster(image, int(split.y_test[sample]), step_scores, trains, title, sample,
+                         readout=feed.readout),
                 outdir / "raster.png")
             paths["rates"] = P.write_png(P.rates(layer_rates, step_rates, title), outdir / "rates.png")
         final = history[-1]
         summary: dict[str, Any] = {
-            "model": ir.model, "file": os.fspath(file), "data": data, "T": T, "epochs": epochs,
+            "model": ir.model, "file": os.fspath(file), "data": data, "T": T, "readout": feed.readout,
+            "epochs": epochs,
             "batch_size": batch_size, "lr": lr, "seed": seed, "device": str(dev),
             "threads": torch.get_num_threads(), "parameters": n_params,
             "train_size": n, "test_size": len(x_test),

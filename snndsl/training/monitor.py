@@ -1,9 +1,10 @@
 """Watch the spikes of a compiled model with forward hooks on its stateful modules.
 
 The IR of a compiled model (``net.snn_ir``) says which nodes are stateful; each is the
-submodule ``net.module_at(node.path)``. Neurons (IF, LIF, PLIF) and stateful
-``use`` modules are watched; Dropout is stateful too but its output is not a spike
-train, so it is left out.
+submodule ``net.module_at(node.path)``. Spiking neurons (IF, LIF, PLIF, ...) and
+stateful ``use`` modules are watched; Dropout and the leaky-integrator readout ``LI``
+are stateful too but their outputs are not spike trains (a mask, a membrane
+potential), so they are left out.
 
 A module runs either once per sequence (multi-step: output ``[T, N, *]``) or once per
 time step (a step-loop container: output ``[N, *]`` per call); both are handled.
@@ -36,9 +37,18 @@ def spiking_layers(net: CompiledModule) -> list[Watched]:
     for n in ir.nodes():
         if not n.stateful:
             continue
-        if isinstance(n.op, ops.Neuron) or isinstance(n.op, ops.UserModule):
+        if _spiking(n.op):
             out.append(Watched(n.path, tuple(n.shape or ())))
     return out
+
+
+def _spiking(op: ops.Op) -> bool:
+    """Whether a stateful node's output is a spike train: a neuron other than the ``LI``
+    readout (also as the neuron of a fused recurrent region, whose module is at the
+    node's path), or a stateful ``use`` module."""
+    if isinstance(op, ops.RecurrentNeuron):
+        op = op.neuron
+    return (isinstance(op, ops.Neuron) and not isinstance(op, ops.LI)) or isinstance(op, ops.UserModule)
 
 
 class SpikeMonitor:

@@ -64,16 +64,18 @@ MAX_RASTER_NEURONS = 1024
 
 
 def raster(image: np.ndarray, label: int, step_scores: np.ndarray,
-           trains: Mapping[str, tuple[tuple[int, ...], np.ndarray]], title: str, index: int) -> Figure:
+           trains: Mapping[str, tuple[tuple[int, ...], np.ndarray]], title: str, index: int,
+           readout: str = "mean") -> Figure:
     """One test image (top left), the model output per time step (top middle), the
     prediction (top right) and, below, one raster per spiking layer: time steps are rows,
     neurons (flattened, in module order) are columns, a black cell is a spike.
 
     ``step_scores`` is the output ``[T, classes]``; ``trains`` maps a module path to
-    (per-sample shape, spikes ``[T, neurons]``).
+    (per-sample shape, spikes ``[T, neurons]``); ``readout`` says how the prediction is
+    made from the output: its mean over time, or (``"last"``) its last step.
     """
     scores = np.asarray(step_scores, dtype=np.float64)
-    mean = scores.mean(0)
+    mean = scores[-1] if readout == "last" else scores.mean(0)
     probs = np.exp(mean - mean.max())
     probs /= probs.sum()
     n = len(trains)
@@ -105,7 +107,8 @@ def raster(image: np.ndarray, label: int, step_scores: np.ndarray,
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     verdict = "right" if pred == label else "wrong"
-    ax.set(title=f"output: predicted {pred} ({verdict})", xlabel="softmax of the time-averaged output",
+    which = "the output at the last step" if readout == "last" else "the time-averaged output"
+    ax.set(title=f"output: predicted {pred} ({verdict})", xlabel=f"softmax of {which}",
            ylabel="class")
     ax.legend(handles=[Patch(color="C2", label="true class"), Patch(color="C3", label="wrong prediction"),
                        Patch(color="C7", label="other classes")], loc="lower right", fontsize=8)
