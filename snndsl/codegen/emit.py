@@ -169,6 +169,7 @@ class Printer:
         self.imports: set[str] = set()  # runtime modules, "Block" and "torch" the code names
         self.schedule = ir.schedule()
         self.step_var: dict[str, str] = {}
+        self.steps_list: dict[str, str] = {}
         self.bound_views: set[str] = set()  # plumbing views with a variable (read by a step loop)
 
     # -- __init__: the module tree ------------------------------------------------------
@@ -274,6 +275,8 @@ class Printer:
         #: a recurrent-region member's value at step t, where its sequence is read after the loop
         self.step_var = {n.path: ns.name(var[n.path] + "_t") for n in recurrent
                          if not isinstance(n.op, ops.Prev) and self._read_outside(n)}
+        #: the list collecting those values, stacked into the sequence after the loop
+        self.steps_list = {p: ns.name(var[p] + "_steps") for p in self.step_var}
         for n in recurrent:  # a view read at every step is bound once, before the loop
             for src in self.ir.inputs_of(n.path):
                 if src not in var and self.ir.node(src).region != n.region:
@@ -339,8 +342,13 @@ class Printer:
 
     def _recurrent(self, w: Writer, unit: list[Node], var: dict[str, str], expr: dict[str, str], like: str,
                    multi: bool) -> None:
-        """A recurrent region: in ``'m'`` mode a loop over T writing the values read
-        outside into preallocated ``[T, N, ...]`` tensors; in ``'s'`` mode one iteration."""
+        """A recurrent region: in ``'m'`` mode a loop over T whose values read outside are
+        stacked into ``[T, N, ...]`` after it; in ``'s'`` mode one iteration.
+
+        Not written into a preallocated ``[T, N, ...]`` tensor: under autograd each
+        ``out[t] = v`` is a CopySlices node whose backward copies the whole sequence's
+        gradient, O(T^2) (twice the step time at T = 100, bench/README.md); one stack
+        after the loop splits the gradient once."""
         inside = {n.path for n in unit}
         prevs = [n for n in unit if isinstance(n.op, ops.Prev)]
         for n in prevs:
@@ -357,9 +365,7 @@ class Printer:
             return
         steps = {p: v for p, v in self.step_var.items() if p in inside}
         for p in steps:
-            shape = self.ir.node(p).shape
-            assert shape is not None
-            w.line(f"{var[p]} = {like}.new_empty((T, N, {', '.join(map(str, shape))}))")
+            w.line(f"{self.steps_list[p]} = []")
         with w.block("for t in range(T):"):
             now = {p: steps.get(p, var[p]) for p in inside}  # each member's value at step t
             for n in unit:
@@ -368,10 +374,13 @@ class Printer:
                 x = [now[s] if s in inside else f"{expr[s]}[t]" for s in self.ir.inputs_of(n.path)]
                 w.line(f"{now[n.path]} = {self._step(n, x)}")
                 if n.path in steps:
-                    w.line(f"{var[n.path]}[t] = {now[n.path]}")
+                    w.line(f"{self.steps_list[n.path]}.append({now[n.path]})")
             for n in prevs:
                 assert isinstance(n.op, ops.Prev)
                 w.line(f"{var[n.path]} = {now[n.op.source]}")
+        for p in steps:
+            self.imports.add("torch")
+            w.line(f"{var[p]} = torch.stack({self.steps_list[p]})")
         for n in prevs:  # the last step's values, for a next call that carries the state
             w.line(f"self.store_feedback({n.path!r}, {var[n.path]})")
 

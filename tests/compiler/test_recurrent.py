@@ -346,8 +346,8 @@ model Nested() {
 def test_generated_loop_is_lean():
     code = snndsl.emit_python(RECURRENT_LIF, "r.snn", disable=["fuse-recurrent"])
     loop = code[code.index("for t in range(T):"):code.index("self.store_feedback")]
-    assert "new_empty" not in loop and "zeros" not in loop and "unflatten" not in loop
-    assert "r_sn = x.new_empty((T, N, 9))" in code
+    assert "zeros" not in loop and "unflatten" not in loop and "empty" not in loop
+    assert "r_sn_steps.append(r_sn_t)" in loop and "r_sn = torch.stack(r_sn_steps)" in loop
 
 
 def test_shape_from_declared_prev():
