@@ -13,6 +13,10 @@ from collections.abc import Sequence
 from .diagnostics import SnnError, UsageError, print_error, printable
 from .frontend.grammar import MAX_SOURCE
 
+#: the bundled data sets of ``train`` and ``run --data`` (``training.data.DATASETS``; a test
+#: checks they agree, so the CLI need not import the training stack to parse arguments)
+DATA_SETS = ("digits", "digits-rows")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse exits 2 on usage errors, as we want
@@ -92,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the model on random input: shapes, spike rates, time per step")
     _common(p)
-    p.add_argument("-T", type=int, default=4, help="time steps (default 4)")
+    p.add_argument("-T", type=int, default=None, help="time steps (default 4; with --data, the data set's)")
     p.add_argument("-N", type=int, default=2, help="batch size (default 2)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--step-mode", choices=("m", "s"), default="m", help="multi-step (m) or single-step (s)")
@@ -104,12 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="uniform values (default) or Poisson spikes (rate-coded, as SpikingJelly's PoissonEncoder)")
     _optimize(p)
     p.add_argument("--weights", help="load a state_dict (.pt, loaded with weights_only=True) first")
-    p.add_argument("--data", choices=("digits",), help="evaluate on a data set's test split instead of random input")
+    p.add_argument("--data", choices=DATA_SETS, help="evaluate on a data set's test split instead of random input")
 
     p = sub.add_parser("train", help="train the model on a bundled data set")
     _common(p)
-    p.add_argument("--data", choices=("digits",), default="digits", help="data set (default digits)")
-    p.add_argument("-T", type=int, default=4, help="time steps (default 4)")
+    p.add_argument("--data", choices=DATA_SETS, default="digits", help="data set (default digits)")
+    p.add_argument("-T", type=int, default=None,
+                   help="time steps (default: the data set's, 4 for digits; digits-rows is 8 steps long)")
     p.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")

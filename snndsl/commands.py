@@ -167,6 +167,12 @@ def cmd_run(args: argparse.Namespace, params) -> int:
     from .compiler import compile_source
     from .failures import located_failures
 
+    if args.data is not None:
+        from .training.data import time_steps
+
+        args.T = time_steps(args.data, args.T)  # the data set's, or refused for it
+    elif args.T is None:
+        args.T = 4
     if args.T < 1 or args.N < 1:
         raise UsageError("-T and -N must be positive")
     device = run_device(args.device)
