@@ -34,7 +34,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar, TypeVar, Union
+from typing import TYPE_CHECKING, ClassVar, TypeVar, Union
+
+if TYPE_CHECKING:
+    from .neuron_program import NeuronProgram
 
 
 class InferMarker:
@@ -410,6 +413,21 @@ class StatefulLayer(Layer):
     stateful: ClassVar[bool] = True
 
 
+@dataclass(frozen=True, slots=True)
+class ProgramNeuron(Neuron):
+    """A neuron defined in the language (``neuron Name(...) { ... }``: a file's own or the
+    prelude's). ``kind`` is its name and ``args``/``kwargs`` the call as written (with
+    ``defaults`` applied); ``program`` is its step with those arguments bound
+    (:class:`~snndsl.ir.neuron_program.NeuronProgram`), from which codegen prints the
+    neuron's module."""
+
+    program: NeuronProgram | None = None
+
+    @property
+    def spiking(self) -> bool:  # type: ignore[override]
+        return bool(self.program is None or self.program.spiking)
+
+
 IF = _primitive(Neuron, "IF")
 LIF = _primitive(Neuron, "LIF")
 PLIF = _primitive(Neuron, "PLIF")
@@ -553,5 +571,5 @@ class RecurrentNeuron(Op):
 OP_CLASSES: dict[str, type[Op]] = {
     cls.__name__: cls
     for cls in (Input, Output, Prev, *BUILTIN_LAYERS.values(), TorchModule, UserModule, Merge, FlattenTime,
-                UnflattenTime, BroadcastTime, ToLayout, FoldedNorm, RecurrentNeuron)
+                UnflattenTime, BroadcastTime, ToLayout, FoldedNorm, RecurrentNeuron, ProgramNeuron)
 }
