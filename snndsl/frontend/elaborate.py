@@ -356,7 +356,7 @@ class Elaborator(Declarations):
             if not dims or any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in dims):
                 raise SnnTypeError(f"shape must list positive sizes, got {shown(v)}", kw.value.span,
                                    "the per-sample shape of the value fed back, e.g. shape=[256]")
-            declared = tuple(dims)
+            declared = tuple(int(d) for d in dims)  # type: ignore[arg-type]  # checked positive ints above
         name = arg.id
         if name in body.constants and name not in body.values and name not in body.bound:
             raise SnnTypeError(f"'{name}' is a constant, not a value", arg.span,
@@ -386,7 +386,9 @@ class Elaborator(Declarations):
                 self.report(SnnTypeError(f"'{name}' holds several values; prev takes one", span,
                                          "bind them to names first: a, b = ... and prev(a)"))
                 continue
-            self.ir.update(path, op=replace(self.ir.node(path).op, source=source))
+            op = self.ir.node(path).op
+            assert isinstance(op, ops.Prev)
+            self.ir.update(path, op=replace(op, source=source))
         body.pending_prev.clear()
 
     def merge(self, call: ast.MergeCall, body: Body) -> str:

@@ -65,6 +65,10 @@ class Scope:
     args: str = ""
 
 
+#: a set of node paths (named here: inside ``IR``, ``set`` is a method)
+Paths = set[str]
+
+
 @dataclass(frozen=True, slots=True)
 class Region:
     """A maximal connected set of stateless nodes run once on the ``[T*N, ...]`` batch.
@@ -224,7 +228,7 @@ class IR:
         """The feedback edges ``(source, prev node)``: not graph edges (``ops.Prev.source``)."""
         return [(n.op.source, n.path) for n in self.nodes() if isinstance(n.op, ops.Prev) and n.op.source]
 
-    def descendants(self, paths: list[str]) -> set[str]:
+    def descendants(self, paths: list[str]) -> Paths:
         """``paths`` and every node reachable from them along the edges."""
         seen, stack = set(paths), list(paths)
         succ = self.graph._succ
@@ -235,7 +239,7 @@ class IR:
                     stack.append(s)
         return seen
 
-    def recurrences(self) -> list[set[str]]:
+    def recurrences(self) -> list[Paths]:
         """The strongly connected components with a cycle of the graph with its feedback
         edges added: each is the set of nodes on the cycles through some ``prev`` nodes."""
         feedback = self.feedback()

@@ -21,6 +21,7 @@ from ..ir import ops
 from ..ir.graph import IR
 from ..ir.patterns import recurrent_layer
 
+
 def fuse_recurrent(ir: IR) -> IR:
     by_region: dict[str, list[str]] = {}
     for n in ir.nodes():

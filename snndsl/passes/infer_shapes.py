@@ -94,7 +94,8 @@ Partial = tuple[int | None, ...] | None
 def _prev_shapes(ir: IR, order: list[Node], prevs: list[Node], after: set[str]) -> dict[str, tuple[int, ...]]:
     """The shape of every ``prev``: declared, or found by running partial shapes along
     the cycles until each ``prev``'s source is known (one round per ``prev`` at most)."""
-    known: dict[str, tuple[int, ...]] = {p.path: p.op.declared for p in prevs if p.op.declared is not None}
+    ops_of = {p.path: _prev(p) for p in prevs}
+    known: dict[str, tuple[int, ...]] = {path: op.declared for path, op in ops_of.items() if op.declared is not None}
     for _ in range(len(prevs)):
         partial: dict[str, Partial] = {}
         for node in order:
@@ -104,17 +105,24 @@ def _prev_shapes(ir: IR, order: list[Node], prevs: list[Node], after: set[str]) 
                 partial[node.path] = known.get(node.path)
             else:
                 partial[node.path] = _partial(node, [partial[s] for s in ir.inputs_of(node.path)])
-        found = {p.path: tuple(v) for p in prevs if p.path not in known
-                 and (v := partial.get(p.op.source)) is not None and None not in v}
+        found: dict[str, tuple[int, ...]] = {
+            path: tuple(d for d in v if d is not None) for path, op in ops_of.items()
+            if path not in known and (v := partial.get(op.source)) is not None and None not in v}
         if not found:
             break
         known.update(found)
     for p in prevs:
         if p.path not in known:
-            raise SnnShapeError(f"cannot find the shape of {p.op.describe()}: the cycle through it does not "
+            op = ops_of[p.path]
+            raise SnnShapeError(f"cannot find the shape of {op.describe()}: the cycle through it does not "
                                 f"fix it", p.span, "state the per-sample shape of the value fed back, e.g. "
-                                f"prev({p.op.name}, shape=[256])")
+                                f"prev({op.name}, shape=[256])")
     return known
+
+
+def _prev(node: Node) -> ops.Prev:
+    assert isinstance(node.op, ops.Prev)
+    return node.op
 
 
 def _partial(node: Node, ins: list[Partial]) -> Partial:
@@ -155,11 +163,13 @@ def _unify(ins: list[Partial]) -> Partial:
 
 
 def _check_feedback(ir: IR, prev: Node) -> None:
-    source = ir.node(prev.op.source)
+    op = _prev(prev)
+    source = ir.node(op.source)
     if source.shape != prev.shape:
-        name = prev.op.name
-        said = "is declared" if prev.op.declared is not None else "was found to be"
-        raise SnnShapeError(f"prev({name}) {said} {fmt(prev.shape)}, but '{prev.op.source}' is "
+        assert source.shape is not None and prev.shape is not None
+        name = op.name
+        said = "is declared" if op.declared is not None else "was found to be"
+        raise SnnShapeError(f"prev({name}) {said} {fmt(prev.shape)}, but '{op.source}' is "
                             f"{fmt(source.shape)}", prev.span,
                             f"a value fed back keeps its shape from step to step: write prev({name}, "
                             f"shape={list(source.shape)}) or change the layers of the cycle")

@@ -23,7 +23,7 @@ from ..ir.graph import IR, Region
 
 def schedule_recurrence(ir: IR) -> IR:
     cycles = ir.recurrences()
-    on_cycle = set().union(*cycles)
+    on_cycle: set[str] = set().union(*cycles)
     for source, prev in ir.feedback():
         if prev not in on_cycle:
             ir.update(prev, op=ops.Delay("Delay", (1,)), stateful=True)
