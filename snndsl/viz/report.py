@@ -10,7 +10,7 @@ every file is written atomically, and the same input gives the same bytes.
 A rerun into the same folder leaves none of its own earlier files behind: the folder
 keeps a manifest, ``.snndsl-viz.json``, of the files ``snndsl viz`` wrote there, and a
 rerun removes those the previous run wrote and this one does not (an ``.svg`` after a
-switch to ``--format png``, ``08-fold-batchnorm`` after ``-O inference`` is dropped).
+switch to ``--format png``, ``09-fold-batchnorm`` after ``-O inference`` is dropped).
 Files that are not in the manifest are never removed; the index names them as not
 written by snndsl.
 """

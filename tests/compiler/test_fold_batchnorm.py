@@ -207,6 +207,6 @@ def test_viz_draws_the_opt_in_pass(tmp_path, capsys):
 
     out = tmp_path / "viz"
     assert main(["viz", str(EXAMPLES / "csnn.snn"), "-o", str(out), "--format", "dot", "-O", "inference"]) == 0
-    dot = (out / "08-fold-batchnorm.dot").read_text()
+    dot = (out / "09-fold-batchnorm.dot").read_text()
     assert "bn1" in dot and "changed" in dot
     assert "fold-batchnorm" in (out / "index.html").read_text()

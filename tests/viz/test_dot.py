@@ -198,7 +198,7 @@ model Net() {
 def test_recurrent_regions_are_their_own_cluster_kind_with_feedback_edges():
     import snndsl
 
-    _, ir = snndsl.trace_passes(RECURRENT, "r.snn")[-1]
+    _, ir = snndsl.trace_passes(RECURRENT, "r.snn", disable=["fuse-recurrent"])[-1]
     dot = to_dot(ir)
     assert 'label="recurrent0: recurrent, one step at a time"' in dot
     assert 'class="region recurrent"' in dot

@@ -73,7 +73,7 @@ def test_the_index_says_what_each_pass_changed(reports):
     assert "no change" in sections["hoist-static"]
     static = (reports["static_image.snn"] / "index.html").read_text()
     assert "static (run once, broadcast over T): region0" in static
-    hoisted = (reports["static_image.snn"] / "06-hoist-static.dot").read_text()
+    hoisted = (reports["static_image.snn"] / "07-hoist-static.dot").read_text()
     assert re.search(r'label="region0: static, once on \[N, \.\.\.\]", class="region static changed"', hoisted)
     assert 'class="region container"' in hoisted  # region1 did not change in this pass
 
@@ -86,7 +86,7 @@ def test_the_pictures_carry_the_diff_overlay(reports):
     state = (d / "02-mark-state.dot").read_text()
     assert re.search(r'"sn1" \[[^\n]*class="stateful changed"', state)
     assert 'class="node stateful changed"' in (d / "02-mark-state.svg").read_text()
-    assert "changed" not in (d / "06-hoist-static.dot").read_text().split("digraph", 1)[1]
+    assert "changed" not in (d / "07-hoist-static.dot").read_text().split("digraph", 1)[1]
 
 
 def test_diff_of_a_removed_node_draws_a_ghost():
@@ -114,8 +114,8 @@ def test_png_and_collapse(tmp_path):
     assert [Path(p).name for p in written][-1] == "index.html"
     pngs = sorted(tmp_path.glob("*.png"))
     assert len(pngs) == len(DEFAULT_PASS_NAMES) and all(p.read_bytes().startswith(PNG) for p in pngs)
-    assert '<img src="04-fuse-stateless.png"' in (tmp_path / "index.html").read_text()
-    assert "blocks collapsed" in (tmp_path / "04-fuse-stateless.dot").read_text()
+    assert '<img src="05-fuse-stateless.png"' in (tmp_path / "index.html").read_text()
+    assert "blocks collapsed" in (tmp_path / "05-fuse-stateless.dot").read_text()
 
 
 def test_format_dot_needs_no_renderer(tmp_path, monkeypatch):
@@ -194,8 +194,8 @@ def test_the_docs_picture_is_what_the_tool_draws(tmp_path):
     if not programs or not Path(programs[0]).name.startswith("graphviz-pure"):
         pytest.skip("docs/img/fusion.png was drawn by graphviz-pure; another Graphviz draws other bytes")
     write_report(trace_passes((EXAMPLES / "csnn.snn").read_text(), "examples/csnn.snn"), source="examples/csnn.snn", outdir=tmp_path, fmt="png")
-    assert (tmp_path / "04-fuse-stateless.png").read_bytes() == (ROOT / "docs/img/fusion.png").read_bytes(), (
-        "regenerate: snndsl viz examples/csnn.snn -o DIR --format png; cp DIR/04-fuse-stateless.png docs/img/fusion.png")
+    assert (tmp_path / "05-fuse-stateless.png").read_bytes() == (ROOT / "docs/img/fusion.png").read_bytes(), (
+        "regenerate: snndsl viz examples/csnn.snn -o DIR --format png; cp DIR/05-fuse-stateless.png docs/img/fusion.png")
 
 
 # -- reruns into the same folder: no stale files of earlier runs (issue #17) ----------------
@@ -209,7 +209,7 @@ def test_a_rerun_removes_its_own_stale_files_and_keeps_the_users(tmp_path, capsy
     src = str(EXAMPLES / "csnn.snn")
     assert main(["viz", src, "-o", str(d), "-O", "inference"]) == 0  # svg, 8 passes
     first = set(os.listdir(d))
-    assert "08-fold-batchnorm.svg" in first and _ours(d) == first - {report.MANIFEST}
+    assert "09-fold-batchnorm.svg" in first and _ours(d) == first - {report.MANIFEST}
     (d / "notes.txt").write_text("mine")
     (d / "99-mine.svg").write_text("<svg/>")  # named like ours, but not in the manifest
     (d / "sub").mkdir()
