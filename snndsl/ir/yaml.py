@@ -19,12 +19,18 @@ import yaml
 from ..diagnostics import SnnPermissionError, SourceSpan, UsageError
 from . import ops, registry
 from .graph import IR, Node, Region, Scope
+from .neuron_program import Code, Instr, NeuronProgram
 from .ops import INFER, InferMarker
 
 
 def _value(v: Any) -> Any:
     if isinstance(v, enum.Enum):
         return v.value
+    if isinstance(v, NeuronProgram):
+        return {"neuron_program": v.name,
+                "instrs": [[i.code.value, list(i.args), i.value] for i in v.instrs],
+                "states": {k: x for k, x in v.states}, "params": {k: x for k, x in v.params},
+                "updates": {k: x for k, x in v.updates}, "output": v.output, "surrogate": _value(v.surrogate)}
     if isinstance(v, ops.Op):
         return _op(v)
     if isinstance(v, InferMarker):
@@ -40,6 +46,11 @@ def _unvalue(v: Any) -> Any:
     if isinstance(v, dict):
         if v.get("infer") is True:
             return INFER
+        if "neuron_program" in v:
+            return NeuronProgram(v["neuron_program"],
+                                 tuple(Instr(Code(c), tuple(a), x) for c, a, x in v["instrs"]),
+                                 tuple(v["states"].items()), tuple(v["params"].items()),
+                                 tuple(v["updates"].items()), v["output"], _unvalue(v["surrogate"]))
         if "class" in v:
             return _unop(v)
         return ops.SurrogateValue(v["surrogate"], tuple((k, _unvalue(x)) for k, x in v["kwargs"].items()))

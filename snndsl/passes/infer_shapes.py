@@ -215,6 +215,8 @@ def _infer(node: Node, ins: list[tuple[int, ...]]) -> Node:
     if isinstance(op, ops.Merge):
         return node.replace(shape=_merge(op, ins))
     shape = ins[0]
+    if isinstance(op, ops.ProgramNeuron):  # a neuron defined in the language: element-wise
+        return node.replace(shape=shape)
     if isinstance(op, (ops.StatelessLayer, ops.Neuron, ops.StatefulLayer)):
         op = fill_inferred(op, shape)
         out = RULES[type(op)](registry.bound_arguments(op), shape)
