@@ -193,14 +193,16 @@ def test_fresh_state_every_multi_step_call(text):
     assert first.shape == (5, 2, net.snn_ir.output_nodes()[0].shape[0])
 
 
-def test_carry_state_continues_the_sequence():
-    net = compile_net(RECURRENT_LIF)
-    x = torch.rand(8, 2, 7) * 2.0
+@pytest.mark.parametrize("text, disable", [(RECURRENT_LIF, ()), (RECURRENT_LIF, ("fuse-recurrent",)), (LRC, ())])
+@pytest.mark.parametrize("cut", [1, 3, 4])
+def test_carry_state_continues_the_sequence(text, disable, cut):
+    net = compile_net(text, disable=disable)
+    x = torch.rand(8, 2, net.snn_ir.input_nodes()[0].shape[0]) * 2.0
     with torch.no_grad():
         whole = net(x)
         net.carry_state = True
         net.reset()
-        halves = torch.cat([net(x[:4]), net(x[4:])])
+        halves = torch.cat([net(x[:cut]), net(x[cut:])])
     assert torch.equal(whole, halves)
 
 
@@ -476,17 +478,6 @@ def test_fused_recurrent_layer_equals_the_step_loop(neuron_text):
         sa = torch.stack([fused(x[t]) for t in range(12)])
         sb = torch.stack([loop(x[t]) for t in range(12)])
     assert torch.equal(sa, sb) and torch.equal(sa, ya.detach())
-
-
-def test_fused_recurrent_layer_carries_state():
-    net = compile_net(RECURRENT_LIF)
-    x = torch.rand(8, 2, 7) * 2.0
-    with torch.no_grad():
-        whole = net(x)
-        net.carry_state = True
-        net.reset()
-        halves = torch.cat([net(x[:3]), net(x[3:])])
-    assert torch.equal(whole, halves)
 
 
 def test_regions_that_are_not_the_recurrent_layer_keep_the_loop():
