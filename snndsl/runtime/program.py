@@ -1,0 +1,171 @@
+r"""The base class of the neurons generated from neuron programs (``neuron`` definitions).
+
+:func:`snndsl.codegen.neuron_code.neuron_class_source` prints one subclass per program;
+the subclass supplies the equations, this base the conventions every neuron here keeps:
+
+* each state variable is a memory (:meth:`.MemoryModule.register_memory`) whose value
+  after ``reset()`` is a float; at the first step it becomes a tensor shaped like the
+  input (a later input of another shape restarts it from that float, as SpikingJelly
+  2.0.0 does);
+* each learnable scalar is an ``nn.Parameter`` of the same name (``state_dict`` key
+  ``<label>.NAME``), 0-dimensional, in the default dtype;
+* ``'s'`` mode is one step of the subclass's :meth:`step` (plain torch ops, autograd for
+  the gradients; ``spike`` is ``self.surrogate_function``, as SpikingJelly's neurons call
+  it); ``'m'`` mode is one ``torch.autograd.Function`` over all ``T`` steps (the
+  subclass's ``Fused``), whose backward is the derivative the compiler derived
+  (:mod:`snndsl.ir.neuron_grad`): the same spikes and states bit for bit, gradients
+  within rounding. With a non-spiking surrogate (``spiking=False``) or while
+  ``torch.compile`` traces, ``'m'`` runs the step loop instead.
+* ``store_v_seq`` records the state named ``v`` (else the first state) after every
+  step in ``self.v_seq`` (``[T, N, *]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+
+from . import surrogate as sg
+from .base import MemoryModule
+
+__all__ = ["ProgramNode", "RESERVED_NAMES", "state_tensor"]
+
+#: attribute names a state or a param of a generated neuron may not take
+RESERVED_NAMES = frozenset(
+    {"surrogate_function", "v_seq", "store_v_seq", "step_mode", "training", "step", "Fused"}
+)
+
+
+def state_tensor(state: torch.Tensor | float, x: torch.Tensor, fill: float) -> torch.Tensor:
+    """A memory as a tensor shaped like one step ``x``: the stored tensor (moved to
+    ``x``'s dtype and device), else ``fill`` everywhere (a fresh state, or a restart
+    because the stored one has another shape)."""
+    if isinstance(state, torch.Tensor) and state.shape == x.shape:
+        if state.dtype != x.dtype or state.device != x.device:
+            return state.to(dtype=x.dtype, device=x.device)
+        return state
+    value = float(state) if not isinstance(state, torch.Tensor) else fill
+    return torch.full_like(x, value)
+
+
+class ProgramNode(MemoryModule):
+    """A neuron generated from a neuron program (see the module docstring).
+
+    Subclasses define ``STATES`` (name, reset value), ``PARAMS`` (name, initial value),
+    ``HAS_SPIKE``, :meth:`default_surrogate`, :meth:`step` and ``Fused``.
+    """
+
+    STATES: ClassVar[tuple[tuple[str, float], ...]] = ()
+    PARAMS: ClassVar[tuple[tuple[str, float], ...]] = ()
+    HAS_SPIKE: ClassVar[bool] = True
+    Fused: ClassVar[type[torch.autograd.Function]]
+
+    def __init__(
+        self,
+        surrogate_function: sg.SurrogateFunctionBase | None = None,
+        step_mode: str = "s",
+        store_v_seq: bool = False,
+    ) -> None:
+        super().__init__()
+        self.surrogate_function = surrogate_function if surrogate_function is not None else self.default_surrogate()
+        for name, value in self.STATES:
+            self.register_memory(name, float(value))
+        for name, value in self.PARAMS:
+            setattr(self, name, nn.Parameter(torch.tensor(float(value))))
+        self.step_mode = step_mode
+        self.store_v_seq = store_v_seq
+
+    def default_surrogate(self) -> sg.SurrogateFunctionBase:
+        return sg.Sigmoid()
+
+    def step(self, x: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """One step with torch ops (autograd gives the gradient): ``(output, next states)``."""
+        raise NotImplementedError
+
+    # -- v_seq ----------------------------------------------------------------------
+    @property
+    def store_v_seq(self) -> bool:
+        return self._store_v_seq
+
+    @store_v_seq.setter
+    def store_v_seq(self, value: bool) -> None:
+        self._store_v_seq = bool(value)
+        self.v_seq: torch.Tensor | None = None
+
+    @classmethod
+    def recorded_state(cls) -> int | None:
+        """The index of the state ``store_v_seq`` records: ``v``, else the first; None
+        when the neuron has no state."""
+        names = [n for n, _ in cls.STATES]
+        if "v" in names:
+            return names.index("v")
+        return 0 if names else None
+
+    def reset(self) -> None:
+        super().reset()
+        self.v_seq = None
+
+    def detach(self) -> None:
+        super().detach()
+        if isinstance(self.v_seq, torch.Tensor):
+            self.v_seq = self.v_seq.detach()
+
+    # -- forward ----------------------------------------------------------------------
+    def _states_for(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return [state_tensor(getattr(self, n), x, float(self._memories_rv[n])) for n, _ in self.STATES]
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One step on ``x`` (``[N, *]``); returns the step's output."""
+        out, states = self.step(x, *self._states_for(x))
+        for (name, _), value in zip(self.STATES, states):
+            setattr(self, name, value)
+        k = self.recorded_state()
+        if self.store_v_seq and k is not None:
+            step = states[k].unsqueeze(0)
+            seq = self.v_seq
+            ok = seq is not None and seq.shape[1:] == step.shape[1:] and seq.dtype == step.dtype
+            self.v_seq = torch.cat((seq, step)) if ok and seq is not None else step.clone()
+        return out
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """All ``T`` steps of ``x_seq`` (``[T, N, *]``) as one fused operation."""
+        if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 1 or x_seq.shape[0] < 1:
+            shape = tuple(x_seq.shape) if isinstance(x_seq, torch.Tensor) else type(x_seq)
+            raise ValueError(
+                f"{type(self).__name__}(step_mode='m') expects a sequence x_seq of shape [T, N, *] "
+                f"with T >= 1, got {shape}; pass the whole sequence, or set step_mode='s'"
+            )
+        if (self.HAS_SPIKE and not self.surrogate_function.spiking) or torch.compiler.is_compiling():
+            return self._step_loop(x_seq)
+        k = self.recorded_state()
+        store = self.store_v_seq and k is not None
+        params = [getattr(self, n) for n, _ in self.PARAMS]
+        res = self.Fused.apply(self.surrogate_function, store, x_seq, *self._states_for(x_seq[0]), *params)
+        n = len(self.STATES)
+        for (name, _), value in zip(self.STATES, res[1 : 1 + n]):
+            setattr(self, name, value)
+        if store:
+            self.v_seq = res[1 + n]
+        return res[0]
+
+    def _step_loop(self, x_seq: torch.Tensor) -> torch.Tensor:
+        store = self.store_v_seq
+        self.store_v_seq = False
+        k = self.recorded_state()
+        outs: list[torch.Tensor] = []
+        vs: list[Any] = []
+        try:
+            for x in x_seq.unbind(0):
+                outs.append(self.single_step_forward(x))
+                if store and k is not None:
+                    vs.append(getattr(self, self.STATES[k][0]))
+        finally:
+            self.store_v_seq = store
+        if vs:
+            self.v_seq = torch.stack(vs)
+        return torch.stack(outs)
+
+    def extra_repr(self) -> str:
+        return f"step_mode={self.step_mode}"
