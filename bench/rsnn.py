@@ -44,7 +44,7 @@ from pathlib import Path
 
 import common  # noqa: F401 - puts the repository on sys.path
 import torch
-from common import EXAMPLES, header, parser, ratio_line, setup, time_interleaved
+from common import header, parser, ratio_line, setup, time_interleaved
 from torch import nn
 from torch.nn import functional as F
 

@@ -34,10 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, ClassVar, TypeVar, Union
-
-if TYPE_CHECKING:
-    from .neuron_program import NeuronProgram
+from typing import Any, ClassVar, TypeVar, Union
 
 
 class InferMarker:
@@ -421,7 +418,8 @@ class ProgramNeuron(Neuron):
     (:class:`~snndsl.ir.neuron_program.NeuronProgram`), from which codegen prints the
     neuron's module."""
 
-    program: NeuronProgram | None = None
+    #: a ``neuron_program.NeuronProgram`` (typed loosely: that module builds on this one)
+    program: Any = None
 
     @property
     def spiking(self) -> bool:  # type: ignore[override]
