@@ -6,8 +6,10 @@ with the parameters and constants in scope.
 
 Shape of a file::
 
-    File(items=(LetStmt | DefaultsStmt | UseDecl | BlockDef | ModelDef, ...))
+    File(items=(LetStmt | DefaultsStmt | UseDecl | NeuronDef | BlockDef | ModelDef, ...))
     BlockDef/ModelDef(name, params=(Param, ...), body=(statement, ...))
+    NeuronDef(name, params, body=(InputStmt | LetStmt | StateStmt | LearnableStmt
+                                  | Equation | NeuronReturn, ...), overrides)
     statement = InputStmt | LetStmt | DefaultsStmt | AssignStmt | ReturnStmt
     AssignStmt(target="h", value=Chain)        # h = x -> a: Op() -> b: Op()
     Chain(head=Value, stages=(Stage, ...))
@@ -50,7 +52,8 @@ class Infer:
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
-    """``left op right`` with op one of ``+ - * / // % **``."""
+    """``left op right`` with op one of ``+ - * / // % **``, a comparison
+    ``== != < <= > >=`` or ``and``/``or`` (compile-time only)."""
 
     op: str
     left: Expr
@@ -60,7 +63,7 @@ class BinOp:
 
 @dataclass(frozen=True, slots=True)
 class UnaryOp:
-    """``-operand`` or ``+operand``."""
+    """``-operand``, ``+operand`` or ``not operand``."""
 
     op: str
     operand: Expr
@@ -95,7 +98,18 @@ class CallExpr:
     span: SourceSpan
 
 
-Expr = Union[Literal, Name, Infer, BinOp, UnaryOp, TupleExpr, CallExpr]
+@dataclass(frozen=True, slots=True)
+class IfExpr:
+    """``then if cond else orelse``: ``cond`` is a compile-time boolean; only the branch
+    it picks is evaluated."""
+
+    then: Expr
+    cond: Expr
+    orelse: Expr
+    span: SourceSpan
+
+
+Expr = Union[Literal, Name, Infer, BinOp, UnaryOp, TupleExpr, CallExpr, IfExpr]
 
 # --------------------------------------------------------------------------- chains
 
@@ -221,12 +235,71 @@ Statement = Union[InputStmt, LetStmt, DefaultsStmt, AssignStmt, ReturnStmt]
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """``name: type = default`` in a block or model header; ``type`` is int/float/bool/str."""
+    """``name: type = default`` in a block, model or neuron header; ``type`` is
+    int/float/bool/str, and in a neuron header also ``surrogate``; ``optional`` for
+    ``float?`` (the type or ``none``, neuron headers only)."""
 
     name: str
     type: str
     default: Expr | None
     span: SourceSpan
+    optional: bool = False
+
+
+# --------------------------------------------------------------------------- neurons
+
+
+@dataclass(frozen=True, slots=True)
+class StateStmt:
+    """``state v = expr`` in a neuron: a state variable and its (compile-time) value after reset."""
+
+    name: str
+    value: Expr
+    span: SourceSpan
+    name_span: SourceSpan
+
+
+@dataclass(frozen=True, slots=True)
+class LearnableStmt:
+    """``param k = expr`` in a neuron: a learnable scalar initialised to ``expr``."""
+
+    name: str
+    value: Expr
+    span: SourceSpan
+    name_span: SourceSpan
+
+
+@dataclass(frozen=True, slots=True)
+class Equation:
+    """``name = expr`` in a neuron: a local value, or a state variable's next value."""
+
+    target: str
+    value: Expr
+    span: SourceSpan
+    target_span: SourceSpan
+
+
+@dataclass(frozen=True, slots=True)
+class NeuronReturn:
+    """``return expr`` in a neuron: its output at this step."""
+
+    value: Expr
+    span: SourceSpan
+
+
+NeuronStatement = Union[InputStmt, LetStmt, StateStmt, LearnableStmt, Equation, NeuronReturn]
+
+
+@dataclass(frozen=True, slots=True)
+class NeuronDef:
+    """``neuron Name(params) [overrides] { body }``: one time step of a neuron model."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[NeuronStatement, ...]
+    span: SourceSpan
+    name_span: SourceSpan
+    overrides: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +331,7 @@ class UseDecl:
     alias_span: SourceSpan | None = None
 
 
-TopItem = Union[LetStmt, DefaultsStmt, UseDecl, BlockDef, ModelDef]
+TopItem = Union[LetStmt, DefaultsStmt, UseDecl, NeuronDef, BlockDef, ModelDef]
 
 
 @dataclass(frozen=True, slots=True)

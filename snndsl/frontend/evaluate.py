@@ -4,6 +4,12 @@ Arithmetic runs on Python ints and floats but never unboundedly: integers stay b
 2**63 in magnitude, ``**`` checks the size of its result before computing it, and
 floats must stay finite. Every failure is an :class:`SnnError` at the expression.
 Nothing is ever passed to ``eval``: the evaluator is a small interpreter over the AST.
+
+Conditions are compile-time wherever expressions are (layer arguments, ``let``s,
+neuron bodies): ``a if cond else b`` evaluates only the branch ``cond`` picks;
+comparisons give a bool (``==``/``!=`` compare any two values, a bool equal only to a
+bool; ``< <= > >=`` compare numbers); ``and``/``or``/``not`` take bools and
+short-circuit, as in Python.
 """
 
 from __future__ import annotations
@@ -69,6 +75,33 @@ def _power(a: int | float, b: int | float, node: ast.BinOp) -> int | float:
     if isinstance(result, complex):
         raise SnnTypeError(f"{a} ** {b} is not a real number", node.span, "use a non-negative base")
     return result
+
+
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+BOOLEAN_OPS = ("and", "or")
+
+
+def truth(v: ops.Value, node: ast.Expr, what: str) -> bool:
+    """``v`` as the operand of ``and``/``or``/``not`` or an ``if`` condition: a bool."""
+    if not isinstance(v, bool):
+        raise SnnTypeError(f"{what} needs true or false, got {describe(v)}", node.span,
+                           "write a comparison, e.g. `v_reset == none` or `tau > 1.0`")
+    return v
+
+
+def compare(op: str, a: ops.Value, b: ops.Value, node: ast.BinOp) -> bool:
+    """``a op b`` for a comparison operator, on compile-time values."""
+    if op in ("==", "!="):
+        same = isinstance(a, bool) == isinstance(b, bool) and a == b
+        return same if op == "==" else not same
+    x, y = _number(a, node, op), _number(b, node, op)
+    if op == "<":
+        return x < y
+    if op == "<=":
+        return x <= y
+    if op == ">":
+        return x > y
+    return x >= y
 
 
 def _binop(op: str, a: int | float, b: int | float, node: ast.BinOp) -> ops.Value:
@@ -139,10 +172,15 @@ class Evaluator:
             raise SnnTypeError("'_' is not allowed inside an expression", node.span,
                                "write '_' alone as the argument, e.g. Linear(_, 10)")
         if isinstance(node, ast.UnaryOp):
+            if node.op == "not":
+                return not truth(self._eval(node.operand), node.operand, "`not`")
             v = _number(self._eval(node.operand), node, node.op)
             return _bounded(-v if node.op == "-" else v, node)
         if isinstance(node, ast.BinOp):
             return self._binops(node)
+        if isinstance(node, ast.IfExpr):
+            picked = truth(self._eval(node.cond), node.cond, "the condition of `if`")
+            return self._eval(node.then if picked else node.orelse)
         if isinstance(node, ast.TupleExpr):
             return tuple(self._eval(item) for item in node.items)
         if isinstance(node, ast.CallExpr):
@@ -156,9 +194,18 @@ class Evaluator:
             spine.append(spine[-1].left)
         value = self._eval(spine[-1].left)
         for n in reversed(spine):
-            a = _number(value, n, n.op)
-            b = _number(self._eval(n.right), n, n.op)
-            value = _bounded(_binop(n.op, a, b, n), n)
+            if n.op in BOOLEAN_OPS:
+                left = truth(value, n.left, f"`{n.op}`")
+                if left == (n.op == "or"):  # decided: the right operand is not evaluated
+                    value = left
+                else:
+                    value = truth(self._eval(n.right), n.right, f"`{n.op}`")
+            elif n.op in COMPARISONS:
+                value = compare(n.op, value, self._eval(n.right), n)
+            else:
+                a = _number(value, n, n.op)
+                b = _number(self._eval(n.right), n, n.op)
+                value = _bounded(_binop(n.op, a, b, n), n)
         return value
 
     def surrogate(self, node: ast.CallExpr) -> ops.SurrogateValue:

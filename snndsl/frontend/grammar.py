@@ -79,8 +79,13 @@ class StringTooLong(Exception):
 #: The reserved words. Where only a name fits, Lark's contextual lexer reads one as a
 #: ``NAME`` (the parser then says it is a keyword); elsewhere it is its own terminal.
 KEYWORDS = frozenset(
-    "model block input return let defaults use as static stateful stateless true false none".split()
+    "model block input return let defaults use as static stateful stateless true false none"
+    " if else and or not".split()
 )
+#: Words that are keywords only where they start a neuron definition (``neuron``, and
+#: ``overrides`` after its header) or a statement of its body (``state``, ``param``), so
+#: they stay usable as names, labels and values everywhere else.
+SOFT_KEYWORDS = frozenset("neuron overrides state param".split())
 
 
 @dataclass

@@ -55,12 +55,16 @@ from .grammar import (
 from .syntax_errors import syntax_error
 
 PARAM_TYPES = ("int", "float", "bool", "str")
+#: the types that may be written with `?` (the type or `none`) in a neuron header
+OPTIONAL_TYPES = ("int", "float", "bool")
+#: the type of a neuron's `surrogate` parameter (neuron headers only)
+SURROGATE_TYPE = "surrogate"
 
 # Rules that add one level of nesting to the AST (the later passes walk these recursively);
 # a `binop` adds none through its left operand: `a + b + c` is as flat as a list (the
 # evaluator walks the left operands of a left-associative operator in a loop).
 NESTING_RULES = frozenset(
-    "binop unop call_expr tuple_expr list_expr chain merge_call group op_call".split()
+    "binop unop if_expr call_expr tuple_expr list_expr chain merge_call group op_call".split()
 )
 FLAT_FIRST_CHILD = frozenset({"binop"})
 
@@ -253,7 +257,7 @@ class ToAst:
         return _Splice(children)
 
     # the grammar's own `_rule`s
-    _item = _params = _stmt = _chains = _margs = _marg = _stage_core = _stages = _Splice
+    _item = _params = _stmt = _nstmt = _chains = _margs = _marg = _stage_core = _stages = _Splice
     _args = _arg = _exprs = _Splice
 
     # ----------------------------------------------------------------- helpers
@@ -378,7 +382,36 @@ class ToAst:
     def _definition(self, cls: Any, ch: list[Any]) -> Any:
         keyword, name_tok, params, body = ch
         name = self._ident(name_tok, "a name")
+        for p in params:
+            if p.optional or p.type == SURROGATE_TYPE:
+                written = f"{p.type}?" if p.optional else p.type
+                raise SnnSyntaxError(
+                    f"the parameter type `{written}` is only for neuron headers", p.span,
+                    f"a {keyword} parameter's type is one of int, float, bool, str",
+                )
         return cls(name.id, params, body.items, self._tok_tok(keyword, body.end), name.span)
+
+    def neuron_def(self, ch: list[Any]) -> ast.NeuronDef:
+        keyword, name_tok, params, overrides, body = ch
+        name = self._ident(name_tok, "a neuron name")
+        for p in params:
+            if p.type == SURROGATE_TYPE and p.name != "surrogate":
+                raise SnnSyntaxError(
+                    f"only a neuron's `surrogate` parameter has the type `surrogate`, not '{p.name}'", p.span,
+                    "`spike` uses the neuron's surrogate; declare `surrogate: surrogate = Rect()` to change "
+                    "its default",
+                )
+            if p.name == "surrogate" and (p.type != SURROGATE_TYPE or p.optional):
+                raise SnnSyntaxError(
+                    "a neuron's `surrogate` parameter is a surrogate function", p.span,
+                    "every neuron takes surrogate= (default Sigmoid()); to change the default, declare "
+                    "`surrogate: surrogate = Rect()`",
+                )
+        return ast.NeuronDef(name.id, params, body.items, self._tok_tok(keyword, body.end), name.span,
+                             overrides is not None)
+
+    def neuron_body(self, ch: list[Any]) -> _Body:
+        return self.body(ch)
 
     def block_def(self, ch: list[Any]) -> ast.BlockDef:
         return self._definition(ast.BlockDef, ch)
@@ -390,7 +423,7 @@ class ToAst:
         return tuple(ch[1:-1:2])  # ( param , param , ... )
 
     def param(self, ch: list[Any]) -> ast.Param:
-        name_tok, _, type_tok, _, default = ch
+        name_tok, _, type_tok, qmark, _, default = ch
         name = self._ident(name_tok, "a parameter name")
         if name.id == "_":
             raise SnnSyntaxError(
@@ -398,19 +431,24 @@ class ToAst:
                 name.span,
                 "choose another name",
             )
-        if type_tok not in PARAM_TYPES:
-            guess = closest(str(type_tok), PARAM_TYPES)
+        if type_tok not in PARAM_TYPES and type_tok != SURROGATE_TYPE:
+            guess = closest(str(type_tok), (*PARAM_TYPES, SURROGATE_TYPE))
             raise SnnSyntaxError(
                 f"unknown parameter type `{type_tok}`"
                 + (f" (did you mean `{guess}`?)" if guess else ""),
                 self._tspan(type_tok),
                 "a parameter's type is one of int, float, bool, str",
             )
-        if default is None:
-            span = self._tok_tok(name_tok, type_tok)
-        else:
+        if qmark is not None and type_tok not in OPTIONAL_TYPES:
+            raise SnnSyntaxError(
+                f"`{type_tok}?` is not a type", self._tok_tok(type_tok, qmark),
+                "the optional types (the type or `none`) are int?, float? and bool?",
+            )
+        if default is not None:
             span = self._tok_to(name_tok, self._outer(default))
-        return ast.Param(name.id, str(type_tok), default, span)
+        else:
+            span = self._tok_tok(name_tok, qmark if qmark is not None else type_tok)
+        return ast.Param(name.id, str(type_tok), default, span, optional=qmark is not None)
 
     def body(self, ch: list[Any]) -> _Body:
         return _Body(tuple([c for c in ch[1:-1] if not isinstance(c, Token)]), ch[-1])
@@ -460,6 +498,27 @@ class ToAst:
     def return_stmt(self, ch: list[Any]) -> ast.ReturnStmt:
         values = tuple(ch[1::2])  # return chain , chain ...
         return ast.ReturnStmt(values, self._tok_to(ch[0], self._outer(values[-1])))
+
+    # ----------------------------------------------------------------- neuron statements
+
+    def state_stmt(self, ch: list[Any]) -> ast.StateStmt:
+        keyword, name_tok, _, value = ch
+        name = self._ident(name_tok, "a state name")
+        return ast.StateStmt(name.id, value, self._tok_to(keyword, self._outer(value)), name.span)
+
+    def learnable_stmt(self, ch: list[Any]) -> ast.LearnableStmt:
+        keyword, name_tok, _, value = ch
+        name = self._ident(name_tok, "a param name")
+        return ast.LearnableStmt(name.id, value, self._tok_to(keyword, self._outer(value)), name.span)
+
+    def equation(self, ch: list[Any]) -> ast.Equation:
+        name_tok, _, value = ch
+        name = self._ident(name_tok, "a name")
+        return ast.Equation(name.id, value, self._tok_to(name_tok, self._outer(value)), name.span)
+
+    def neuron_return(self, ch: list[Any]) -> ast.NeuronReturn:
+        keyword, value = ch
+        return ast.NeuronReturn(value, self._tok_to(keyword, self._outer(value)))
 
     # ----------------------------------------------------------------- chains
 
@@ -595,6 +654,16 @@ class ToAst:
         span = self._join(self._outer(left), self._outer(right))
         self._nested(depth, span)
         node = ast.BinOp(str(op), left, right, span)
+        self._depth[id(node)] = depth
+        return node
+
+    def if_expr(self, ch: list[Any]) -> ast.IfExpr:
+        then, _, cond, _, orelse = ch
+        get = self._depth.get
+        depth = max(get(id(then), 0), get(id(cond), 0), get(id(orelse), 0)) + 1
+        span = self._join(self._outer(then), self._outer(orelse))
+        self._nested(depth, span)
+        node = ast.IfExpr(then, cond, orelse, span)
         self._depth[id(node)] = depth
         return node
 

@@ -26,8 +26,10 @@ from .grammar import KEYWORDS, LexState, arrow_at_arrow, pos
 
 KEYWORD_TERMINALS = {
     "MODEL", "BLOCK", "INPUT", "RETURN", "LET", "DEFAULTS", "USE", "AS", "STATIC",
-    "STATEFUL", "STATELESS", "TRUE", "FALSE", "NONE",
+    "STATEFUL", "STATELESS", "TRUE", "FALSE", "NONE", "IF", "ELSE", "AND", "OR", "NOT",
 }  # fmt: skip
+#: keywords only where a neuron definition or one of its statements starts
+SOFT_KEYWORD_TERMINALS = {"NEURON", "OVERRIDES", "STATE", "PARAM"}
 _KEYWORD_TEXTS = frozenset(t.lower() for t in KEYWORD_TERMINALS)
 # Keywords that a user may mistake for a name when `=` or `:` follows them.
 _KEYWORDS_AS_NAMES = KEYWORD_TERMINALS - {"LET", "DEFAULTS", "USE", "MODEL", "BLOCK"}
@@ -41,10 +43,10 @@ _WORDS = {
     "RBRACE": "`}`", "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`", "DOT": "`.`",
     "_ARROW": "`->`", "_SEP": "a newline or `;`", "UNDERSCORE": "`_`", "$END": "the end of the file",
     "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`", "DSLASH": "`//`",
-    "PERCENT": "`%`", "POW": "`**`",
+    "PERCENT": "`%`", "POW": "`**`", "COMPARE": "a comparison", "QMARK": "`?`",
 }  # fmt: skip
 _ORDER = [
-    "MODEL", "BLOCK", "LET", "DEFAULTS", "USE", "INPUT", "RETURN", "NAME", "_ARROW", "STAR",
+    "NEURON", "MODEL", "BLOCK", "LET", "DEFAULTS", "USE", "INPUT", "RETURN", "NAME", "_ARROW", "STAR",
     "COLON", "EQUAL", "COMMA", "DOT", "LPAR", "RPAR", "LSQB", "RSQB", "LBRACE", "RBRACE",
     "_SEP", "$END",
 ]  # fmt: skip
@@ -64,7 +66,7 @@ def syntax_error(
 
 def words(terminal: str) -> str:
     """A terminal's name in words: ``RPAR`` -> "`)`", ``NAME`` -> "a name"."""
-    if terminal in KEYWORD_TERMINALS:
+    if terminal in KEYWORD_TERMINALS or terminal in SOFT_KEYWORD_TERMINALS:
         return f"`{terminal.lower()}`"
     return _WORDS.get(terminal, terminal.lower())
 
@@ -116,10 +118,12 @@ def _bad_character(exc: UnexpectedCharacters, text: str, filename: str) -> SnnSy
 # ---------------------------------------------------------------------- the situations
 
 _TOP_HINTS = (
-    "a file holds `let`, `defaults`, `use`, `block` and `model` definitions",
+    "a file holds `let`, `defaults`, `use`, `neuron`, `block` and `model` definitions",
     "statements such as `h = ...`, `input` and `return` go inside a `model` or `block` body",
 )
 _STATEMENT_HINT = "a body holds `input`, `let`, `defaults`, `name = chain` and `return` lines"
+_NEURON_STATEMENT_HINT = ("a neuron body holds `input x`, `state v = ...`, `param k = ...`, `let`, "
+                          "`name = expr` and `return expr` lines")
 _USE_KIND = (
     "expected `stateful` or `stateless` after the alias",
     "say whether the module keeps state between time steps: `use a.b.C as C stateful`",
@@ -154,6 +158,10 @@ _BY_ACCEPTS: dict[frozenset[str], tuple[str, str]] = {
         "parameters are typed: `c: int = 64`",
     ),
     frozenset({"COMMA", "EQUAL", "RPAR"}): (
+        "expected `=`, `,` or `)` after the parameter type",
+        "e.g. `model Net(c: int = 64, p: float = 0.5) {`",
+    ),
+    frozenset({"COMMA", "EQUAL", "RPAR", "QMARK"}): (
         "expected `=`, `,` or `)` after the parameter type",
         "e.g. `model Net(c: int = 64, p: float = 0.5) {`",
     ),
@@ -407,10 +415,10 @@ class _Diagnose:
         after = f" after `{last}`" if last is not None and len(last) <= 30 else ""
         if {"MODEL", "BLOCK"} <= acc:
             inside = found in ("NAME", "INPUT", "RETURN")
-            return "expected `model`, `block`, `let`, `defaults` or `use`", _TOP_HINTS[inside]
+            return "expected `model`, `block`, `neuron`, `let`, `defaults` or `use`", _TOP_HINTS[inside]
         if {"INPUT", "RETURN"} <= acc:
             closing = " or `}`" if "RBRACE" in acc else ""
-            return f"expected a statement{closing}", _STATEMENT_HINT
+            return f"expected a statement{closing}", _NEURON_STATEMENT_HINT if "STATE" in acc else _STATEMENT_HINT
         if "STATEFUL" in acc:
             return _USE_KIND
         exact = _BY_ACCEPTS.get(frozenset(acc))

@@ -76,8 +76,30 @@ class _FromTree(Transformer_NonRecursive):
         return tuple(ch)
 
     def param(self, meta: Any, ch: list[Any]) -> ast.Param:
-        name, type_, default = ch
-        return ast.Param(str(name), str(type_), default, self._span(meta))
+        name, type_, qmark, default = ch
+        return ast.Param(str(name), str(type_), default, self._span(meta), optional=qmark is not None)
+
+    def neuron_def(self, meta: Any, ch: list[Any]) -> ast.NeuronDef:
+        name, params, overrides, body = ch
+        return ast.NeuronDef(str(name), params, body, self._span(meta), self._tspan(name), overrides is not None)
+
+    def neuron_body(self, meta: Any, ch: list[Any]) -> tuple[Any, ...]:
+        return tuple(ch)
+
+    def state_stmt(self, meta: Any, ch: list[Any]) -> ast.StateStmt:
+        name, value = ch
+        return ast.StateStmt(str(name), value, self._span(meta), self._tspan(name))
+
+    def learnable_stmt(self, meta: Any, ch: list[Any]) -> ast.LearnableStmt:
+        name, value = ch
+        return ast.LearnableStmt(str(name), value, self._span(meta), self._tspan(name))
+
+    def equation(self, meta: Any, ch: list[Any]) -> ast.Equation:
+        name, value = ch
+        return ast.Equation(str(name), value, self._span(meta), self._tspan(name))
+
+    def neuron_return(self, meta: Any, ch: list[Any]) -> ast.NeuronReturn:
+        return ast.NeuronReturn(ch[0], self._span(meta))
 
     def body(self, meta: Any, ch: list[Any]) -> tuple[Any, ...]:
         return tuple(ch)
@@ -163,6 +185,10 @@ class _FromTree(Transformer_NonRecursive):
     def binop(self, meta: Any, ch: list[Any]) -> ast.BinOp:
         left, op, right = ch
         return ast.BinOp(str(op), left, right, self._span(meta))
+
+    def if_expr(self, meta: Any, ch: list[Any]) -> ast.IfExpr:
+        then, cond, orelse = ch
+        return ast.IfExpr(then, cond, orelse, self._span(meta))
 
     def unop(self, meta: Any, ch: list[Any]) -> ast.UnaryOp:
         op, operand = ch

@@ -21,7 +21,7 @@ S, L = SnnSyntaxError, SnnLimitError
 # (source, error class, part of the message, line, column)
 BAD = [
     # ---- file level
-    ("h = x -> ReLU()", S, "expected `model`, `block`, `let`, `defaults` or `use`", 1, 1),
+    ("h = x -> ReLU()", S, "expected `model`, `block`, `neuron`, `let`, `defaults` or `use`", 1, 1),
     ("input x: [1, 28, 28]", S, "expected `model`, `block`", 1, 1),
     ("model", S, "expected the model's name after `model`", 1, 6),
     ("block\n", S, "expected the block's name after `block`", 1, 6),
