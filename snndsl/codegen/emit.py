@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from .._version import __version__
 from ..ir import ops, registry
 from ..ir.graph import IR, Node
-from .names import RESERVED, RUNTIME_MODULES, Namespace, is_identifier, module_ref, safe_attribute
+from ..ir.neuron_program import NeuronProgram
+from .names import MODULE_GLOBALS, RESERVED, RUNTIME_MODULES, Namespace, is_identifier, module_ref, safe_attribute
+from .neuron_code import neuron_class_source
 from .writer import INDENT, Writer
 
 #: the longest comment line, indentation included
@@ -78,6 +80,8 @@ def constructor(op: ops.Layer) -> str:
         a = registry.bound_arguments(op)
         dims = [d + 1 if d >= 0 else d for d in (ops.as_int(a["start_dim"]), ops.as_int(a["end_dim"]))]
         return "nn.Flatten()" if dims == [1, -1] else f"nn.Flatten({dims[0]}, {dims[1]})"
+    if isinstance(op, ops.ProgramNeuron):
+        raise TypeError("a neuron defined in the language is built by its generated class (Printer)")
     if isinstance(op, (ops.Neuron, ops.StatefulLayer)):
         spec = registry.LAYERS[op.kind]
         kw = list(zip((p.name for p in spec.params), op.args)) + list(op.kwargs)
@@ -99,6 +103,8 @@ def constructor(op: ops.Layer) -> str:
 def runtime_modules(op: ops.Layer) -> set[str]:
     """The runtime modules that the constructor of ``op`` names."""
     used = set()
+    if isinstance(op, ops.ProgramNeuron):
+        return {"program", "surrogate"}
     if isinstance(op, ops.Neuron | ops.StatefulLayer | ops.StatelessLayer):
         used.add(registry.LAYERS[op.kind].target.split(".")[0])
     values = [*op.args, *(v for _, v in op.kwargs)]
@@ -170,6 +176,8 @@ class Printer:
         self.schedule = ir.schedule()
         self.step_var: dict[str, str] = {}
         self.steps_list: dict[str, str] = {}
+        #: the generated class of each distinct neuron program, in source order
+        self.neuron_classes: dict[object, str] = {}
         self.bound_views: set[str] = set()  # plumbing views with a variable (read by a step loop)
 
     # -- __init__: the module tree ------------------------------------------------------
@@ -193,6 +201,8 @@ class Printer:
             self.imports |= runtime_modules(op)
             if isinstance(op, ops.UserModule):
                 self.uses[op.kind] = op.path
+            if isinstance(op, ops.ProgramNeuron):
+                return f"{self.neuron_classes[op.program]}()"
             return constructor(op)
         scope = self.ir.scopes.get(path)
         if scope is not None and scope.kind is ops.ScopeKind.BLOCK:
@@ -482,8 +492,25 @@ class Printer:
         return f"{op.name}: [{lead}, {', '.join(str(d) for d in op.shape)}]"
 
     # -- the file -----------------------------------------------------------------------
+    def _name_neuron_classes(self) -> None:
+        """One class per distinct neuron program (``IzhikevichNode``, ``IzhikevichNode_1``,
+        ...), named apart from the model class, the ``use`` aliases and the module globals."""
+        model = class_name(self.ir.model, set(self.uses))
+        taken = {model, *self.uses, *MODULE_GLOBALS}
+        for n in self.ir.nodes():
+            for _, op in n.op.modules(n.path):
+                if isinstance(op, ops.ProgramNeuron) and op.program not in self.neuron_classes:
+                    base = (op.kind if is_identifier(op.kind) else "Neuron") + "Node"
+                    name, i = base, 1
+                    while name in taken or hasattr(builtins, name):
+                        name, i = f"{base}_{i}", i + 1
+                    taken.add(name)
+                    self.neuron_classes[op.program] = name
+
     def print(self) -> GeneratedModule:
         ir = self.ir
+        self.uses = {n.op.kind: n.op.path for n in ir.nodes() if isinstance(n.op, ops.UserModule)}
+        self._name_neuron_classes()
         body = Writer()
         self.print_init(body)
         self.print_forward(body, multi=True)
@@ -492,7 +519,7 @@ class Printer:
         head = Writer()
         head.line(comment(f"Compiled by snndsl {__version__} from {ir.filename!r}, model {ir.model}."))
         head.line(comment("Generated code: edit the .snn file and recompile rather than editing this file."))
-        if "torch" in self.imports:
+        if "torch" in self.imports or self.neuron_classes:
             head.line("import torch")
         head.line("from torch import nn")
         head.line("")
@@ -508,6 +535,12 @@ class Printer:
             head.line(f"from {module} import {cls}" + (f" as {alias}" if alias != cls else ""))
         head.line("")
         head.line("")
+        for program, cls in self.neuron_classes.items():  # the neurons defined in the language
+            assert isinstance(program, NeuronProgram)
+            for text in neuron_class_source(program, cls).rstrip("\n").split("\n"):
+                head.line(text)
+            head.line("")
+            head.line("")
         if ir.params:
             head.line(comment("parameters: " + ", ".join(f"{k}={ops.format_value(v)}" for k, v in ir.params.items())))
         with head.block(f"class {name}(CompiledModule):"):

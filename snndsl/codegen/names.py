@@ -18,7 +18,7 @@ import torch.nn as nn
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 #: the runtime modules generated code may import (``from snndsl.runtime import ...``), in order
-RUNTIME_MODULES = ("functional", "fused", "layer", "neuron", "recurrent", "surrogate")
+RUNTIME_MODULES = ("functional", "fused", "layer", "neuron", "program", "recurrent", "surrogate")
 #: names the generated module binds at module level (its imports) or in ``__init__``,
 #: where user modules are built (a ``use`` alias is a module-level name used there):
 #: the one list of the generated module's globals

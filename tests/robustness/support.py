@@ -78,7 +78,8 @@ def unsafe_constructs(source: str, allowed_imports: set[str] | None = None) -> l
 
     Returns a list of findings (empty when the source is clean): imports of modules
     other than torch and snndsl.runtime, more than one top-level class, top-level code,
-    forbidden names, dunder attributes other than ``__init__``.
+    forbidden names, dunder attributes other than ``__init__``. Classes of neurons defined
+    in the language (``program.ProgramNode`` subclasses) may precede the model's.
     """
     allowed = ALLOWED_IMPORTS | set(allowed_imports or ())
     try:
@@ -94,7 +95,8 @@ def unsafe_constructs(source: str, allowed_imports: set[str] | None = None) -> l
             if stmt.module not in allowed or stmt.level:
                 found.append(f"from {stmt.module} import ...")
         elif isinstance(stmt, ast.ClassDef):
-            classes += 1
+            neuron = [ast.unparse(b) for b in stmt.bases] == ["program.ProgramNode"]
+            classes += not neuron  # the neurons defined in the language precede the model class
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # a docstring
         else:
