@@ -29,7 +29,15 @@ from .._version import __version__
 from ..ir import ops, registry
 from ..ir.graph import IR, Node
 from ..ir.neuron_program import NeuronProgram
-from .names import MODULE_GLOBALS, RESERVED, RUNTIME_MODULES, Namespace, is_identifier, module_ref, safe_attribute
+from .names import (
+    MODULE_GLOBALS,
+    RESERVED,
+    RUNTIME_MODULES,
+    Namespace,
+    is_identifier,
+    module_ref,
+    safe_attribute,
+)
 from .neuron_code import neuron_class_source
 from .writer import INDENT, Writer
 
