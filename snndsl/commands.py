@@ -101,6 +101,15 @@ def cmd_check(args: argparse.Namespace, params) -> int:
     if parameters_exceed_memory(counts):
         print(f"note: that is more than this machine's {available_memory() / 2**30:,.1f} GiB: `run` refuses "
               "the model and `compile` needs --no-memory-check")
+    defined: dict[str, tuple[ops.ProgramNeuron, list[str]]] = {}
+    for n in ir.nodes():
+        for path, op in n.op.modules(n.path):
+            if isinstance(op, ops.ProgramNeuron):
+                defined.setdefault(op.kind, (op, []))[1].append(path)
+    if defined:  # neurons written in the language (the file's own or the prelude's)
+        print("neuron definitions used: " + "; ".join(
+            f"{kind} ({'spiking' if op.spiking else 'non-spiking'}, at {', '.join(paths)})"
+            for kind, (op, paths) in defined.items()))
     made = [n.path for n in ir.nodes() if n.generated and n.op.modules(n.path)]
     if made:
         print(f"labels made by the compiler (label these layers to choose their state_dict keys): {', '.join(made)}")

@@ -48,7 +48,7 @@ def _spiking(op: ops.Op) -> bool:
     node's path), or a stateful ``use`` module."""
     if isinstance(op, ops.RecurrentNeuron):
         op = op.neuron
-    return (isinstance(op, ops.Neuron) and not isinstance(op, ops.LI)) or isinstance(op, ops.UserModule)
+    return (isinstance(op, ops.Neuron) and op.spiking) or isinstance(op, ops.UserModule)
 
 
 class SpikeMonitor:
