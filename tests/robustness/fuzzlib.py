@@ -492,6 +492,25 @@ def programs(draw, chaos: float = 0.02) -> str:
                 dim = f", dim={g.pick([0, -1, 1])}" if op == "cat" and g.p(0.3) else ""
                 body.append(f"m = {op}({target}, {other}{dim})")
                 values["m"] = new if op != "cat" or dim else (None if new is None else (2 * new[0], *new[1:]))  # type: ignore[assignment]
+    if g.p(0.25):  # feedback (#15): a cycle through prev, sometimes with a declared shape
+        known = [v for v in sorted(values) if values[v] is not None]
+        if known:
+            src = g.pick(known)
+            shp = values[src]
+            assert shp is not None
+            heads.add(src)
+            inner = g.pick(["Identity()", "ReLU()", "Tanh()", "Dropout(0.1)", "Delay(1)", "LIF()", "LI()",
+                            f"Linear({shp[-1]}, {shp[-1]}, bias=false)", "CubaLIF()", "Scale(0.5)"])
+            decl = f", shape=[{', '.join(map(str, shp))}]" if g.p(0.3) else ""
+            target = g.pick(["f", "f", "h"] + (["q"] if g.odd() else []))
+            fed = target if not g.odd() else g.pick(["zz", f"{target} -> Identity()"])
+            stmt = (f"{target} = add({src}, prev({fed}{decl}) -> {g.label()}: {inner}) -> "
+                    f"{g.label()}: {g.pick(['LIF()', 'IF()', 'PLIF()', 'LI()'])}")
+            if g.p(0.3):  # written before the values it reads: a forward reference through prev
+                body.insert(len(body) - 1 if len(body) > 1 else len(body), stmt)
+            else:
+                body.append(stmt)
+            values[target] = shp
     rets = [g.pick(sorted(values))]
     if g.p(0.2):
         rets.append(g.pick(sorted(values)))
@@ -521,7 +540,8 @@ TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d*)?(?:
 EXTRA_TOKENS = ["__class__", "1e309", '"\\"', "(", ")", "{", "}", "[", "]", "->", ";", "\n", "99999999999",
                 "-1", "0", "_", "nn.", "static", "model", "block", "return", "input", "*", "**", ",", ":",
                 "=", "#", '"\\u0000"', "\t", "\r", "\\", "'", "\u2028", "\xff", "let", "use", "os.system",
-                "2**2**2**2**2", "cat", "add", "dim=5", "*10000"]
+                "2**2**2**2**2", "cat", "add", "dim=5", "*10000", "prev", "prev(h)", "Delay(2)",
+                "shape=[4]"]
 
 
 def _tokens(text: str) -> list[tuple[int, int]]:
