@@ -428,6 +428,8 @@ class Printer:
         rec = module_ref(op.linear_path)
         if multi:
             self.imports.add("recurrent")
+            w.line(comment(f"{n.path}: recurrent layer ({op.linear_path} reads its spikes one step later), "
+                           "one fused operation over T"))
             w.line(f"{out} = recurrent.recurrent_neuron(")
             w.line(f"{INDENT}{x}, {rec}.weight, {rec}.bias, {module_ref(n.path)},")
             w.line(f"{INDENT}self.last_feedback({op.prev_path!r}, (N, {size})))")

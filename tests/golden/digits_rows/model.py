@@ -27,6 +27,7 @@ class DigitsRows(CompiledModule):
         # region0 (batched over T*N): rnn.fc
         row_flat = row.flatten(0, 1)
         rnn_fc = self.rnn.fc(row_flat)
+        # rnn.sn: recurrent layer (rnn.rec reads its spikes one step later), one fused operation over T
         rnn_sn = recurrent.recurrent_neuron(
             rnn_fc.unflatten(0, (T, N)), self.rnn.rec.weight, self.rnn.rec.bias, self.rnn.sn,
             self.last_feedback('rnn.prev_s_0', (N, 128)))

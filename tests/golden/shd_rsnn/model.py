@@ -27,6 +27,7 @@ class SHDRSNN(CompiledModule):
         # region0 (batched over T*N): rsnn.fc
         spikes_flat = spikes.flatten(0, 1)
         rsnn_fc = self.rsnn.fc(spikes_flat)
+        # rsnn.sn: recurrent layer (rsnn.rec reads its spikes one step later), one fused operation over T
         rsnn_sn = recurrent.recurrent_neuron(
             rsnn_fc.unflatten(0, (T, N)), self.rsnn.rec.weight, self.rsnn.rec.bias, self.rsnn.sn,
             self.last_feedback('rsnn.prev_s_0', (N, 256)))
