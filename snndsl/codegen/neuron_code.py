@@ -157,7 +157,7 @@ class _Printer:
         return i in self.folded
 
     # -- autograd expressions (the single step, the invariant block) ----------------------
-    def expr(self, i: int) -> str:
+    def expr(self, i: int, spike: str = "spike_fn") -> str:
         ins = self.instrs[i]
         a = [self.fwd(j) for j in ins.args]
         c = ins.code
@@ -172,7 +172,7 @@ class _Printer:
         if c is Code.CLAMP:
             return f"torch.clamp({a[0]}, {a[1]}, {a[2]})"
         if c is Code.SPIKE:
-            return f"spike_fn({a[0]})"
+            return f"{spike}({a[0]})"
         if c is Code.DETACH:
             return f"{a[0]}.detach()"
         raise AssertionError(c)
@@ -311,8 +311,8 @@ def _single_step(w: Writer, pr: _Printer) -> None:
                 w.line(f"{pr.name[i]} = self.{ins.value}")
             else:
                 w.line(f"{pr.name[i]} = {pr.expr(i)}")
-        nxt = ", ".join(_value(pr, u) for _, u in p.updates)
-        w.line(f"return {_value(pr, p.output)}, ({nxt}{',' if len(p.updates) == 1 else ''})")
+        nxt = ", ".join(_value(pr, u, x) for _, u in p.updates)
+        w.line(f"return {_value(pr, p.output, x)}, ({nxt}{',' if len(p.updates) == 1 else ''})")
 
 
 def _state_name(pr: _Printer, state: str) -> str:
@@ -324,9 +324,13 @@ def _state_name(pr: _Printer, state: str) -> str:
     return pr.unread[state]
 
 
-def _value(pr: _Printer, i: int) -> str:
-    """A step result as a tensor expression (a folded constant stays a float: the memory
-    becomes a float again, which the next step materialises)."""
+def _value(pr: _Printer, i: int, x: str) -> str:
+    """A step result (the output, a state's next value) as a tensor shaped like the input:
+    a constant or a param-only value is broadcast."""
+    if i in pr.folded:
+        return f"torch.full_like({x}, {pr.fwd(i)})"
+    if i in pr.invariant:
+        return f"{pr.fwd(i)}.expand_as({x})"
     return pr.fwd(i)
 
 
@@ -339,7 +343,7 @@ def _invariant_block(w: Writer, pr: _Printer, params: dict[str, str]) -> None:
             if pr.name[i] != params[str(ins.value)]:
                 w.line(f"{pr.name[i]} = {params[str(ins.value)]}")
         else:
-            w.line(f"{pr.name[i]} = {pr.expr(i)}")
+            w.line(f"{pr.name[i]} = {pr.expr(i, 'sg')}")
 
 
 def _fused(w: Writer, pr: _Printer) -> None:
@@ -369,7 +373,8 @@ def _fused(w: Writer, pr: _Printer) -> None:
     direct = {k for k in saved_states if plain(p.updates[k][1]) and p.updates[k][1] != p.output
               and p.updates[k][1] not in seq and len(update_of[p.updates[k][1]]) == 1}
     need_x = any(i in inp for i in g.needed) or any(a in inp for i in g.recomputed for a in instrs[i].args)
-    need_out = p.output in g.needed or any(p.output in instrs[i].args for i in g.recomputed)
+    need_out = p.output not in pr.invariant and (
+        p.output in g.needed or any(p.output in instrs[i].args for i in g.recomputed))
 
     with w.block("class Fused(torch.autograd.Function):"):
         w.line('"""All T steps: forward without autograd, backward by the derived BPTT."""')
@@ -384,7 +389,9 @@ def _fused(w: Writer, pr: _Printer) -> None:
             root: dict[int, int] = {}
             for i in steps:
                 root[i] = root.get(instrs[i].args[0], instrs[i].args[0]) if instrs[i].code is Code.DETACH else i
-            out_root = root.get(p.output, p.output)
+            out_root = p.output
+            while instrs[out_root].code is Code.DETACH:
+                out_root = instrs[out_root].args[0]
             upd_roots = {root.get(u, u) for _, u in p.updates}
             uses = [(i, [root.get(a, a) for a in instrs[i].args]) for i in steps]
             lin.plan(uses)
@@ -414,6 +421,16 @@ def _fused(w: Writer, pr: _Printer) -> None:
                 pinned[i] = dest
                 line = pr.into(ins.code, [pr.fwd(j) for j in ins.args], [pr.is_lit(j) for j in ins.args], dest, i)
                 body.line(f"{pr.name[i]} = {line}")
+            # a state passed on to another (``u = v``) gets its own buffers: the one it
+            # came from is written again while it is still read
+            passing: dict[int, str] = {}
+            for k, (_, u) in enumerate(p.updates):
+                r = u
+                while instrs[r].code is Code.DETACH:
+                    r = instrs[r].args[0]
+                if instrs[r].code is Code.STATE and instrs[r].value != p.states[k][0]:
+                    passing[k] = ns.name(f"pass_{states[k]}")
+                    double[-1 - k] = passing[k]
             w.line('"""Forward of all steps; saves what the backward reads."""')
             w.line("T = x_seq.shape[0]")
             w.line("x0 = x_seq[0]")
@@ -438,7 +455,11 @@ def _fused(w: Writer, pr: _Printer) -> None:
                     if k not in direct:
                         w.line(f"{sseq[k]}[t].copy_({states[k]})")
                 w.extend(body)
+                if not plain(out_root):  # the output is the input, a state or a constant
+                    fill = "fill_" if out_root in pr.folded else "copy_"
+                    w.line(f"out_seq[t].{fill}({pr.fwd(p.output)})")
                 news = [_step_value(pr, u, x) for _, u in p.updates]
+                news = [f"{passing[k]}[t & 1].copy_({v})" if k in passing else v for k, v in enumerate(news)]
                 if nstate:
                     w.line(f"{', '.join(states)} = {', '.join(news)}")
                 if rec is not None:
@@ -520,18 +541,23 @@ def _backward(w: Writer, pr: _Printer, x: str, states: list[str], param_args: di
         r.space is Space.FWD and instrs[r.index].code is Code.INPUT for ins in g.step for r in ins.args)
     if x_bound:
         body.line(f"{x} = x_seq[t]")
-    if need_out or any(r.space is Space.FWD and r.index == p.output for ins in g.step for r in ins.args):
+    if need_out:
         body.line(f"{pr.name[p.output]} = out_seq[t]")
     for i, name in seq.items():
         body.line(f"{pr.name[i]} = {name}[t]")
     for k in saved_states:
         body.line(f"{states[k]} = {sseq[k]}[t]")
     # the linear program: recomputed forward values, then the step's backward
+    def froot(i: int) -> tuple[str, int]:  # an alias (detach) shares its value's buffer
+        while instrs[i].code is Code.DETACH:
+            i = instrs[i].args[0]
+        return ("f", i)
+
     ops: list[tuple[object, list[object]]] = []
     for i in g.recomputed:
-        ops.append((("f", i), [("f", a) for a in instrs[i].args]))
+        ops.append((("f", i), [froot(a) for a in instrs[i].args]))
     for j, ins in enumerate(g.step):
-        ops.append((("g", j), [(("f", r.index) if r.space is Space.FWD else ("g", r.index))
+        ops.append((("g", j), [(froot(r.index) if r.space is Space.FWD else ("g", r.index))
                                for r in ins.args if r.space in (Space.FWD, Space.GRAD)]))
     targets: dict[int, str] = {}
     copies: list[str] = []
@@ -553,7 +579,7 @@ def _backward(w: Writer, pr: _Printer, x: str, states: list[str], param_args: di
             copies.append(f"{dst}[t & 1].copy_({ref(r)})")
             copy_refs.append(r)
     after = [r for r in [*(r for _, r in g.invariant_grads), *copy_refs] if r.space in (Space.FWD, Space.GRAD)]
-    ops.append((("sink", 0), [("f", r.index) if r.space is Space.FWD else ("g", r.index) for r in after]))
+    ops.append((("sink", 0), [froot(r.index) if r.space is Space.FWD else ("g", r.index) for r in after]))
     lin.plan(ops)
     for n, (key, args) in enumerate(ops):
         kind, idx = key  # type: ignore[misc]
@@ -563,8 +589,6 @@ def _backward(w: Writer, pr: _Printer, x: str, states: list[str], param_args: di
             ins = instrs[idx]
             if ins.code is Code.DETACH:
                 body.line(f"{pr.name[idx]} = {pr.fwd(ins.args[0])}")
-                if ("f", ins.args[0]) in lin.owned:
-                    lin.owned[key] = lin.owned[("f", ins.args[0])]
                 continue
             lin.release(n, args)
             dest = lin.scratch(key)
