@@ -1,7 +1,8 @@
 """Elaboration, file level: what a `.snn` file declares before any body is elaborated.
 
 ``let`` constants, ``defaults``, ``use`` declarations (imported here, with permission),
-blocks and models, each name declared once; the model to build chosen; its parameters
+neurons (the prelude's, then the file's, each checked: :mod:`.neurons`), blocks and
+models, each name declared once; the model to build chosen; its parameters
 bound from ``params`` (API) or ``--set`` (CLI) over the defaults in the file. Parameter
 types are checked by the parser, so they are not checked again here.
 """
@@ -28,6 +29,8 @@ from ..diagnostics import (
 from ..ir import ops, registry
 from . import ast
 from .evaluate import MAX_INT, Evaluator, bind_arguments, shown
+from .neurons import NeuronDecl, check_definition, header_specs
+from .prelude import prelude_neurons
 
 PARAM_TYPES = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
 
@@ -45,16 +48,24 @@ class Declarations:
         self.use_classes: dict[str, type] = {}
         self.blocks: dict[str, ast.BlockDef] = {}
         self.models: dict[str, ast.ModelDef] = {}
+        #: the neurons callable in this file: the prelude's, and the file's (which may
+        #: override a prelude one)
+        self.neurons: dict[str, NeuronDecl] = dict(prelude_neurons())
 
     def collect(self) -> None:
         seen: dict[str, SourceSpan] = {}
+        prelude = prelude_neurons()
 
         def declare(name: str, span: SourceSpan, what: str) -> None:
             if name in seen:
                 raise SnnNameError(f"'{name}' is defined twice", span,
                                    f"the first definition is at {seen[name]}; rename one of them")
-            if what in ("block", "use") and name in registry.LAYERS:
+            if what in ("block", "use", "neuron") and name in registry.LAYERS:
                 raise SnnNameError(f"{what} name '{name}' shadows the built-in layer {name}", span,
+                                   "choose another name" + (" (built-in layers cannot be redefined as neurons yet)"
+                                                            if what == "neuron" else ""))
+            if what in ("block", "use") and name in prelude:
+                raise SnnNameError(f"{what} name '{name}' shadows the prelude neuron {name}", span,
                                    "choose another name")
             if what == "use" and shadows_module_global(name):
                 raise SnnNameError(f"`use ... as {name}`: '{name}' is a Python keyword or a name the generated "
@@ -62,6 +73,19 @@ class Declarations:
                                    f"builtins, dunder names and {', '.join(sorted(MODULE_GLOBALS))}")
             seen[name] = span
 
+        # neurons first: a `defaults` line may name one defined further down
+        file_neurons = [item for item in self.tree.items if isinstance(item, ast.NeuronDef)]
+        for item in file_neurons:
+            declare(item.name, item.name_span, "neuron")
+            if item.name in prelude and not item.overrides:
+                raise SnnNameError(f"neuron {item.name} is already defined in the prelude", item.name_span,
+                                   f"to replace it in this file write `neuron {item.name}(...) overrides {{`; "
+                                   "or choose another name")
+            if item.overrides and item.name not in prelude:
+                raise SnnNameError(f"neuron {item.name} overrides nothing: the prelude has no neuron {item.name}",
+                                   item.name_span, "remove `overrides`; the prelude's neurons are "
+                                   + ", ".join(prelude))
+            self.neurons[item.name] = NeuronDecl(item)
         for item in self.tree.items:
             if isinstance(item, ast.LetStmt):
                 declare(item.name, item.name_span, "let")
@@ -77,20 +101,25 @@ class Declarations:
             elif isinstance(item, ast.ModelDef):
                 declare(item.name, item.name_span, "model")
                 self.models[item.name] = item
+        callables = [*registry.LAYERS, *self.neurons, *self.blocks, *self.uses]
+        for item in file_neurons:
+            check_definition(item, self.constants, callables)
         for alias, decl in self.uses.items():
             self.use_classes[alias] = self._import_use(decl)
 
     def _defaults(self, table: dict[str, dict[str, ops.Value]], item: ast.DefaultsStmt, ev: Evaluator) -> None:
         spec = registry.LAYERS.get(item.op)
-        if spec is None:
+        neuron = self.neurons.get(item.op)
+        if spec is None and neuron is None:
             raise SnnNameError(
-                f"defaults for unknown layer '{item.op}'" + did_you_mean(item.op, registry.LAYERS),
-                item.op_span, "defaults apply to built-in layers such as LIF or Conv2d",
+                f"defaults for unknown layer '{item.op}'" + did_you_mean(item.op, [*registry.LAYERS, *self.neurons]),
+                item.op_span, "defaults apply to built-in layers such as LIF or Conv2d, and to neurons",
             )
         if item.args:
             raise SnnTypeError("defaults take keyword arguments only", item.args[0].span,
                                f"write e.g. defaults {item.op}(name=value)")
-        given = bind_arguments(item.op, spec.params, (), item.kwargs, ev, item.span, require=False)
+        params = spec.params if spec is not None else header_specs(neuron.node)  # type: ignore[union-attr]
+        given = bind_arguments(item.op, params, (), item.kwargs, ev, item.span, require=False)
         table.setdefault(item.op, {}).update(given)
 
     def _import_use(self, decl: ast.UseDecl) -> type:

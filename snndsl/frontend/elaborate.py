@@ -33,6 +33,8 @@ from . import ast
 from .calls import layer_op, torch_module_op, user_module_op
 from .declarations import PARAM_TYPES, Declarations
 from .evaluate import Evaluator, bind_arguments, shown
+from .neurons import neuron_op, with_prelude_source
+from .prelude import PRELUDE_NAME, prelude_text
 
 MAX_REPEAT = 10_000
 MAX_CHUNKS = 1_000
@@ -83,6 +85,11 @@ class Body:
             if label not in self.user_labels and label not in self.used_labels:
                 self.used_labels.add(label)
                 return label
+
+def _within(inner: SourceSpan, outer: SourceSpan) -> bool:
+    return inner.filename == outer.filename and (outer.line, outer.column) <= (inner.line, inner.column) \
+        and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
+
 
 def elaborate(
     tree: ast.File,
@@ -488,6 +495,8 @@ class Elaborator(Declarations):
             return POISON if incoming == POISON else self.block(stage, incoming, body, path)
         if name.startswith("nn."):
             op: ops.Op = torch_module_op(stage, body.evaluator())
+        elif name in self.neurons:
+            op = self.neuron(stage, body, path)
         elif name in registry.LAYERS:
             op = layer_op(stage, body.evaluator(), body.defaults)
         elif name in self.uses:
@@ -496,7 +505,7 @@ class Elaborator(Declarations):
             if name in registry.MERGES:
                 raise SnnNameError(f"'{name}' is a merge operation, not a layer", stage.op_span,
                                    f"merge values with y = {name}(a, b)")
-            known = [*registry.LAYERS, *self.blocks, *self.uses]
+            known = [*registry.LAYERS, *self.neurons, *self.blocks, *self.uses]
             raise SnnNameError(f"unknown op '{name}'" + did_you_mean(name, known), stage.op_span,
                                "built-in layers are listed in docs/language.md; other torch.nn layers "
                                "are written nn.Name(...)")
@@ -508,6 +517,20 @@ class Elaborator(Declarations):
         self.ir.add(Node(path, op, stage.span, generated=generated))
         self.ir.connect(incoming, path, 0)
         return path
+
+    def neuron(self, stage: ast.OpStage, body: Body, path: str) -> ops.ProgramNeuron:
+        """A call of a neuron definition: its program, with the header arguments bound.
+        A prelude neuron sees no constant of the file; a file's neuron sees the file's."""
+        decl = self.neurons[stage.op]
+        self.instances.append(f"in neuron {decl.name}, used as `{path}` at {stage.span}")
+        try:
+            return neuron_op(decl, stage, body.evaluator(), body.defaults, {} if decl.prelude else self.constants)
+        except SnnError as e:
+            if not e.notes and e.span is not None and e.span != stage.span and not _within(e.span, stage.span):
+                e.notes = list(reversed(self.instances))[:MAX_NOTES]
+            raise with_prelude_source(e, PRELUDE_NAME, prelude_text()) from None
+        finally:
+            self.instances.pop()
 
     def _single_incoming(self, stage: ast.OpStage, incoming: str) -> None:
         if incoming in self.multi:
