@@ -145,8 +145,6 @@ def test_programs_give_spikingjellys_values_bit_for_bit(name: str, cls: str, kwa
                 assert torch.equal(getattr(node, state), value), (t, state)
 
 
-@pytest.mark.xfail(reason="needs the neuron backend (codegen of ProgramNeuron) and the neuron listing in "
-                   "commands.cmd_check", strict=False)
 def test_check_lists_the_neuron_definitions_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from snndsl.cli import main
 
@@ -154,4 +152,4 @@ def test_check_lists_the_neuron_definitions_used(tmp_path: Path, capsys: pytest.
     model.write_text("model M() {\n    input x: [8]\n    return x -> fc: Linear(8, 4) -> sn: Izhikevich()\n}\n")
     assert main(["check", str(model)]) == 0
     out = capsys.readouterr().out
-    assert "Izhikevich" in out and "neuron" in out.split("Izhikevich")[0].splitlines()[-1].lower()
+    assert "neuron definitions used: Izhikevich (spiking, at sn)" in out
