@@ -439,9 +439,11 @@ class Printer:
                    f"({like}.shape[0], {size}))))")
 
     def _step(self, n: Node, x: list[str]) -> str:
-        """One time step of a recurrent-region member on ``[N, ...]``."""
+        """One time step of a recurrent-region member on ``[N, ...]`` (a stateful module's
+        single step as a call, so that its hooks see it)."""
         if isinstance(n.op, (ops.Neuron, ops.StatefulLayer)):
-            return f"{module_ref(n.path)}.single_step_forward({x[0]})"
+            self.imports.add("functional")
+            return f"functional.single_step({module_ref(n.path)}, {x[0]})"
         return self._compute(n, x, multi=False)
 
     def _compute(self, n: Node, x: list[str], multi: bool) -> str:

@@ -20,6 +20,7 @@ import torch.nn as nn
 from .base import StepModule
 
 __all__ = [
+    "single_step",
     "multi_step_forward",
     "seq_to_ann_forward",
     "chunk_multi_step_forward",
@@ -39,6 +40,26 @@ def _apply(x: Any, modules: Modules) -> Any:
             args = (x,)
         return x
     return modules(*args)
+
+
+def single_step(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """One step of a stateful module whatever its step mode (the step loop of a recurrent
+    region, in ``'m'`` mode), run as a call of the module: its forward pre-hooks and hooks
+    see it (spike monitors, located run-time errors), as for any other layer."""
+    if not (module._forward_pre_hooks or module._forward_hooks):
+        return module.single_step_forward(x)
+    args: tuple[Any, ...] = (x,)
+    for key, pre in list(module._forward_pre_hooks.items()):
+        got = pre(module, args, {}) if module._forward_pre_hooks_with_kwargs.get(key, False) else pre(module, args)
+        if got is not None:
+            args = got[0] if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], dict) else (
+                got if isinstance(got, tuple) else (got,))
+    out = module.single_step_forward(*args)
+    for key, hook in list(module._forward_hooks.items()):
+        got = hook(module, args, {}, out) if module._forward_hooks_with_kwargs.get(key, False) else hook(module, args, out)
+        if got is not None:
+            out = got
+    return out
 
 
 def multi_step_forward(x_seq: torch.Tensor, single_step_module: Modules) -> torch.Tensor:
