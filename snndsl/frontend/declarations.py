@@ -75,17 +75,17 @@ class Declarations:
 
         # neurons first: a `defaults` line may name one defined further down
         file_neurons = [item for item in self.tree.items if isinstance(item, ast.NeuronDef)]
-        for item in file_neurons:
-            declare(item.name, item.name_span, "neuron")
-            if item.name in prelude and not item.overrides:
-                raise SnnNameError(f"neuron {item.name} is already defined in the prelude", item.name_span,
-                                   f"to replace it in this file write `neuron {item.name}(...) overrides {{`; "
+        for nd in file_neurons:
+            declare(nd.name, nd.name_span, "neuron")
+            if nd.name in prelude and not nd.overrides:
+                raise SnnNameError(f"neuron {nd.name} is already defined in the prelude", nd.name_span,
+                                   f"to replace it in this file write `neuron {nd.name}(...) overrides {{`; "
                                    "or choose another name")
-            if item.overrides and item.name not in prelude:
-                raise SnnNameError(f"neuron {item.name} overrides nothing: the prelude has no neuron {item.name}",
-                                   item.name_span, "remove `overrides`; the prelude's neurons are "
+            if nd.overrides and nd.name not in prelude:
+                raise SnnNameError(f"neuron {nd.name} overrides nothing: the prelude has no neuron {nd.name}",
+                                   nd.name_span, "remove `overrides`; the prelude's neurons are "
                                    + ", ".join(prelude))
-            self.neurons[item.name] = NeuronDecl(item)
+            self.neurons[nd.name] = NeuronDecl(nd)
         for item in self.tree.items:
             if isinstance(item, ast.LetStmt):
                 declare(item.name, item.name_span, "let")
@@ -102,8 +102,8 @@ class Declarations:
                 declare(item.name, item.name_span, "model")
                 self.models[item.name] = item
         callables = [*registry.LAYERS, *self.neurons, *self.blocks, *self.uses]
-        for item in file_neurons:
-            check_definition(item, self.constants, callables)
+        for nd in file_neurons:
+            check_definition(nd, self.constants, callables)
         for alias, decl in self.uses.items():
             self.use_classes[alias] = self._import_use(decl)
 

@@ -300,7 +300,8 @@ def neuron_op(decl: NeuronDecl, stage: ast.OpStage, ev: Evaluator,
     return ops.ProgramNeuron(decl.name, args, kwargs, program=build_program(decl.node, values, constants))
 
 
-class Run(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Run:
     """A run-time value: the index of the instruction that computes it."""
 
     index: int
@@ -398,9 +399,9 @@ class _Builder:
                                "a neuron's equations read its input, e.g. h = v + (x - v) / tau")
         updates = []
         for name, _ in states:
-            v = self.env[name]
-            assert not isinstance(v, _Leaf)  # every state is assigned (check_definition)
-            updates.append((name, self.operand(v, last[name], "=")))
+            final = self.env[name]
+            assert not isinstance(final, _Leaf)  # every state is assigned (check_definition)
+            updates.append((name, self.operand(final, last[name], "=")))
         self.check_gradients(updates)
         surrogate = self.surrogate if isinstance(self.surrogate, ops.SurrogateValue) else DEFAULT_SURROGATE
         return NeuronProgram(decl.name, tuple(self.instrs), tuple(states), tuple(params), tuple(updates),
@@ -482,10 +483,11 @@ class _Builder:
 
     def read(self, name: str) -> Val:
         v = self.env[name]
-        if isinstance(v, _Leaf):
-            v = self.emit(v.code, (), v.name)
-            self.env[name] = v
-        return v
+        if not isinstance(v, _Leaf):
+            return v
+        run = self.emit(v.code, (), v.name)
+        self.env[name] = run
+        return run
 
     def compile_time(self, v: Val, node: ast.Expr, what: str) -> ops.Value:
         if isinstance(v, Run):
@@ -504,8 +506,8 @@ class _Builder:
                 if left == (n.op == "or"):
                     value = Const(left)
                 else:
-                    right = self.compile_time(self.eval(n.right), n.right, f"`{n.op}`")
-                    value = Const(truth(right, n.right, f"`{n.op}`"))
+                    rv = self.compile_time(self.eval(n.right), n.right, f"`{n.op}`")
+                    value = Const(truth(rv, n.right, f"`{n.op}`"))
                 continue
             right = self.eval(n.right)
             if n.op in COMPARISONS:
