@@ -29,7 +29,8 @@ after :func:`snndsl.codegen.names.is_identifier` (locals through a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 from ..ir.neuron_grad import GradCode, GradInstr, Ref, Space, StepGradient, derive
 from ..ir.neuron_program import Code, NeuronProgram
@@ -244,12 +245,12 @@ class _Linear:
         self.owned: dict[object, str] = {}  # value key -> its pool buffer
         self.last: dict[object, int] = {}
 
-    def plan(self, uses: list[tuple[object, list[object]]]) -> None:
+    def plan(self, uses: Sequence[tuple[object, Sequence[object]]]) -> None:
         for n, (_, args) in enumerate(uses):
             for a in args:
                 self.last[a] = n
 
-    def release(self, n: int, args: list[object], keep: frozenset[object] = frozenset()) -> None:
+    def release(self, n: int, args: Sequence[object], keep: frozenset[object] = frozenset()) -> None:
         for a in dict.fromkeys(args):
             if a in self.owned and self.last.get(a) == n and a not in keep:
                 self.pool.give(self.owned.pop(a))
@@ -280,7 +281,7 @@ def neuron_class_source(program: NeuronProgram, class_name: str, names: Mapping[
         w.line(f"HAS_SPIKE = {any(ins.code is Code.SPIKE for ins in program.instrs)!r}")
         w.line()
         with w.block("def default_surrogate(self):"):
-            kw = ", ".join(f"{k}={lit(float(v))}" for k, v in program.surrogate.kwargs)
+            kw = ", ".join(f"{k}={lit(float(v))}" for k, v in program.surrogate.kwargs)  # type: ignore[arg-type]
             w.line(f"return surrogate.{program.surrogate.name}({kw})")
         w.line()
         _single_step(w, pr)
@@ -582,17 +583,17 @@ def _backward(w: Writer, pr: _Printer, x: str, states: list[str], param_args: di
     ops.append((("sink", 0), [froot(r.index) if r.space is Space.FWD else ("g", r.index) for r in after]))
     lin.plan(ops)
     for n, (key, args) in enumerate(ops):
-        kind, idx = key  # type: ignore[misc]
+        kind, idx = cast("tuple[str, int]", key)
         if kind == "sink":
             continue
         if kind == "f":
-            ins = instrs[idx]
-            if ins.code is Code.DETACH:
-                body.line(f"{pr.name[idx]} = {pr.fwd(ins.args[0])}")
+            fi = instrs[idx]
+            if fi.code is Code.DETACH:
+                body.line(f"{pr.name[idx]} = {pr.fwd(fi.args[0])}")
                 continue
             lin.release(n, args)
             dest = lin.scratch(key)
-            line = pr.into(ins.code, [pr.fwd(a) for a in ins.args], [pr.is_lit(a) for a in ins.args], dest, idx)
+            line = pr.into(fi.code, [pr.fwd(a) for a in fi.args], [pr.is_lit(a) for a in fi.args], dest, idx)
             body.line(f"{pr.name[idx]} = {line}")
             continue
         gi = g.step[idx]

@@ -47,14 +47,16 @@ def single_step(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     region, in ``'m'`` mode), run as a call of the module: its forward pre-hooks and hooks
     see it (spike monitors, located run-time errors), as for any other layer."""
     if not (module._forward_pre_hooks or module._forward_hooks):
-        return module.single_step_forward(x)
+        return module.single_step_forward(x)  # type: ignore[operator]  # a MemoryModule's
     args: tuple[Any, ...] = (x,)
+    pre: Callable[..., Any]
+    hook: Callable[..., Any]
     for key, pre in list(module._forward_pre_hooks.items()):
         got = pre(module, args, {}) if module._forward_pre_hooks_with_kwargs.get(key, False) else pre(module, args)
         if got is not None:
             args = got[0] if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], dict) else (
                 got if isinstance(got, tuple) else (got,))
-    out = module.single_step_forward(*args)
+    out = module.single_step_forward(*args)  # type: ignore[operator]
     for key, hook in list(module._forward_hooks.items()):
         got = hook(module, args, {}, out) if module._forward_hooks_with_kwargs.get(key, False) else hook(module, args, out)
         if got is not None:
