@@ -20,6 +20,7 @@ import torch.nn as nn
 from .base import StepModule
 
 __all__ = [
+    "as_call",
     "single_step",
     "multi_step_forward",
     "seq_to_ann_forward",
@@ -42,26 +43,32 @@ def _apply(x: Any, modules: Modules) -> Any:
     return modules(*args)
 
 
-def single_step(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """One step of a stateful module whatever its step mode (the step loop of a recurrent
-    region, in ``'m'`` mode), run as a call of the module: its forward pre-hooks and hooks
-    see it (spike monitors, located run-time errors), as for any other layer."""
+def as_call(module: nn.Module, x: torch.Tensor, compute: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``compute(x)`` run as if it were a call of ``module``: its forward pre-hooks (which
+    may replace ``x``) before, its forward hooks (which may replace the output) after, so
+    spike monitors and located run-time errors see work that bypasses ``module(x)`` (a
+    recurrent loop's single steps, a fused recurrent region)."""
     if not (module._forward_pre_hooks or module._forward_hooks):
-        return module.single_step_forward(x)  # type: ignore[operator]  # a MemoryModule's
+        return compute(x)
     args: tuple[Any, ...] = (x,)
-    pre: Callable[..., Any]
     hook: Callable[..., Any]
-    for key, pre in list(module._forward_pre_hooks.items()):
-        got = pre(module, args, {}) if module._forward_pre_hooks_with_kwargs.get(key, False) else pre(module, args)
+    for key, hook in list(module._forward_pre_hooks.items()):
+        got = hook(module, args, {}) if module._forward_pre_hooks_with_kwargs.get(key, False) else hook(module, args)
         if got is not None:
             args = got[0] if isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], dict) else (
                 got if isinstance(got, tuple) else (got,))
-    out = module.single_step_forward(*args)  # type: ignore[operator]
+    out = compute(*args)
     for key, hook in list(module._forward_hooks.items()):
         got = hook(module, args, {}, out) if module._forward_hooks_with_kwargs.get(key, False) else hook(module, args, out)
         if got is not None:
             out = got
     return out
+
+
+def single_step(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """One step of a stateful module whatever its step mode (the step loop of a recurrent
+    region, in ``'m'`` mode), as a call of the module (:func:`as_call`)."""
+    return as_call(module, x, module.single_step_forward)  # type: ignore[arg-type]  # a MemoryModule's
 
 
 def multi_step_forward(x_seq: torch.Tensor, single_step_module: Modules) -> torch.Tensor:

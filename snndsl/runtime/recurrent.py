@@ -59,6 +59,7 @@ import torch
 from torch.nn import functional as F
 
 from . import neuron as neurons
+from .functional import as_call
 from .kernels import buffer_pool, native_neuron
 from .kernels.reference import NeuronSpec, step
 from .kernels.torch_neuron import _backward_mirror
@@ -102,13 +103,14 @@ def recurrent_neuron(
     if s_init is not None and s_init.shape != x.shape[1:]:
         raise ValueError(f"recurrent_neuron: s_init must be shaped like one step "
                          f"{tuple(x.shape[1:])}, got {tuple(s_init.shape)}")  # fmt: skip
-    for key, pre in list(neuron._forward_pre_hooks.items()):  # as if the neuron's forward ran
-        if neuron._forward_pre_hooks_with_kwargs.get(key, False):
-            pre(neuron, (x,), {})
-        else:
-            pre(neuron, (x,))
+    # the region stands for the neuron's multi-step forward: its hooks see the region's spikes
+    return as_call(neuron, x, lambda x: _region(x, weight, bias, neuron, s_init))
+
+
+def _region(x: Tensor, weight: Tensor, bias: Tensor | None, neuron: torch.nn.Module,
+            s_init: Tensor | None) -> Tensor:
     if not fused(neuron):
-        return _forward_hooks(neuron, x, step_loop(x, weight, bias, neuron, s_init))
+        return step_loop(x, weight, bias, neuron, s_init)
     assert isinstance(neuron, neurons.BaseNode)  # FUSED_NEURONS
     spec = neuron.spec()
     v = neuron._initial_v(x[0])
@@ -121,21 +123,6 @@ def recurrent_neuron(
         neuron.v, neuron.v_seq = v_out[-1], v_out
     else:
         neuron.v = v_out
-    return _forward_hooks(neuron, x, spikes)
-
-
-def _forward_hooks(neuron: torch.nn.Module, x: Tensor, spikes: Tensor) -> Tensor:
-    """Run the neuron's forward hooks as if its forward had made ``spikes`` from ``x`` (its
-    pre-hooks ran first): the region stands for the neuron's multi-step forward, so
-    monitors that hook the neuron (``snndsl run``'s spike rates, ``training.SpikeMonitor``,
-    located run-time errors) see its spikes."""
-    for key, hook in list(neuron._forward_hooks.items()):
-        if neuron._forward_hooks_with_kwargs.get(key, False):
-            out = hook(neuron, (x,), {}, spikes)
-        else:
-            out = hook(neuron, (x,), spikes)
-        if out is not None:
-            spikes = out
     return spikes
 
 
