@@ -185,3 +185,37 @@ class MemoryModule(nn.Module, StepModule):
 
     def extra_repr(self) -> str:
         return f"step_mode={self.step_mode}"
+
+
+class RecordingModule(MemoryModule):
+    """A stateful module that can record one of its states after every step in
+    ``self.v_seq`` (``[T, N, *]``), SpikingJelly's ``store_v_seq``; the neurons are."""
+
+    @property
+    def store_v_seq(self) -> bool:
+        """Record the post-reset ``V`` of every step in ``self.v_seq`` (``[T, N, *]``)."""
+        return self._store_v_seq
+
+    @store_v_seq.setter
+    def store_v_seq(self, value: bool) -> None:
+        self._store_v_seq = bool(value)
+        self.v_seq: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.v_seq = None
+
+    def detach(self) -> None:
+        super().detach()
+        if isinstance(self.v_seq, torch.Tensor):
+            self.v_seq = self.v_seq.detach()
+
+    def _append_v_seq(self, v: torch.Tensor) -> None:
+        """Add one step's recorded state (a sequence of another shape, dtype or device
+        starts again)."""
+        step = v.unsqueeze(0)
+        seq = self.v_seq
+        if seq is None or seq.shape[1:] != step.shape[1:] or seq.dtype != step.dtype or seq.device != step.device:
+            self.v_seq = step.clone()
+        else:
+            self.v_seq = torch.cat((seq, step))

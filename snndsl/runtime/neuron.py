@@ -71,7 +71,7 @@ import torch
 import torch.nn as nn
 
 from . import kernels, surrogate
-from .base import MemoryModule
+from .base import MemoryModule, RecordingModule
 from .kernels import reference
 from .kernels.reference import NeuronSpec
 
@@ -128,7 +128,7 @@ def _check_sequence(owner: MemoryModule, x_seq: Any) -> None:
         )
 
 
-class BaseNode(MemoryModule):
+class BaseNode(RecordingModule):
     """Common state and step logic; subclasses say which charge equation (``_kind``)."""
 
     _kind = "if"
@@ -155,26 +155,6 @@ class BaseNode(MemoryModule):
         self.register_memory("v", 0.0 if self.v_reset is None else self.v_reset)
         self.step_mode = step_mode
         self.store_v_seq = store_v_seq
-
-    # -- v_seq ----------------------------------------------------------------------
-    @property
-    def store_v_seq(self) -> bool:
-        """Record the post-reset ``V`` of every step in ``self.v_seq`` (``[T, N, *]``)."""
-        return self._store_v_seq
-
-    @store_v_seq.setter
-    def store_v_seq(self, value: bool) -> None:
-        self._store_v_seq = bool(value)
-        self.v_seq: torch.Tensor | None = None
-
-    def reset(self) -> None:
-        super().reset()
-        self.v_seq = None
-
-    def detach(self) -> None:
-        super().detach()
-        if isinstance(self.v_seq, torch.Tensor):
-            self.v_seq = self.v_seq.detach()
 
     # -- the neuron as data ------------------------------------------------------------
     def spec(self) -> NeuronSpec:
@@ -216,19 +196,6 @@ class BaseNode(MemoryModule):
         if self.store_v_seq:
             self._append_v_seq(v)
         return spike
-
-    def _append_v_seq(self, v: torch.Tensor) -> None:
-        step = v.unsqueeze(0)
-        seq = self.v_seq
-        if (
-            seq is None
-            or seq.shape[1:] != step.shape[1:]
-            or seq.dtype != step.dtype
-            or (seq.device != step.device)
-        ):
-            self.v_seq = step.clone()
-        else:
-            self.v_seq = torch.cat((seq, step))
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """All ``T`` steps of ``x_seq`` (``[T, N, *]``) as one fused operation."""

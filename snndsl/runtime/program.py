@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 
 from . import surrogate as sg
-from .base import MemoryModule
+from .base import RecordingModule
 
 __all__ = ["ProgramNode", "RESERVED_NAMES", "state_tensor"]
 
@@ -50,7 +50,7 @@ def state_tensor(state: torch.Tensor | float, x: torch.Tensor, fill: float) -> t
     return torch.full_like(x, value)
 
 
-class ProgramNode(MemoryModule):
+class ProgramNode(RecordingModule):
     """A neuron generated from a neuron program (see the module docstring).
 
     Subclasses define ``STATES`` (name, reset value), ``PARAMS`` (name, initial value),
@@ -85,15 +85,6 @@ class ProgramNode(MemoryModule):
         raise NotImplementedError
 
     # -- v_seq ----------------------------------------------------------------------
-    @property
-    def store_v_seq(self) -> bool:
-        return self._store_v_seq
-
-    @store_v_seq.setter
-    def store_v_seq(self, value: bool) -> None:
-        self._store_v_seq = bool(value)
-        self.v_seq: torch.Tensor | None = None
-
     @classmethod
     def recorded_state(cls) -> int | None:
         """The index of the state ``store_v_seq`` records: ``v``, else the first; None
@@ -102,15 +93,6 @@ class ProgramNode(MemoryModule):
         if "v" in names:
             return names.index("v")
         return 0 if names else None
-
-    def reset(self) -> None:
-        super().reset()
-        self.v_seq = None
-
-    def detach(self) -> None:
-        super().detach()
-        if isinstance(self.v_seq, torch.Tensor):
-            self.v_seq = self.v_seq.detach()
 
     # -- forward ----------------------------------------------------------------------
     def _states_for(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -123,10 +105,7 @@ class ProgramNode(MemoryModule):
             setattr(self, name, value)
         k = self.recorded_state()
         if self.store_v_seq and k is not None:
-            step = states[k].unsqueeze(0)
-            seq = self.v_seq
-            ok = seq is not None and seq.shape[1:] == step.shape[1:] and seq.dtype == step.dtype
-            self.v_seq = torch.cat((seq, step)) if ok and seq is not None else step.clone()
+            self._append_v_seq(states[k])
         return out
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
