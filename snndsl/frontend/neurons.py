@@ -266,6 +266,14 @@ def bind_header(decl: NeuronDecl, stage: ast.OpStage, ev: Evaluator,
     args = tuple(given[s.name] for s in specs[: len(stage.args)])
     kwargs = tuple((kw.name, given[kw.name]) for kw in stage.kwargs) + tuple(
         (k, v) for k, v in defaults.get(node.name, {}).items() if k not in written)
+    return args, kwargs, header_values(node, given, constants)
+
+
+def header_values(node: ast.NeuronDef, given: Mapping[str, ops.Value],
+                  constants: Mapping[str, ops.Value] = {}) -> dict[str, ops.Value]:
+    """Every header parameter's value (``surrogate`` included): ``given`` (checked
+    arguments), else the header's default, evaluated with ``constants`` and the
+    parameters before it."""
     values: dict[str, ops.Value] = {}
     scope = dict(constants)  # grows: each default sees the parameters before it
     header_eval = Evaluator(scope)
@@ -285,7 +293,7 @@ def bind_header(decl: NeuronDecl, stage: ast.OpStage, ev: Evaluator,
         scope[p.name] = values[p.name]
     if "surrogate" not in values:
         values["surrogate"] = given.get("surrogate", DEFAULT_SURROGATE)
-    return args, kwargs, values
+    return values
 
 
 def _as_float(v: ops.Value) -> ops.Value:

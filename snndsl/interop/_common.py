@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from ..diagnostics import SnnError, SourceSpan, UsageError
+from ..frontend.prelude import prelude_signature
 from ..ir import ops, registry
 
 #: metadata key holding the snndsl call text of the op a NIR node came from
@@ -115,24 +116,31 @@ def parse_hint(text: object) -> tuple[str, dict[str, ops.Value]] | None:
     if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name):
         return None
     kind = tree.func.id
-    spec = registry.LAYERS.get(kind)
-    if spec is None or len(tree.args) > len(spec.params):
+    params = signature(kind)
+    if params is None or len(tree.args) > len(params):
         return None
+    by_name = {p.name: p for p in params}
     try:
         given: dict[str, ops.Value] = {}
-        for p, a in zip(spec.params, tree.args, strict=False):
+        for p, a in zip(params, tree.args, strict=False):
             given[p.name] = _literal(a)
         for kw in tree.keywords:
-            if kw.arg is None or spec.param(kw.arg) is None or kw.arg in given:
+            if kw.arg is None or kw.arg not in by_name or kw.arg in given:
                 return None
             given[kw.arg] = _literal(kw.value)
     except ValueError:
         return None
     for name, value in given.items():
-        param = spec.param(name)
-        if param is None or registry.check_type(param.type, value) is not None:
+        if registry.check_type(by_name[name].type, value) is not None:
             return None
     return kind, given
+
+
+def signature(kind: str) -> tuple[registry.ParamSpec, ...] | None:
+    """The parameters of a built-in layer or of a prelude neuron (``LI``, ``CubaLIF``, ...),
+    with their defaults; None for any other name."""
+    spec = registry.LAYERS.get(kind)
+    return spec.params if spec is not None else prelude_signature(kind)
 
 
 _NAMES: dict[str, ops.Value] = {"true": True, "false": False, "none": None}
@@ -171,12 +179,13 @@ def _literal(node: ast.expr) -> ops.Value:
 def call_text(kind: str, values: dict[str, ops.Value], positional: int = 0,
               keep: Iterable[str] = ()) -> str:
     """``Kind(a, b, k=v)``: the first ``positional`` parameters by position, then the
-    keyword arguments that differ from the registry defaults or are named in ``keep``,
+    keyword arguments that differ from the defaults (:func:`signature`) or are named in ``keep``,
     in signature order."""
     keep = frozenset(keep)
-    spec = registry.LAYERS[kind]
+    params = signature(kind)
+    assert params is not None, kind
     parts = []
-    for i, p in enumerate(spec.params):
+    for i, p in enumerate(params):
         if p.name not in values:
             continue
         v = values[p.name]

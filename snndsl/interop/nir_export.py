@@ -10,7 +10,9 @@ key) so that snndsl's importer can restore what NIR has no field for.
 ``prev`` writes no node either: a NIR cycle is its feedback, the edges from the NIR
 source of ``prev(h)``'s ``h`` to the NIR nodes that read the ``prev`` (NIR readers run
 a cycle one step late on the edge that closes it). A reader that cuts the cycle at
-another edge is told in the report. ``LI``, ``CubaLIF`` and ``Delay`` are the inverse of
+another edge is told in the report. ``LI`` and ``CubaLIF`` are the prelude's neurons
+(a ``ProgramNeuron`` whose program is the prelude definition's with its arguments:
+:func:`~snndsl.frontend.prelude.prelude_arguments`); they and ``Delay`` are the inverse of
 the importer's forward-Euler reading (:mod:`snndsl.interop.nir_import_ops`)::
 
     CubaLIF(c_decay, v_decay)  ->  tau_syn = dt/(1 - c_decay), tau_mem = dt/(1 - v_decay),
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 from .._version import __version__
+from ..frontend.prelude import prelude_arguments
 from ..ir import ops
 from ..ir.graph import IR, Node
 from ..ir.registry import bound_arguments
@@ -37,6 +40,9 @@ from ._common import HINT, Namer, NirError, closing_edges, nir_module, nir_name
 SUPPORTED = ("Conv1d, Conv2d, Linear, AvgPool2d (SumPool2d with divisor_override=1), "
              "AdaptiveAvgPool2d (evenly dividing), Flatten, Identity, VotingLayer, Scale, Delay, "
              "IF, LIF, PLIF, LI, CubaLIF, BatchNorm after Conv/Linear (folded), add, prev")
+#: the prelude's neurons that NIR has a node for (recognised by :func:`prelude_arguments`:
+#: a call whose program is the prelude definition's)
+PRELUDE_NEURONS = ("LI", "CubaLIF")
 #: stands for the value of the ``prev`` node PATH in a list of NIR sources until the walk
 #: has written the node it reads (NIR names are ``[A-Za-z0-9_]``: no clash)
 _LATE = "\0prev:"
@@ -199,8 +205,14 @@ class _Exporter:
 
     def neuron(self, node: Node, op: ops.Neuron) -> None:
         nir = self.nir
-        a = bound_arguments(op)
-        if isinstance(op, ops.LI):
+        if isinstance(op, ops.ProgramNeuron):
+            a = prelude_arguments(op) if op.kind in PRELUDE_NEURONS else None
+            if a is None:
+                raise self.unsupported(node, "NIR has no node for a neuron defined in the language "
+                                             f"(only the prelude's {' and '.join(PRELUDE_NEURONS)} have one)")
+        else:
+            a = bound_arguments(op)
+        if op.kind == "LI":
             tau = ops.as_float(a["tau"])
             self.emit(node, nir.LI(tau=self.full(node, tau * self.dt), r=self.full(node, 1.0),
                                    v_leak=self.full(node, 0.0)))
@@ -214,7 +226,7 @@ class _Exporter:
                   "only where v equals the threshold exactly)", node.path)
         self.note("surrogate functions and detach_reset are training-only and have no NIR field "
                   "(kept in node metadata)", node.path)
-        if isinstance(op, ops.CubaLIF):
+        if op.kind == "CubaLIF":
             out = self.cuba_lif(node, a, thr, vr)
         elif op.kind == "IF":
             out = nir.IF(r=self.full(node, 1.0 / self.dt), v_threshold=self.full(node, thr),

@@ -17,7 +17,9 @@ class (family)             what                                             stat
 :class:`Prev`              ``prev(h)``: ``h`` one time step earlier         yes
 :class:`StatelessLayer`    built-in ``torch.nn`` layers, batched over time   no
 :class:`TorchModule`       any other ``torch.nn`` layer (``nn.X``)          no
-:class:`Neuron`            IF, LIF, PLIF, CubaLIF, LI (non-spiking)         yes
+:class:`Neuron`            IF, LIF, PLIF; :class:`ProgramNeuron`, one       yes
+                           defined in the language (the prelude's LI,
+                           CubaLIF, KLIF, ...; a file's own)
 :class:`StatefulLayer`     Dropout, Dropout2d (one mask per sequence),      yes
                            Delay (a shift along time)
 :class:`UserModule`        a ``use``-declared module                        declared
@@ -396,10 +398,10 @@ Select = _primitive(TensorOp, "Select")
 
 @dataclass(frozen=True, slots=True)
 class Neuron(Layer):
-    """A neuron: IF, LIF, PLIF, CubaLIF, or the non-spiking leaky integrator LI."""
+    """A neuron: IF, LIF, PLIF, or one defined in the language (:class:`ProgramNeuron`)."""
 
     stateful: ClassVar[bool] = True
-    #: its output is a spike train (``LI`` returns its membrane potential)
+    #: its output is a spike train (a program may return a potential: the prelude's ``LI``)
     spiking: ClassVar[bool] = True
 
 
@@ -429,8 +431,6 @@ class ProgramNeuron(Neuron):
 IF = _primitive(Neuron, "IF")
 LIF = _primitive(Neuron, "LIF")
 PLIF = _primitive(Neuron, "PLIF")
-LI = _primitive(Neuron, "LI", spiking=False)
-CubaLIF = _primitive(Neuron, "CubaLIF")
 Dropout = _primitive(StatefulLayer, "Dropout")
 Dropout2d = _primitive(StatefulLayer, "Dropout2d")
 Delay = _primitive(StatefulLayer, "Delay")
@@ -442,7 +442,7 @@ BUILTIN_LAYERS: dict[str, type[Layer]] = {
                 BatchNorm3d, LayerNorm, GroupNorm, MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d,
                 AvgPool3d, AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, Flatten, Identity, Upsample,
                 ReLU, Sigmoid, Tanh, GELU, VotingLayer, Reshape, Permute, Transpose, Sum, Mean, Scale, Select,
-                Chunk, Poisson, IF, LIF, PLIF, LI, CubaLIF, Dropout, Dropout2d, Delay)
+                Chunk, Poisson, IF, LIF, PLIF, Dropout, Dropout2d, Delay)
 }
 
 

@@ -168,9 +168,6 @@ _STATEFUL: dict[str, tuple[str, str]] = {
     "IF": (_NEURON, "integrate-and-fire neuron"),
     "LIF": ("tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "leaky integrate-and-fire neuron"),
     "PLIF": ("init_tau:float>1=2.0; decay_input:bool=True; " + _NEURON, "LIF neuron with a learnable time constant"),
-    "LI": ("tau:float>1=2.0", "non-spiking leaky integrator: returns its membrane potential (a readout)"),
-    "CubaLIF": ("c_decay:float=0.5; v_decay:float=0.75; v_threshold:float=0.5; v_reset:optfloat=0.0; "
-                "surrogate:surrogate=Rect()", "current-based LIF neuron: a synaptic current and a membrane"),
     "Dropout": ("p:float=0.5", "dropout, one mask per sequence"),
     "Dropout2d": ("p:float=0.2", "channel dropout, one mask per sequence"),
     "Delay": ("steps:int>=0", "y[t] = x[t - steps], zeros before"),
@@ -178,13 +175,12 @@ _STATEFUL: dict[str, tuple[str, str]] = {
 
 #: runtime constructors of the stateful layers
 NEURON_TARGETS = {"IF": "neuron.IFNode", "LIF": "neuron.LIFNode", "PLIF": "neuron.ParametricLIFNode",
-                  "LI": "neuron.NonSpikingLIFNode", "CubaLIF": "neuron.CUBALIFNode",
                   "Dropout": "layer.Dropout", "Dropout2d": "layer.Dropout2d", "Delay": "layer.Delay"}
 
 _MAIN = {
     "in_channels", "out_channels", "kernel_size", "stride", "padding", "in_features", "out_features",
     "num_features", "output_size", "tau", "init_tau", "v_threshold", "v_reset", "p", "normalized_shape",
-    "num_groups", "num_channels", "scale_factor", "size", "voting_size", "surrogate", "c_decay", "v_decay", "steps",
+    "num_groups", "num_channels", "scale_factor", "size", "voting_size", "surrogate", "steps",
 }
 
 

@@ -378,7 +378,7 @@ RULES: dict[type, Callable[[dict, Shape], Shape]] = {
     ops.VotingLayer: voting,
     ops.Reshape: reshape, ops.Permute: permute, ops.Transpose: transpose, ops.Sum: reduce, ops.Mean: reduce,
     ops.Scale: scale, ops.Select: select, ops.Chunk: chunk, ops.Poisson: same,
-    ops.IF: same, ops.LIF: same, ops.PLIF: same, ops.LI: same, ops.CubaLIF: same, ops.Delay: same,
+    ops.IF: same, ops.LIF: same, ops.PLIF: same, ops.Delay: same,
     ops.Dropout: probability, ops.Dropout2d: lambda a, s: probability(a, dropout2d(a, s)),
 }
 

@@ -1,5 +1,6 @@
-r"""Neurons as SpikingJelly 2.0.0 defines them: IF, LIF, parametric LIF, current-based LIF
-(``CUBALIFNode``) and the non-spiking leaky integrator (``NonSpikingLIFNode``).
+r"""Neurons as SpikingJelly 2.0.0 defines them: IF, LIF and parametric LIF. (The other
+neurons, ``LI``, ``CubaLIF``, ``KLIF``, ``Izhikevich``, ``ALIF``, are written in the
+language, ``grammars/prelude.snn``, and generated: :mod:`.program`.)
 
 IF, LIF and PLIF keep one memory, the membrane potential ``v``; with ``vr = 0`` for soft
 reset (``v_reset=None``) and ``vr = v_reset`` otherwise, one step is, in this order:
@@ -26,39 +27,9 @@ eager mode; dynamo breaks the graph at the fused neuron (``torch._dynamo.explain
 2 breaks for Linear-LIF-Linear-PLIF on CPU, from a ``Tensor.item()`` in the traced
 backward), and compiles the layers around it.
 
-``CUBALIFNode`` keeps two memories, the synaptic current ``c`` and ``v`` (both start at
-``0``, ``v`` at ``v_reset`` for a hard reset), and has constant decay factors, not time
-constants. One step is ``functional.cuba_lif_step``:
-
-=================  ==========================================================
-current            ``C[t] = C[t-1] c_decay + X[t]``
-charge             ``H[t] = V[t-1] v_decay + C[t]``
-fire, reset        as above, with ``v_threshold`` (default 0.5) and ``v_reset``
-=================  ==========================================================
-
-Its ``'m'`` mode is the loop of that step over ``T``, as in SpikingJelly (no fused kernel).
-
-``NonSpikingLIFNode`` never fires: its output is the membrane potential itself, a leaky
-integrator (a readout), with one memory ``v`` starting at ``0``:
-
-=================  ==========================================================
-charge             ``V[t] = V[t-1] + (X[t] - V[t-1]) / tau``
-output             ``V[t]`` (``'m'``: ``[T, N, *]``, or reduced over ``T`` by ``decode``)
-=================  ==========================================================
-
-Its ``'m'`` mode is one ``autograd.Function`` (:class:`_LeakyIntegrate`): the same ops in
-place into the output, and a backward that needs no saved tensor (the map is linear).
-
 Differences from SpikingJelly, on purpose: integer arguments are accepted where floats
 are expected (SpikingJelly asserts floats); the default surrogate is a fresh
-``surrogate.Sigmoid()`` (``surrogate.Rect()`` for ``CUBALIFNode``) per neuron rather than
-one instance shared by every neuron. ``CUBALIFNode`` also takes ``detach_reset``,
-``step_mode`` and ``store_v_seq`` (SpikingJelly's has the attributes, not the arguments).
-SpikingJelly's ``NonSpikingLIFNode`` is a multi-step-only module that returns a Python
-list of the ``T`` potentials and restarts from ``v = 0`` at every call; ours is a memory
-module like the others: ``step_mode`` ``'m'`` (its default, so SpikingJelly code runs
-unchanged) or ``'s'``, a ``[T, N, *]`` tensor (``torch.stack`` of SpikingJelly's list), and
-``v`` kept between calls until ``reset()`` (the same values on a fresh or reset module).
+``surrogate.Sigmoid()`` per neuron rather than one instance shared by every neuron.
 """
 
 from __future__ import annotations
@@ -80,8 +51,6 @@ __all__ = [
     "IFNode",
     "LIFNode",
     "ParametricLIFNode",
-    "CUBALIFNode",
-    "NonSpikingLIFNode",
 ]
 
 
@@ -297,183 +266,3 @@ class ParametricLIFNode(BaseNode):
         with torch.no_grad():
             tau = 1.0 / self.w.sigmoid().item()
         return super().extra_repr() + f", tau={tau}, decay_input={self.decay_input}"
-
-
-class CUBALIFNode(BaseNode):
-    r"""Current-based LIF: a synaptic current ``c`` that feeds the membrane ``v``.
-
-    ``C[t] = C[t-1] c_decay + X[t]``, ``H[t] = V[t-1] v_decay + C[t]``, then fire and
-    reset as every neuron here. ``c_decay`` and ``v_decay`` are the fractions kept per
-    step (SpikingJelly checks no range; neither do we). ``'m'`` is the step loop.
-    """
-
-    _kind = "cubalif"
-    c: torch.Tensor | float  # a memory (register_memory)
-
-    def __init__(
-        self,
-        c_decay: float = 0.5,
-        v_decay: float = 0.75,
-        v_threshold: float = 0.5,
-        v_reset: float | None = 0.0,
-        surrogate_function: surrogate.SurrogateFunctionBase | None = None,
-        detach_reset: bool = False,
-        step_mode: str = "s",
-        store_v_seq: bool = False,
-    ) -> None:
-        name = type(self).__name__
-        c_decay = _as_float(name, "c_decay", c_decay)
-        v_decay = _as_float(name, "v_decay", v_decay)
-        if surrogate_function is None:
-            surrogate_function = surrogate.Rect()
-        super().__init__(
-            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq
-        )
-        self.register_memory("c", 0.0)
-        self.c_decay = c_decay
-        self.v_decay = v_decay
-
-    def spec(self) -> NeuronSpec:
-        raise NotImplementedError(
-            "CUBALIFNode has no fused kernel (it runs its own step loop), so no NeuronSpec"
-        )
-
-    def _step(
-        self, x: torch.Tensor, c: torch.Tensor, v: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(S[t], C[t], V[t])``, op for op as SpikingJelly's ``cuba_lif_step``."""
-        c = c * self.c_decay + x
-        h = v * self.v_decay + c
-        s = self.surrogate_function(h - self.v_threshold)
-        s_reset = s.detach() if self.detach_reset else s
-        if self.v_reset is None:
-            return s, c, h - s_reset * self.v_threshold
-        return s, c, s_reset * self.v_reset + (1.0 - s_reset) * h
-
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One step on ``x`` of shape ``[N, *]``; returns ``S[t]``."""
-        v = self._materialize_v(x)
-        c = _tensor_for(self.c, v, 0.0)
-        spike, self.c, self.v = self._step(x, c, v)
-        if self.store_v_seq:
-            self._append_v_seq(self.v)
-        return spike
-
-    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """The step loop over ``x_seq`` (``[T, N, *]``); returns ``S``, ``[T, N, *]``."""
-        _check_sequence(self, x_seq)
-        v = self._materialize_v(x_seq[0])
-        c = _tensor_for(self.c, v, 0.0)
-        spikes, vs = [], []
-        for x in x_seq.unbind(0):
-            spike, c, v = self._step(x, c, v)
-            spikes.append(spike)
-            if self.store_v_seq:
-                vs.append(v)
-        self.c, self.v = c, v
-        if self.store_v_seq:
-            self.v_seq = torch.stack(vs)
-        return torch.stack(spikes)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", c_decay={self.c_decay}, v_decay={self.v_decay}"
-
-
-#: SpikingJelly's reductions of a non-spiking neuron's ``[T, N, *]`` potentials
-DECODES = ("max-mem", "max-abs-mem", "mean-mem", "last_mem")
-
-
-class _LeakyIntegrate(torch.autograd.Function):
-    """``V[t] = V[t-1] + (X[t] - V[t-1]) / tau`` for all ``t``, written in place into the
-    output; ``(x_seq [T, *], v_init [*], tau) -> V [T, *]``.
-
-    The map is linear, so the backward needs no saved tensor: with ``G[t]`` the gradient
-    reaching ``V[t]``, ``grad_X[t] = G[t] / tau`` and ``V[t-1]`` receives
-    ``G[t] - G[t] / tau``.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x_seq: torch.Tensor, v_init: torch.Tensor, tau: float) -> torch.Tensor:
-        v_seq = torch.empty_like(x_seq)
-        delta = torch.empty_like(v_seq[0])
-        v = v_init
-        for t in range(x_seq.shape[0]):
-            torch.sub(x_seq[t], v, out=delta)
-            delta.div_(tau)
-            v = torch.add(v, delta, out=v_seq[t])
-        ctx.tau = tau
-        return v_seq
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad_v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, None]:
-        tau = ctx.tau
-        grad_x = torch.empty_like(grad_v)
-        carry = torch.zeros_like(grad_v[0])  # the gradient reaching V[t] from step t + 1
-        scaled = torch.empty_like(carry)
-        for t in range(grad_v.shape[0] - 1, -1, -1):
-            g = torch.add(grad_v[t], carry, out=grad_x[t])
-            torch.div(g, tau, out=scaled)
-            torch.sub(g, scaled, out=carry)
-            g.copy_(scaled)
-        return grad_x, (carry if ctx.needs_input_grad[1] else None), None
-
-
-class NonSpikingLIFNode(MemoryModule):
-    r"""Non-spiking LIF, a leaky integrator that outputs its membrane potential:
-    ``V[t] = V[t-1] + (X[t] - V[t-1]) / tau``, ``V`` starting at 0; no threshold, no reset.
-
-    ``'m'`` (the default, SpikingJelly's only mode) returns ``V`` as ``[T, N, *]``, or, with
-    ``decode``, SpikingJelly's reduction over ``T``: ``'max-mem'`` (max), ``'max-abs-mem'``
-    (the max or the min, whichever is larger in magnitude; the min on a tie),
-    ``'mean-mem'`` (mean) or ``'last_mem'`` (``V[T-1]``). ``'s'`` returns ``V[t]``
-    (``decode`` must then be ``None``: it needs the whole sequence).
-    """
-
-    v: torch.Tensor | float  # a memory (register_memory)
-
-    def __init__(self, tau: float = 2.0, decode: str | None = None, step_mode: str = "m") -> None:
-        super().__init__()
-        name = type(self).__name__
-        self.tau = _time_constant(name, "tau", tau)
-        if decode is not None and decode not in DECODES:
-            raise ValueError(f"{name}: decode must be None or one of {DECODES}, got {decode!r}")
-        self.decode = decode
-        self.register_memory("v", 0.0)
-        self.step_mode = step_mode
-
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One step on ``x`` of shape ``[N, *]``; returns ``V[t]``."""
-        if self.decode is not None:
-            raise ValueError(
-                f"{type(self).__name__}(decode={self.decode!r}) decodes a whole sequence; "
-                "use step_mode='m', or decode=None to get V[t] per step"
-            )
-        v = _tensor_for(self.v, x, 0.0)
-        self.v = v + (x - v) / self.tau
-        return self.v
-
-    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """``V`` for every step of ``x_seq`` (``[T, N, *]``), decoded if ``decode`` says so."""
-        _check_sequence(self, x_seq)
-        v_seq = _LeakyIntegrate.apply(x_seq, _tensor_for(self.v, x_seq[0], 0.0), self.tau)
-        self.v = v_seq[-1]
-        return self._decoded(v_seq)
-
-    def _decoded(self, v_seq: torch.Tensor) -> torch.Tensor:
-        if self.decode == "max-mem":
-            return v_seq.max(0).values
-        if self.decode == "max-abs-mem":
-            max_mem, min_mem = v_seq.max(0).values, v_seq.min(0).values
-            return max_mem * (max_mem.abs() > min_mem.abs()) + min_mem * (
-                max_mem.abs() <= min_mem.abs()
-            )
-        if self.decode == "mean-mem":
-            return v_seq.mean(0)
-        if self.decode == "last_mem":
-            return v_seq[-1]
-        return v_seq
-
-    def extra_repr(self) -> str:
-        decode = f", decode={self.decode!r}" if self.decode is not None else ""
-        return f"tau={self.tau}{decode}, step_mode={self.step_mode}"

@@ -20,6 +20,8 @@ from snndsl.ir.neuron_program import Code, NeuronProgram
 
 ROOT = Path(__file__).resolve().parents[2]
 SWITCHES = {
+    "LI": {"tau": ("2.0", "10.0")},
+    "CubaLIF": {"v_reset": ("0.0", "none", "-0.2"), "detach_reset": ("false", "true")},
     "KLIF": {"scale_reset": ("false", "true"), "decay_input": ("true", "false"), "v_reset": ("0.0", "none", "-0.2"),
              "detach_reset": ("false", "true")},
     "Izhikevich": {"v_reset": ("0.0", "none"), "detach_reset": ("false", "true"), "a": ("0.0", "0.3"),
@@ -43,8 +45,9 @@ def calls(name: str) -> list[str]:
 
 def test_the_prelude_parses_and_ships_in_the_wheel() -> None:
     items = prelude_file().items
-    assert [i.name for i in items if isinstance(i, ast.NeuronDef)] == ["KLIF", "Izhikevich", "ALIF"]
-    assert list(prelude_neurons()) == ["KLIF", "Izhikevich", "ALIF"]
+    names = ["LI", "CubaLIF", "KLIF", "Izhikevich", "ALIF"]
+    assert [i.name for i in items if isinstance(i, ast.NeuronDef)] == names
+    assert list(prelude_neurons()) == names
     assert prelude_text() == (ROOT / "grammars" / "prelude.snn").read_text(encoding="utf-8")
     assert '"snndsl.grammars" = ["*.lark", "*.snn"]' in (ROOT / "pyproject.toml").read_text()
 
@@ -52,8 +55,9 @@ def test_the_prelude_parses_and_ships_in_the_wheel() -> None:
 @pytest.mark.parametrize("call", [c for name in SWITCHES for c in calls(name)])
 def test_each_prelude_neuron_elaborates(call: str) -> None:
     p = neuron_program(call)
-    assert p.problems() == [] and p.spiking
-    assert p.surrogate == ops.SurrogateValue("Sigmoid")  # Sigmoid(alpha=4.0), as in SpikingJelly
+    assert p.problems() == [] and p.spiking == (not call.startswith("LI("))  # LI returns its potential
+    # SpikingJelly's default surrogates: Sigmoid(alpha=4.0), CUBALIFNode's Rect(alpha=1.0)
+    assert p.surrogate == ops.SurrogateValue("Rect" if call.startswith("CubaLIF") else "Sigmoid")
     assert p.params == ((("k", 1.0),) if call.startswith("KLIF") else ())
 
 
@@ -71,6 +75,13 @@ def test_signatures_are_spikingjellys() -> None:
     neuron = pytest.importorskip("spikingjelly.activation_based.neuron")
     assert _header("KLIF") == _signature(neuron.KLIFNode)
     assert _header("Izhikevich") == _signature(neuron.IzhikevichNode)
+    # NonSpikingLIFNode's `decode` reduces over T, which is no step equation
+    assert _header("LI") == [p for p in _signature(neuron.NonSpikingLIFNode) if p[0] != "decode"]
+    # CubaLIF declares SpikingJelly's surrogate_function in its place, as `surrogate`, and adds
+    # detach_reset (an attribute of SpikingJelly's neurons, not an argument of CUBALIFNode)
+    cuba = _header("CubaLIF")
+    assert cuba[:4] == _signature(neuron.CUBALIFNode)
+    assert cuba[4:] == [("surrogate", ops.SurrogateValue("Rect")), ("detach_reset", False)]
 
 
 def run(p: NeuronProgram, xs: torch.Tensor, params: dict[str, torch.Tensor]) -> tuple[list, list]:
@@ -122,6 +133,9 @@ SJ_CASES = [
 ] + [
     ("Izhikevich", "IzhikevichNode", {"v_reset": vr, "a": a, "b": b, "tau": 3.0})
     for vr, a, b in itertools.product((0.0, None), (0.0, 0.3), (0.0, 0.1))
+] + [
+    ("CubaLIF", "CUBALIFNode", {"c_decay": 0.6, "v_decay": 0.8, "v_threshold": th, "v_reset": vr})
+    for th, vr in itertools.product((0.5, 1.0), (0.0, None, -0.2))
 ]
 
 

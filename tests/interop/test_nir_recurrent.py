@@ -251,3 +251,34 @@ model D() {
     result = import_graph(graph, dt=DT)
     x = torch.randn(6, 2, 3)
     assert torch.allclose(compiled(result)(x), net(x))
+
+
+# LI and CubaLIF are prelude neurons: export recognises a call by its program, the
+# prelude definition's with the call's arguments, not by its name
+SAME_LI = """
+neuron LI(tau: float = 2.0) overrides {
+    input x
+    state v = 0.0
+    v = v + (x - v) / tau
+    return v
+}
+"""
+OTHER_LI = SAME_LI.replace("v = v + (x - v) / tau", "v = v - v / tau + x")
+READOUT = "model M() {\n    input x: [4]\n    return x -> fc: Linear(4, 3) -> ro: NEURON\n}\n"
+
+
+@pytest.mark.parametrize(("source", "exports"), [
+    (READOUT.replace("NEURON", "LI(tau=3.0)"), True),
+    (SAME_LI + READOUT.replace("NEURON", "LI(tau=3.0)"), True),  # the same equations
+    (OTHER_LI + READOUT.replace("NEURON", "LI(tau=3.0)"), False),  # an LI that is not the prelude's
+    (READOUT.replace("NEURON", "KLIF()"), False),  # NIR has no KLIF
+])
+def test_export_recognises_the_prelude_neurons_by_their_equations(source, exports):
+    net = snndsl.compile_source(source, "m.snn")
+    if exports:
+        graph, _ = to_nir(net, dt=DT)
+        assert isinstance(graph.nodes["ro"], nir.LI) and np.allclose(graph.nodes["ro"].tau, 3 * DT)
+        return
+    with pytest.raises(NirError, match="NIR has no node for a neuron defined in the language") as info:
+        to_nir(net, dt=DT)
+    assert info.value.span is not None and info.value.span.filename == "m.snn"

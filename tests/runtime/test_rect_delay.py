@@ -1,6 +1,7 @@
-"""The v1 runtime classes against SpikingJelly 2.0.0: ``NonSpikingLIFNode`` (``LI``),
-``CUBALIFNode`` (``CubaLIF``), the ``Rect`` surrogate (alone, and in the fused LIF, which
-has no compiled kernel for it) and ``layer.Delay`` (also against ``torch.cat``).
+"""The v1 runtime classes against SpikingJelly 2.0.0: the ``Rect`` surrogate (alone, and in
+the fused LIF, which has no compiled kernel for it) and ``layer.Delay`` (also against
+``torch.cat``). (``LI`` and ``CubaLIF`` are prelude neurons now, generated from
+``grammars/prelude.snn``: ``tests/compiler/test_prelude_neurons.py``.)
 
 Forward results are compared with ``torch.equal``, gradients within ``1e-6`` relative to
 the largest reference gradient. Shapes, parameters and inputs are drawn from seeded
@@ -141,230 +142,6 @@ def test_fused_neurons_with_rect_match_spikingjelly(
     assert_runs_match(a, b, atol=atol, rtol=1e-6)
 
 
-# -- NonSpikingLIFNode -------------------------------------------------------------------
-def _li_case(seed: int) -> tuple[float, torch.Tensor]:
-    rng = random.Random(seed)
-    tau = rng.choice([2.0, 1.5, 3.0, 10.0, 1.0 + rng.random() * 20])
-    return tau, _input(_shape(seed), seed, scale=rng.choice([0.5, 2.0]))
-
-
-def _sj_li(sj, tau: float, x: torch.Tensor, decode: str | None = None) -> torch.Tensor:
-    out = sj.neuron.NonSpikingLIFNode(tau=tau, decode=decode)(x)
-    return torch.stack(out) if decode is None else out
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("mode", ["s", "m"])
-def test_li_matches_spikingjelly(sj, seed, mode):
-    tau, x = _li_case(seed)
-    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-    node = neuron.NonSpikingLIFNode(tau=tau, step_mode=mode)
-    y1 = node(x1) if mode == "m" else torch.stack([node(x1[t]) for t in range(x.shape[0])])
-    y2 = _sj_li(sj, tau, x2)
-    assert torch.equal(y1, y2)
-    assert torch.equal(node.v, y2[-1])
-    w = _weights(y1, seed)
-    (g1,) = torch.autograd.grad((y1 * w).sum(), x1)
-    (g2,) = torch.autograd.grad((y2 * w).sum(), x2)
-    _assert_grads_close([g1], [g2])
-
-
-@pytest.mark.parametrize("decode", ["max-mem", "max-abs-mem", "mean-mem", "last_mem"])
-def test_li_decode_matches_spikingjelly(sj, decode):
-    tau, x = _li_case(11)
-    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y1 = neuron.NonSpikingLIFNode(tau=tau, decode=decode)(x1)
-    y2 = _sj_li(sj, tau, x2, decode)
-    assert torch.equal(y1, y2)
-    w = _weights(y1, 11)
-    (g1,) = torch.autograd.grad((y1 * w).sum(), x1)
-    (g2,) = torch.autograd.grad((y2 * w).sum(), x2)
-    _assert_grads_close([g1], [g2])
-
-
-def test_li_state_carries_until_reset_and_grads_reach_the_initial_v(sj):
-    tau, x = 2.5, _input((8, 2, 3), 4)
-    node = neuron.NonSpikingLIFNode(tau=tau)
-    whole = node(x)
-    node.reset()
-    assert node.v == 0.0 and not node.state_dict()
-    halves = torch.cat([node(x[:3]), node(x[3:])])  # 'm' calls continue the sequence
-    assert torch.equal(halves, whole)
-    node.step_mode = "s"
-    node.reset()
-    assert torch.equal(torch.stack([node(x[t]) for t in range(8)]), whole)
-    # a v carried in from an earlier call gets its gradient (two stacked steps of SJ's)
-    v0 = _input((2, 3), 5).requires_grad_()
-    v0_ref = v0.detach().clone().requires_grad_()
-    node.step_mode = "m"
-    node.v = v0
-    y = node(x)
-    ref = sj.neuron.NonSpikingLIFNode(tau=tau)
-    ref.v, steps = v0_ref, []
-    for t in range(8):  # SJ's forward restarts v at 0; drive its charge step by hand
-        ref.neuronal_charge(x[t])
-        steps.append(ref.v)
-    y_ref = torch.stack(steps)
-    assert torch.equal(y, y_ref)
-    w = _weights(y, 5)
-    (g,) = torch.autograd.grad((y * w).sum(), v0)
-    (g_ref,) = torch.autograd.grad((y_ref * w).sum(), v0_ref)
-    _assert_grads_close([g], [g_ref])
-
-
-def test_li_layouts_and_shape_change(sj):
-    x = _input((5, 2, 3, 4, 4), 8).to(memory_format=torch.channels_last_3d)
-    assert torch.equal(neuron.NonSpikingLIFNode()(x), _sj_li(sj, 2.0, x))
-    e = _input((1, 2, 3), 9).expand(6, 2, 3)
-    assert torch.equal(neuron.NonSpikingLIFNode(tau=4)(e), _sj_li(sj, 4.0, e))
-    node = neuron.NonSpikingLIFNode()
-    node(_input((3, 2, 5), 1))
-    y = node(_input((3, 4, 5), 2))  # another batch size: restarts from 0
-    assert torch.equal(y, _sj_li(sj, 2.0, _input((3, 4, 5), 2)))
-
-
-def test_li_arguments():
-    node = neuron.NonSpikingLIFNode()
-    assert (node.tau, node.decode, node.step_mode) == (2.0, None, "m")
-    assert list(dict(node.named_memories())) == ["v"]
-    assert not isinstance(node, neuron.BaseNode)  # no spikes: not counted as a spiking node
-    assert neuron.NonSpikingLIFNode(tau=3).tau == 3.0
-    with pytest.raises(ValueError, match="tau must be > 1"):
-        neuron.NonSpikingLIFNode(tau=1.0)
-    with pytest.raises(TypeError, match="tau must be a real number"):
-        neuron.NonSpikingLIFNode(tau="2")
-    with pytest.raises(ValueError, match="decode must be None or one of"):
-        neuron.NonSpikingLIFNode(decode="max")
-    with pytest.raises(ValueError, match="step_mode can only be"):
-        neuron.NonSpikingLIFNode(step_mode="x")
-    with pytest.raises(ValueError, match="decodes a whole sequence"):
-        neuron.NonSpikingLIFNode(decode="mean-mem", step_mode="s")(torch.zeros(2, 3))
-    with pytest.raises(ValueError, match=r"expects a sequence x_seq of shape \[T, N, \*\]"):
-        neuron.NonSpikingLIFNode()(torch.zeros(0, 3))
-
-
-# -- CUBALIFNode -------------------------------------------------------------------------
-def _cuba_case(seed: int) -> dict:
-    rng = random.Random(100 + seed)
-    return {
-        "c_decay": rng.choice([0.5, 0.2, 0.9, rng.random()]),
-        "v_decay": rng.choice([0.75, 0.5, 0.95, rng.random()]),
-        "v_threshold": rng.choice([0.5, 1.0, 0.3]),
-        "v_reset": [0.0, None, -0.2, None, 0.1, 0.0][seed % 6],
-        "detach_reset": seed % 3 == 1,
-        "sg": [("Rect", {}), ("Rect", {"alpha": 2.0}), ("Sigmoid", {"alpha": 3.0}), ("ATan", {})][
-            seed % 4
-        ],
-        "store_v_seq": seed % 2 == 0,
-    }
-
-
-def _cuba_pair(sj, case: dict):
-    name, params = case["sg"]
-    args = {k: case[k] for k in ("c_decay", "v_decay", "v_threshold", "v_reset")}
-    ours = neuron.CUBALIFNode(
-        **args,
-        surrogate_function=getattr(surrogate, name)(**params),
-        detach_reset=case["detach_reset"],
-        store_v_seq=case["store_v_seq"],
-    )
-    ref = sj.neuron.CUBALIFNode(**args, surrogate_function=getattr(sj.surrogate, name)(**params))
-    ref.detach_reset, ref.store_v_seq = case["detach_reset"], case["store_v_seq"]
-    return ours, ref
-
-
-def _run_cuba(node, x: torch.Tensor, v0, c0, mode: str, seed: int):
-    """Spikes, final ``v`` and ``c``, and the gradients of a loss over all three with
-    respect to the input and the initial ``v`` and ``c``."""
-    node.step_mode = mode
-    x = x.detach().clone().requires_grad_()
-    v, c = v0.detach().clone().requires_grad_(), c0.detach().clone().requires_grad_()
-    node.v, node.c = v, c
-    spikes = node(x) if mode == "m" else torch.stack([node(x[t]) for t in range(x.shape[0])])
-    loss = (spikes * _weights(spikes, seed)).sum()
-    loss = (
-        loss
-        + (node.v * _weights(node.v, seed + 1)).sum()
-        + (node.c * _weights(node.c, seed + 2)).sum()
-    )
-    grads = torch.autograd.grad(loss, [x, v, c])
-    return spikes.detach(), node.v.detach(), node.c.detach(), list(grads)
-
-
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("mode", ["s", "m"])
-def test_cubalif_matches_spikingjelly(sj, seed, mode):
-    case = _cuba_case(seed)
-    ours, ref = _cuba_pair(sj, case)
-    x = _input(_shape(seed), seed, scale=1.2)
-    v0, c0 = _input(x.shape[1:], seed + 50, 0.3), _input(x.shape[1:], seed + 60, 0.3)
-    s1, v1, c1, g1 = _run_cuba(ours, x, v0, c0, mode, seed)
-    s2, v2, c2, g2 = _run_cuba(ref, x, v0, c0, mode, seed)
-    assert 0 < s1.mean() < 1 or x.numel() < 20, "the case should both fire and not fire"
-    assert torch.equal(s1, s2) and torch.equal(v1, v2) and torch.equal(c1, c2)
-    _assert_grads_close(g1, g2)
-    if case["store_v_seq"]:
-        assert torch.equal(ours.v_seq, ref.v_seq)
-
-
-@pytest.mark.parametrize("v_reset", [0.0, None])
-def test_cubalif_fresh_state_and_defaults_match_spikingjelly(sj, v_reset):
-    ours = neuron.CUBALIFNode(v_reset=v_reset, step_mode="m")
-    ref = sj.neuron.CUBALIFNode(v_reset=v_reset)
-    ref.step_mode = "m"
-    x = _input((9, 4, 6), 21, scale=0.8)
-    for _ in range(2):  # the second call carries v and c on, as SpikingJelly's does
-        assert torch.equal(ours(x), ref(x))
-        assert torch.equal(ours.v, ref.v) and torch.equal(ours.c, ref.c)
-    ours.step_mode = ref.step_mode = "s"
-    y = _input((5, 6), 22)  # another batch size: v and c restart
-    assert torch.equal(ours(y), ref(y))
-    assert torch.equal(ours.v, ref.v) and torch.equal(ours.c, ref.c)
-    ours.reset()
-    assert ours.v == (0.0 if v_reset is None else v_reset) and ours.c == 0.0
-
-
-def test_cubalif_arguments():
-    node = neuron.CUBALIFNode()
-    assert (node.c_decay, node.v_decay, node.v_threshold, node.v_reset) == (0.5, 0.75, 0.5, 0.0)
-    assert type(node.surrogate_function) is surrogate.Rect and node.surrogate_function.alpha == 1.0
-    assert node.surrogate_function is not neuron.CUBALIFNode().surrogate_function
-    assert (node.detach_reset, node.step_mode, node.store_v_seq) == (False, "s", False)
-    assert list(dict(node.named_memories())) == ["v", "c"]
-    node.step_mode = "m"
-    node(torch.ones(3, 2, 2))
-    assert not node.state_dict() and isinstance(node, neuron.BaseNode)
-    assert neuron.CUBALIFNode(c_decay=1, v_decay=0, v_threshold=2).v_threshold == 2.0
-    for kw, exc in (
-        ({"c_decay": "0.5"}, TypeError),
-        ({"v_decay": True}, TypeError),
-        ({"v_threshold": None}, TypeError),
-        ({"v_reset": "0"}, TypeError),
-        ({"detach_reset": 1}, TypeError),
-        ({"step_mode": "t"}, ValueError),
-    ):
-        with pytest.raises(exc):
-            neuron.CUBALIFNode(**kw)
-    with pytest.raises(NotImplementedError, match="no fused kernel"):
-        node.spec()
-    assert "c_decay=0.5, v_decay=0.75" in repr(node)
-
-
-def test_cubalif_memories_detach_copy_and_move():
-    node = neuron.CUBALIFNode(step_mode="m")
-    x = _input((4, 2, 3), 3).requires_grad_()
-    node(x)
-    assert node.v.grad_fn is not None and node.c.grad_fn is not None
-    clone = copy.deepcopy(node)
-    assert torch.equal(clone.c, node.c) and clone.c.grad_fn is None
-    functional.detach_net(node)
-    assert node.v.grad_fn is None and node.c.grad_fn is None
-    node.double()
-    assert node.v.dtype == node.c.dtype == torch.float64
-    functional.reset_net(node)
-    assert node.v == 0.0 and node.c == 0.0
-
-
 # -- Delay -------------------------------------------------------------------------------
 def _delayed(x: torch.Tensor, steps: int) -> torch.Tensor:
     """The hand-written reference: ``torch.cat([zeros, x[:-steps]])``."""
@@ -479,8 +256,8 @@ def test_delay_arguments():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_on_cuda_everything_matches_spikingjelly(sj):
-    """On CUDA, LIF with Rect must not take the Triton path (which has no Rect) and the
-    new classes must still equal SpikingJelly's (the same CUDA ops, bit for bit)."""
+    """On CUDA, LIF with Rect must not take the Triton path (which has no Rect) and Delay
+    must still equal the shift (the same CUDA ops, bit for bit)."""
     x = _input((6, 4, 33), 9, scale=1.5).cuda()
     lif = neuron.LIFNode(surrogate_function=surrogate.Rect(), step_mode="m").cuda()
     assert kernels.path_for(lif.spec(), x) == "mirror"
@@ -491,8 +268,4 @@ def test_on_cuda_everything_matches_spikingjelly(sj):
     w = _weights(s1, 9).cuda()
     grads = [torch.autograd.grad((s * w).sum(), x_)[0] for s, x_ in ((s1, x1), (s2, x2))]
     _assert_grads_close(grads[:1], grads[1:])
-    assert torch.equal(neuron.NonSpikingLIFNode(tau=3.0)(x), _sj_li(sj, 3.0, x))
-    ours, theirs = neuron.CUBALIFNode(step_mode="m"), sj.neuron.CUBALIFNode()
-    theirs.step_mode = "m"
-    assert torch.equal(ours(x), theirs(x)) and torch.equal(ours.c, theirs.c)
     assert torch.equal(layer.Delay(2, step_mode="m")(x), _delayed(x, 2))
