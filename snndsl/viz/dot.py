@@ -2,7 +2,8 @@
 
 Nodes show module path, op with its main arguments and per-sample output shape; the
 fill names the layer family, stateful nodes (from mark-state on) are warm and
-double-bordered, the tooltip holds ``file:line:col``. Clusters are time-batched regions
+double-bordered, the tooltip holds ``file:line:col`` (and, for a neuron defined in the
+language, its step as equations: :mod:`.equations`). Clusters are time-batched regions
 (labelled as the passes decide them), step-loop containers, and the user's blocks and
 groups. A region may span blocks (``add`` of one block, ``conv1`` of the next), so it is
 drawn whole inside the innermost scope holding all of it. Skip edges are blue with
@@ -22,6 +23,7 @@ from os.path import commonprefix
 
 from ..ir import ops
 from ..ir.graph import IR, Node
+from .equations import program_lines
 
 MAX_OP_CHARS = 46
 
@@ -177,7 +179,8 @@ def _node_item(node: Node, chain: tuple[str, ...], marks: list[str], note: str) 
              f"region {node.region}" if node.region else "", f"container {node.container}" if node.container else ""]
     tip = [str(node.span), f"{node.path}: {_op_text(node.op)}",
            f"output {_shape_text(node.shape)} per sample" if node.shape is not None else "",
-           ", ".join(f for f in facts if f), "label made by the compiler" if node.generated else "", note]
+           ", ".join(f for f in facts if f), "label made by the compiler" if node.generated else "",
+           *_equations(node.op), note]
     attrs = {"label": _html_label(node.path, [_clip(_op_text(node.op))], _shape_text(node.shape)),
              "tooltip": dot_tooltip("\n".join(t for t in tip if t)), "fillcolor": dot_quote(sw.fill),
              "class": dot_quote(" ".join([fam, *marks]))}
@@ -193,6 +196,20 @@ def _node_item(node: Node, chain: tuple[str, ...], marks: list[str], note: str) 
             attrs.update(style=dot_quote("rounded,dashed"), fontcolor=dot_quote(MARKS[mark].border),
                          fillcolor=dot_quote("#ffffff"))
     return _Item(node.path, attrs, chain)
+
+
+def program_neuron(op: ops.Op) -> ops.ProgramNeuron | None:
+    """The neuron defined in the language that ``op`` is (or runs, in a fused recurrence)."""
+    neuron = op.neuron if isinstance(op, ops.RecurrentNeuron) else op
+    return neuron if isinstance(neuron, ops.ProgramNeuron) and neuron.program is not None else None
+
+
+def _equations(op: ops.Op) -> list[str]:
+    """A neuron defined in the language: its step, as equations (:mod:`.equations`)."""
+    neuron = program_neuron(op)
+    if neuron is None:
+        return []
+    return [f"neuron {neuron.kind}, one step:", *program_lines(neuron.program)]
 
 
 def _scope_chain(ir: IR, path: str) -> tuple[str, ...]:

@@ -34,7 +34,8 @@ from ..fileio import write_atomic
 from ..ir import ops
 from ..ir.graph import IR, Node
 from ..passes.manager import BUILD_DOC, PIPELINE
-from .dot import LEGEND, Diff, to_dot
+from .dot import LEGEND, Diff, program_neuron, to_dot
+from .equations import program_lines
 from .render import run_graphviz
 
 FORMATS = ("svg", "png", "dot")
@@ -260,7 +261,8 @@ padding-top:8px;margin-top:28px}h2{font-size:1.2em;margin:.4em 0}h2 .n{color:#86
 details li{font:12px/1.4 ui-monospace,monospace}figure{margin:8px 0}figure img{max-width:100%;height:auto;
 border:1px solid #e9ecef}.legend{display:flex;flex-wrap:wrap;gap:6px;padding:0;list-style:none}
 .legend li{font-size:12px;padding:3px 8px;border:1px solid;border-radius:6px}
-.legend li span{color:#495057}"""
+.legend li span{color:#495057}#neurons pre{font:12px/1.4 ui-monospace,monospace;background:#f8f9fa;
+padding:6px 10px;border:1px solid #e9ecef;border-radius:6px;overflow-x:auto}"""
 
 
 def index_html(traces: Sequence[tuple[str, IR]], changes: Sequence[PassChange], fmt: str, source: str,
@@ -284,6 +286,7 @@ def index_html(traces: Sequence[tuple[str, IR]], changes: Sequence[PassChange], 
     for i, (name, _) in enumerate(traces):
         out.append(f'<li><a href="#{e(_name(i, name))}">{e(name)}</a></li>')
     out.append("</ol></nav>")
+    out += _neurons_panel(last)
     for i, ((name, _), change) in enumerate(zip(traces, changes, strict=True)):
         stem = _name(i, name)
         out += [f'<section id="{e(stem)}">', f'<h2><span class="n">{i:02d}</span> {e(name)}</h2>',
@@ -301,6 +304,29 @@ def index_html(traces: Sequence[tuple[str, IR]], changes: Sequence[PassChange], 
         out.append(_others_note(others))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def _neurons_panel(ir: IR) -> list[str]:
+    """The neurons defined in the language (the file's and the prelude's) that the model
+    uses: each distinct call, where it is used, and its step as equations, in source order."""
+    used: dict[object, tuple[ops.ProgramNeuron, list[str]]] = {}
+    for node in ir.nodes():
+        neuron = program_neuron(node.op)
+        if neuron is not None:
+            used.setdefault(neuron.program, (neuron, []))[1].append(node.path)
+    if not used:
+        return []
+    e = html.escape
+    out = ['<section id="neurons"><h2>Neurons defined in the language</h2>',
+           '<p class="doc">One time step of each, with the call\'s arguments bound: a state on the right is '
+           "its value before the step, primed (<code>v'</code>) its next value; <code>spike(e)</code> is "
+           "heaviside forward and the surrogate's gradient backward.</p>"]
+    for neuron, paths in used.values():
+        out += [f"<h3>{e(neuron.call_text())}</h3>",
+                f'<p class="uses">used as {e(", ".join(paths))}</p>',
+                "<pre>" + e("\n".join(program_lines(neuron.program))) + "</pre>"]
+    out.append("</section>")
+    return out
 
 
 _OTHERS_SHOWN = 20
