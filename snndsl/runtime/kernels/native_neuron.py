@@ -7,12 +7,11 @@ backward), backward reads ``-H`` and the spike gradient and writes the input gra
 The forward evaluates the reference equations op for op with FMA contraction off, so
 spikes and ``V`` stay bit-identical to the step loop.
 
-The C file ships with the package and is compiled on first use with the system
-compiler (``$CC``, else ``cc``/``gcc``/``clang``; about 3 s) into a cache directory
-(``$SNNDSL_CACHE_DIR``, else ``$XDG_CACHE_HOME/snndsl``, else ``~/.cache/snndsl``),
-keyed by a hash of the source, the flags, the compiler and the CPU's feature flags
-(it is built with ``-march=native``). The library is loaded with :mod:`ctypes`. A large
-call is split into ``torch.get_num_threads()`` neuron ranges run in parallel: with
+The C file (with ``csrc/surrogates.h``, the surrogate derivatives it shares with the
+generated kernels) ships with the package and is compiled on first use by
+:func:`.build.build` (the system compiler, about 3 s; a cache keyed by the sha256 of the
+source, the flags, the compiler and the CPU; ``-march=native``), loaded with
+:mod:`ctypes`. A large call is split into ``torch.get_num_threads()`` neuron ranges run in parallel: with
 OpenMP (``-fopenmp``; the library's ``libgomp.so.1`` resolves to the one PyTorch has
 loaded, so they share one thread pool instead of competing for the cores), or, where
 the compiler has no OpenMP, by Python threads (ctypes releases the GIL).
@@ -26,12 +25,8 @@ traces.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import platform
-import shutil
 import subprocess
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable
@@ -41,16 +36,14 @@ from typing import TypedDict, TypeVar
 
 import torch
 
-from . import buffer_pool
+from . import buffer_pool, build
 from .reference import SURROGATE_IDS, NeuronSpec
 
 __all__ = ["available", "supports", "forward", "backward", "library_path"]
 
 Tensor = torch.Tensor
 
-_SOURCE = Path(__file__).with_name("csrc") / "neuron.c"
-_FLAGS = ("-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-std=gnu11")
-_NATIVE_FLAGS = ("-march=native",)
+_SOURCE = build.CSRC / "neuron.c"
 
 
 #: Below this many neurons x steps a call runs on the calling thread.
@@ -98,78 +91,14 @@ def _mode() -> str:
     return mode
 
 
-def _cache_dir() -> Path:
-    configured = os.environ.get("SNNDSL_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "snndsl"
-
-
-def _fallback_dir() -> Path:
-    """A private directory under the system temp dir (for read-only home directories)."""
-    path = Path(tempfile.gettempdir()) / f"snndsl-{os.getuid()}"
-    path.mkdir(mode=0o700, exist_ok=True)
-    st = path.stat()
-    if st.st_uid != os.getuid() or st.st_mode & 0o022:
-        raise RuntimeError(f"{path} is not a private directory")
-    return path
-
-
-def _compiler() -> str:
-    for candidate in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if candidate and (found := shutil.which(candidate)):
-            return found
-    raise RuntimeError("no C compiler found (install gcc or clang, or set CC)")
-
-
-def _cpu_signature() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return line.strip()
-    except OSError:
-        pass
-    return platform.processor()
+_cache_dir = build.cache_dir
+_fallback_dir = build.fallback_dir
+_compiler = build.compiler
 
 
 def _build() -> Path:
-    """Compile ``csrc/neuron.c`` into the cache (atomically) unless it is there already."""
-    cc = _compiler()
-    st = os.stat(cc)
-    source = _SOURCE.read_bytes()
-    key_text = repr((cc, st.st_size, st.st_mtime_ns, _FLAGS, _NATIVE_FLAGS,
-                     platform.machine(), _cpu_signature()))  # fmt: skip
-    key = hashlib.sha256(source + key_text.encode()).hexdigest()[:20]
-    name = f"neuron-{key}.so"
-    try:
-        directory = _cache_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        if not os.access(directory, os.W_OK):
-            raise PermissionError(directory)
-    except OSError:
-        directory = _fallback_dir()
-    target = directory / name
-    if target.exists():
-        return target
-    fd, tmp = tempfile.mkstemp(prefix=".neuron-", suffix=".so", dir=directory)
-    os.close(fd)
-    try:
-        errors = []
-        # -march=native and OpenMP first; without them where the compiler refuses
-        for extra in ((*_NATIVE_FLAGS, "-fopenmp"), ("-fopenmp",), _NATIVE_FLAGS, ()):
-            cmd = [cc, *_FLAGS, *extra, str(_SOURCE), "-o", tmp, "-lm"]
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-            if proc.returncode == 0:
-                os.replace(tmp, target)
-                return target
-            errors.append(proc.stderr.strip()[-2000:])
-        raise RuntimeError(f"{cc} failed:\n" + "\n".join(errors))
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Compile ``csrc/neuron.c`` into the cache (:func:`.build.build`) unless it is there."""
+    return build.build("neuron", _SOURCE.read_bytes(), _SOURCE, cc=_compiler())
 
 
 def _load() -> ctypes.CDLL | None:

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "surrogates.h"
+
 #define BLK 4096 /* the largest block; snn_params.block picks the size per call */
 #define INLINE static inline __attribute__((always_inline))
 
@@ -34,17 +36,6 @@ enum {
     CHARGE_PLIF = 3,      /* H = V + (X - (V - vr)) * k */
     CHARGE_PLIF_NODI = 4, /* H = V - (V - vr) * k + X */
 };
-enum {
-    SG_SIGMOID = 0,
-    SG_ATAN = 1,
-    SG_PIECEWISE_QUADRATIC = 2,
-    SG_PIECEWISE_EXP = 3,
-    SG_SOFT_SIGN = 4,
-    SG_ERF = 5,
-    SG_SUPER_SPIKE = 6,
-    SG_PIECEWISE_LEAKY_RELU = 7,
-};
-
 typedef struct {
     int32_t charge;    /* CHARGE_* */
     int32_t hard;      /* hard reset to vr, else soft reset (subtract v_th) */
@@ -59,26 +50,6 @@ typedef struct {
 
 static inline int64_t block_of(const snn_params *p) {
     return p->block > 0 && p->block <= BLK ? p->block : BLK;
-}
-
-/* exp that the compiler can vectorise: Cephes' expf polynomial, about 1 ulp. */
-INLINE float exp_f32(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float n = __builtin_rintf(x * 1.44269504088896341f);
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    const int32_t bits = ((int32_t)n + 127) * (1 << 23);
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
 }
 
 INLINE float charge(const int kind, float x, float v, float vr, float decay) {
@@ -157,38 +128,10 @@ void snn_forward(const snn_params *p, int64_t nT, int64_t M, int64_t begin, int6
 #undef FORWARD
 }
 
-/* Sigmoid's g'(x) = (1 - s) s alpha with s = sigmoid(alpha x). */
-INLINE float sigmoid_grad(float x, float a) {
-    const float s = 1.0f / (1.0f + exp_f32(-(x * a)));
-    return (1.0f - s) * s * a;
-}
-
-/* sg[i] = g'(H - v_th) for one block and step (runtime/surrogate.py's derivatives). */
+/* sg[i] = g'(H - v_th) for one block and step (surrogates.h, runtime/surrogate.py). */
 static void surrogate_grad(const snn_params *p, const float *nh, float *sg, int64_t n) {
     const float vth = p->v_th, a = p->a, b = p->b;
-#define LOOP(EXPR)                                                                         \
-    for (int64_t i = 0; i < n; i++) {                                                      \
-        const float x = -nh[i] - vth, ab = fabsf(x);                                       \
-        (void)ab;                                                                          \
-        sg[i] = (EXPR);                                                                    \
-    }                                                                                      \
-    break
-    switch (p->surrogate) {
-    case SG_SIGMOID: {
-        LOOP(sigmoid_grad(x, a));
-    }
-    case SG_ATAN: {
-        const float c = (float)M_PI * (a / 2.0f);
-        LOOP((a / 2.0f) / (1.0f + (c * x) * (c * x)));
-    }
-    case SG_PIECEWISE_QUADRATIC: LOOP(ab > 1.0f / a ? 0.0f : -(a * a) * ab + a);
-    case SG_PIECEWISE_EXP: LOOP(a / 2.0f * exp_f32(-a * ab));
-    case SG_SOFT_SIGN: LOOP(1.0f / (2.0f * a * ((1.0f / a + ab) * (1.0f / a + ab))));
-    case SG_ERF: LOOP(exp_f32(-((x * a) * (x * a))) * (a / 1.7724538509055160273f));
-    case SG_SUPER_SPIKE: LOOP(a / ((ab + 1.0f) * (ab + 1.0f)));
-    default: LOOP(ab < a ? 1.0f / (2.0f * a) : b); /* leaky ReLU: a = w, b = c */
-    }
-#undef LOOP
+    SNN_SURROGATE_LOOP(float, f32, p->surrogate, n, -nh[i] - vth, sg[i], a, b)
 }
 
 /* -H of one block for every step, recomputed from X and V[init] exactly as the forward

@@ -1,0 +1,129 @@
+/* The surrogate derivatives g'(x) of the spiking surrogates, for float and double: the one
+ * place the C kernels (the hand-written csrc/neuron.c and the kernels generated from
+ * neuron programs by snndsl/codegen/neuron_c.py) take them from.
+ *
+ * The formulas are runtime/surrogate.py's derivatives (SpikingJelly 2.0.0's), numbered
+ * as runtime/kernels/reference.SURROGATE_IDS (Rect, 8, is used by the generated kernels
+ * only). "a" is the first shape parameter (alpha, or w for the leaky ReLU), "b" the
+ * second (c for the leaky ReLU). Float's exp is a polynomial the compiler vectorises
+ * (about 1 ulp); double's is libm's.
+ *
+ * SNN_SURROGATE_LOOP(T, SUF, ID, N, XEXPR, OUT, A, B) runs the loop
+ *     for (i = 0; i < N; i++) OUT = g'(XEXPR)
+ * with the switch on ID outside the loop, so each loop vectorises; XEXPR and OUT are
+ * expressions of the loop index i.
+ */
+#ifndef SNNDSL_SURROGATES_H
+#define SNNDSL_SURROGATES_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SNN_INLINE static inline __attribute__((always_inline))
+
+enum {
+    SG_SIGMOID = 0,
+    SG_ATAN = 1,
+    SG_PIECEWISE_QUADRATIC = 2,
+    SG_PIECEWISE_EXP = 3,
+    SG_SOFT_SIGN = 4,
+    SG_ERF = 5,
+    SG_SUPER_SPIKE = 6,
+    SG_PIECEWISE_LEAKY_RELU = 7,
+    SG_RECT = 8,
+};
+
+/* exp that the compiler can vectorise: Cephes' expf polynomial, about 1 ulp. */
+SNN_INLINE float exp_f32(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float n = __builtin_rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+SNN_INLINE double exp_f64(double x) { return exp(x); }
+
+/* One scalar function per surrogate and type: snn_sg_<name>_<SUF>(x, a, b). */
+#define SNN_DEFINE_SURROGATES(T, SUF)                                                      \
+    SNN_INLINE T snn_sg_sigmoid_##SUF(T x, T a, T b) {                                    \
+        (void)b;                                                                           \
+        const T s = (T)1 / ((T)1 + exp_##SUF(-(x * a)));                                   \
+        return ((T)1 - s) * s * a;                                                         \
+    }                                                                                      \
+    SNN_INLINE T snn_sg_atan_##SUF(T x, T a, T b) {                                       \
+        (void)b;                                                                           \
+        const T c = (T)M_PI * (a / (T)2);                                                  \
+        return (a / (T)2) / ((T)1 + (c * x) * (c * x));                                    \
+    }                                                                                      \
+    SNN_INLINE T snn_sg_piecewise_quadratic_##SUF(T x, T a, T b) {                        \
+        (void)b;                                                                           \
+        const T ab = x < 0 ? -x : x;                                                       \
+        return ab > (T)1 / a ? (T)0 : -(a * a) * ab + a;                                   \
+    }                                                                                      \
+    SNN_INLINE T snn_sg_piecewise_exp_##SUF(T x, T a, T b) {                              \
+        (void)b;                                                                           \
+        const T ab = x < 0 ? -x : x;                                                       \
+        return a / (T)2 * exp_##SUF(-a * ab);                                              \
+    }                                                                                      \
+    SNN_INLINE T snn_sg_soft_sign_##SUF(T x, T a, T b) {                                  \
+        (void)b;                                                                           \
+        const T ab = x < 0 ? -x : x;                                                       \
+        return (T)1 / ((T)2 * a * (((T)1 / a + ab) * ((T)1 / a + ab)));                    \
+    }                                                                                      \
+    SNN_INLINE T snn_sg_erf_##SUF(T x, T a, T b) {                                        \
+        (void)b;                                                                           \
+        return exp_##SUF(-((x * a) * (x * a))) * (a / (T)1.7724538509055160273);           \
+    }                                                                                      \
+    SNN_INLINE T snn_sg_super_spike_##SUF(T x, T a, T b) {                                \
+        (void)b;                                                                           \
+        const T ab = x < 0 ? -x : x;                                                       \
+        return a / ((ab + (T)1) * (ab + (T)1));                                            \
+    }                                                                                      \
+    SNN_INLINE T snn_sg_piecewise_leaky_relu_##SUF(T x, T a, T b) {                       \
+        const T ab = x < 0 ? -x : x;                                                       \
+        return ab < a ? (T)1 / ((T)2 * a) : b;                                             \
+    }                                                                                      \
+    SNN_INLINE T snn_sg_rect_##SUF(T x, T a, T b) {                                       \
+        (void)b;                                                                           \
+        const T ab = x < 0 ? -x : x;                                                       \
+        return ab < (T)(0.5 / (double)a) ? a : (T)0;                                       \
+    }
+
+SNN_DEFINE_SURROGATES(float, f32)
+SNN_DEFINE_SURROGATES(double, f64)
+
+#define SNN_SG_CASE(NAME, T, SUF, N, XEXPR, OUT, A, B)                                      \
+    for (int64_t i = 0; i < (N); i++) {                                                    \
+        const T x_ = (XEXPR);                                                              \
+        OUT = snn_sg_##NAME##_##SUF(x_, (A), (B));                                         \
+    }                                                                                      \
+    break
+
+#define SNN_SURROGATE_LOOP(T, SUF, ID, N, XEXPR, OUT, A, B)                                 \
+    switch (ID) {                                                                          \
+    case SG_SIGMOID: SNN_SG_CASE(sigmoid, T, SUF, N, XEXPR, OUT, A, B);                     \
+    case SG_ATAN: SNN_SG_CASE(atan, T, SUF, N, XEXPR, OUT, A, B);                           \
+    case SG_PIECEWISE_QUADRATIC: SNN_SG_CASE(piecewise_quadratic, T, SUF, N, XEXPR, OUT, A, B); \
+    case SG_PIECEWISE_EXP: SNN_SG_CASE(piecewise_exp, T, SUF, N, XEXPR, OUT, A, B);         \
+    case SG_SOFT_SIGN: SNN_SG_CASE(soft_sign, T, SUF, N, XEXPR, OUT, A, B);                 \
+    case SG_ERF: SNN_SG_CASE(erf, T, SUF, N, XEXPR, OUT, A, B);                             \
+    case SG_SUPER_SPIKE: SNN_SG_CASE(super_spike, T, SUF, N, XEXPR, OUT, A, B);             \
+    case SG_PIECEWISE_LEAKY_RELU: SNN_SG_CASE(piecewise_leaky_relu, T, SUF, N, XEXPR, OUT, A, B); \
+    case SG_RECT: SNN_SG_CASE(rect, T, SUF, N, XEXPR, OUT, A, B);                           \
+    default: SNN_SG_CASE(sigmoid, T, SUF, N, XEXPR, OUT, A, B);                             \
+    }
+
+#endif
