@@ -1,0 +1,294 @@
+r"""Generated neurons on the CPU: the C kernel of a neuron program, built and run.
+
+:func:`snndsl.codegen.neuron_c.c_source` prints a neuron program's fused forward and
+BPTT backward as C (float32 and float64); :func:`kernel` compiles it once per machine
+through :func:`.build.build` (cached by the sha256 of the source, atomically) and loads
+it with :mod:`ctypes`. :class:`NativeProgram` is the ``autograd.Function`` that runs it,
+with the same arguments, results and gradients as the program's generated ``Fused``
+(:mod:`snndsl.codegen.neuron_code`), so :class:`~snndsl.runtime.program.ProgramNode`
+calls either: ``apply(program, sg, store, x_seq, *states, *params)`` returns
+``(out_seq, *final_states[, v_seq or None])``; a state may be a tensor shaped like one
+step or a float every neuron starts at.
+
+What is kept for the backward is the input (and the initial states): the backward
+recomputes, block by block of neurons while the block is in cache, the values the
+derived backward reads. The loop-invariant values (``k = sigmoid(w)``) are computed in
+torch (:func:`~snndsl.codegen.neuron_c.host_source`'s ``invariants``) and passed as
+doubles; the params' gradients come from the per-call double sums of the invariant
+gradients through the derived final instructions in torch. A large call is split over
+``torch.get_num_threads()`` neuron ranges as :mod:`.native_neuron` splits its own
+(OpenMP sharing PyTorch's pool, else Python threads).
+
+:func:`supports` says when: CPU, float32 or float64, a spiking surrogate the C
+implements (the eight of ``reference.SURROGATE_IDS`` and ``Rect``) or a program without
+``spike``, not while ``torch.compile`` traces, ``SNNDSL_CPU_KERNEL`` not ``aten``, and
+the kernel builds. Where it does not build (no compiler), ``ProgramNode`` runs the
+generated PyTorch ``Fused`` after one ``RuntimeWarning`` (``SNNDSL_CPU_KERNEL=native``
+makes it an error).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import surrogate as sg_mod
+from . import buffer_pool, build, native_neuron
+from .reference import SURROGATE_IDS
+
+__all__ = ["NativeProgram", "kernel", "supports", "SURROGATES"]
+
+Tensor = torch.Tensor
+
+#: the surrogates the generated C implements, by their number in ``csrc/surrogates.h``
+SURROGATES: dict[type, int] = {**SURROGATE_IDS, sg_mod.Rect: 8}
+_DTYPES = {torch.float32: "f32", torch.float64: "f64"}
+#: the backward's block buffers of one block aim at this many bytes (L2-resident)
+_BLOCK_BYTES = 256 << 10
+
+
+@dataclass
+class Kernel:
+    """One program's loaded library and what its calls need."""
+
+    lib: ctypes.CDLL
+    path: Path
+    layout: Any  # neuron_c.CLayout
+    host: dict[str, Any]  # invariants(sg, *params), param_grads(sg, *params, *sums)
+    openmp: bool
+    source: str
+
+
+_lock = threading.Lock()
+_kernels: dict[Any, Kernel | None] = {}
+_errors: dict[Any, str] = {}
+_warned: list[bool] = [False]
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    p, i64, i32, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_double
+    common = [p, i64, p, p, p]  # x, xs, s0[], fill[], inv[]
+    for suf in _DTYPES.values():
+        fwd = getattr(lib, f"snn_prog_forward_{suf}")
+        fwd.argtypes = [i64, i64, i64, i64, i64, *common, p, p, p]
+        fwd.restype = None
+        bwd = getattr(lib, f"snn_prog_backward_{suf}")
+        bwd.argtypes = [i64, i64, i64, i64, i64, *common, i32, f64, f64, p, p, p, p, p, p]
+        bwd.restype = i32
+        fwdp = getattr(lib, f"snn_prog_forward_parallel_{suf}")
+        fwdp.argtypes = [i32, i64, i64, i64, *common, p, p, p]
+        fwdp.restype = None
+        bwdp = getattr(lib, f"snn_prog_backward_parallel_{suf}")
+        bwdp.argtypes = [i32, i64, i64, i64, *common, i32, f64, f64, p, p, p, p, p, p]
+        bwdp.restype = i32
+    lib.snn_prog_openmp.restype = i32
+
+
+def kernel(program: Any) -> Kernel | None:
+    """``program``'s compiled kernel (built on first use); ``None`` when it cannot be
+    built here (the reason: :func:`error`)."""
+    try:
+        return _kernels[program]
+    except KeyError:
+        pass
+    with _lock:
+        if program in _kernels:
+            return _kernels[program]
+        from ...codegen.neuron_c import c_source, host_source, layout
+
+        k: Kernel | None = None
+        try:
+            source = c_source(program)
+            lib, path = build.load("neuron-program", source.encode())
+            _declare(lib)
+            host: dict[str, Any] = {}
+            exec(compile(host_source(program), f"<snndsl host {path.stem}>", "exec"), host)  # noqa: S102 - generated
+            k = Kernel(lib, path, layout(program), host, bool(lib.snn_prog_openmp()), source)
+        except (OSError, RuntimeError, ValueError, subprocess.SubprocessError) as exc:
+            _errors[program] = f"{type(exc).__name__}: {exc}"
+        _kernels[program] = k
+        return k
+
+
+def error(program: Any) -> str | None:
+    """Why :func:`kernel` returned ``None`` for ``program``."""
+    return _errors.get(program)
+
+
+def supports(program: Any, surrogate: sg_mod.SurrogateFunctionBase, x_seq: Tensor) -> bool:
+    """Whether :class:`NativeProgram` runs this call (see the module docstring)."""
+    mode = native_neuron._mode()
+    if mode == "aten" or x_seq.device.type != "cpu" or x_seq.dtype not in _DTYPES:
+        return False
+    if torch.compiler.is_compiling():
+        return False
+    from ...ir.neuron_program import Code
+
+    if any(ins.code is Code.SPIKE for ins in program.instrs):
+        if not (surrogate.spiking and type(surrogate) in SURROGATES):
+            return False
+    if kernel(program) is not None:
+        return True
+    if mode == "native":
+        raise RuntimeError(f"SNNDSL_CPU_KERNEL=native, but the generated kernel of {program.name!r} "
+                           f"did not build: {error(program)}")  # fmt: skip
+    if not _warned[0]:
+        _warned[0] = True
+        warnings.warn(
+            f"snndsl: the generated C kernel of neuron {program.name!r} could not be built "
+            f"({error(program)}); using the generated PyTorch path. "
+            "Set SNNDSL_CPU_KERNEL=aten to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return False
+
+
+# -- calls --------------------------------------------------------------------------------
+def _ptr(t: Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def _ptrs(ts: list[Tensor | None]) -> ctypes.Array[ctypes.c_void_p]:
+    return (ctypes.c_void_p * max(len(ts), 1))(*[_ptr(t) for t in ts])
+
+
+def _doubles(vals: list[float]) -> ctypes.Array[ctypes.c_double]:
+    return (ctypes.c_double * max(len(vals), 1))(*vals)
+
+
+def _block(layout: Any, T: int, itemsize: int, threads: int) -> int:
+    """Neurons per block: the backward's buffers (``saved`` per step, states, carries,
+    sums, surrogate derivatives) about ``_BLOCK_BYTES``; 64..1024 (4096 forward-only on
+    several threads, as the hand-written kernel measured)."""
+    per = (len(layout.saved) * T + 2 * len(layout.states) + len(layout.accumulated) + 2) * itemsize
+    blk = 1024
+    while blk > 64 and blk * per > _BLOCK_BYTES:
+        blk //= 2
+    return blk
+
+
+class NativeProgram(torch.autograd.Function):
+    """``apply(program, sg, store, x_seq, *states, *params)``: the program's ``Fused`` on
+    its generated C kernel (see the module docstring)."""
+
+    @staticmethod
+    def forward(ctx: Any, program: Any, sg: Any, store: bool, x_seq: Tensor, *rest: Any) -> Any:  # type: ignore[override]
+        k = kernel(program)
+        assert k is not None, "NativeProgram without a kernel: check supports() first"
+        L = k.layout
+        n = len(L.states)
+        states, params = rest[:n], rest[n:]
+        T = x_seq.shape[0]
+        step_shape = x_seq.shape[1:]
+        dtype = x_seq.dtype
+        suf = _DTYPES[dtype]
+        x2 = native_neuron._rows(x_seq.detach().reshape(T, -1))
+        M = x2.shape[1]
+        store = bool(store) and L.recorded is not None
+        s_in: list[Tensor | None] = []
+        fills: list[float] = []
+        for s in states:
+            if isinstance(s, Tensor):
+                s_in.append(s.detach().to(dtype).reshape(-1).contiguous())
+                fills.append(0.0)
+            else:
+                s_in.append(None)
+                fills.append(float(s))
+        with torch.no_grad():
+            invs = [float(v) for v in k.host["invariants"](sg, *params)] if L.inv_used else []
+        out = buffer_pool.empty((T, M), dtype)
+        finals = [torch.empty(M, dtype=dtype) for _ in range(n)]
+        v_seq = buffer_pool.empty((T, M), dtype) if store else None
+        threads = native_neuron._threads(M, T * M)
+        blk = 1024 if threads == 1 else 4096
+        args = (_ptr(x2), x2.stride(0), _ptrs(s_in), _doubles(fills), _doubles(invs),
+                _ptr(out), _ptrs(list(finals)), _ptr(v_seq))  # fmt: skip
+        if threads == 1:
+            getattr(k.lib, f"snn_prog_forward_{suf}")(T, M, 0, M, blk, *args)
+        elif k.openmp:
+            getattr(k.lib, f"snn_prog_forward_parallel_{suf}")(threads, T, M, blk, *args)
+        else:
+            fn = getattr(k.lib, f"snn_prog_forward_{suf}")
+            native_neuron._run(lambda b0, b1: fn(T, M, b0, b1, blk, *args), threads, M)
+        ctx.set_materialize_grads(False)
+        tensors = [x2, *(s for s in s_in if s is not None), *params]
+        ctx.save_for_backward(*tensors)
+        ctx.meta = (program, sg, store, fills, [s is not None for s in s_in], invs, x_seq.shape, step_shape)
+        outs: list[Tensor | None] = [out.view(x_seq.shape), *(f.view(step_shape) for f in finals)]
+        if L.recorded is not None:
+            outs.append(v_seq.view(x_seq.shape) if v_seq is not None else None)
+        return tuple(outs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, g_out: Tensor | None, *grads: Tensor | None) -> Any:  # type: ignore[override]
+        program, sg, store, fills, is_tensor, invs, x_shape, step_shape = ctx.meta
+        k = kernel(program)
+        assert k is not None
+        L = k.layout
+        n = len(L.states)
+        saved = ctx.saved_tensors
+        x2 = saved[0]
+        s_saved = iter(saved[1 : 1 + sum(is_tensor)])
+        s_in = [next(s_saved) if t else None for t in is_tensor]
+        params = saved[1 + sum(is_tensor) :]
+        T, M = x2.shape
+        dtype = x2.dtype
+        suf = _DTYPES[dtype]
+        gout = torch.zeros((T, M), dtype=dtype) if g_out is None else g_out.reshape(T, M).to(dtype).contiguous()
+        g_last = [None if g is None else g.reshape(M).to(dtype).contiguous() for g in grads[:n]]
+        g_vseq = grads[n] if store and len(grads) > n else None
+        gv = None if g_vseq is None else g_vseq.reshape(T, M).to(dtype).contiguous()
+        gx = buffer_pool.empty((T, M), dtype)
+        gs0 = [torch.empty(M, dtype=dtype) if t and ctx.needs_input_grad[4 + j] else None
+               for j, t in enumerate(is_tensor)]  # fmt: skip
+        threads = native_neuron._threads(M, T * M)
+        blk = _block(L, T, x2.element_size(), threads)
+        sg_id, a, b = _surrogate_args(sg)
+        nacc = max(len(L.accumulated), 1)
+        args = (_ptr(x2), x2.stride(0), _ptrs(s_in), _doubles(fills), _doubles(invs), sg_id, a, b,
+                _ptr(gout), _ptrs(list(g_last)), _ptr(gv), _ptr(gx), _ptrs(list(gs0)))  # fmt: skip
+        fn = getattr(k.lib, f"snn_prog_backward_{suf}")
+        if threads == 1:
+            sums = (ctypes.c_double * nacc)()
+            status = fn(T, M, 0, M, blk, *args, sums)
+            parts = [sums[:]]
+        elif k.openmp:
+            flat = (ctypes.c_double * (nacc * threads))()
+            status = getattr(k.lib, f"snn_prog_backward_parallel_{suf}")(threads, T, M, blk, *args, flat)
+            parts = [flat[c * nacc : (c + 1) * nacc] for c in range(threads)]
+        else:
+            def call(b0: int, b1: int) -> tuple[int, list[float]]:
+                s = (ctypes.c_double * nacc)()
+                return fn(T, M, b0, b1, blk, *args, s), s[:]
+
+            results = native_neuron._run(call, threads, M)
+            status = max(r[0] for r in results)
+            parts = [r[1] for r in results]
+        if status:
+            raise MemoryError("snndsl generated neuron backward: out of memory for its block buffers")
+        pgrads: list[Tensor | None] = [None] * len(params)
+        if params:
+            totals = [sum(p[j] for p in parts) for j in range(len(L.accumulated))]
+            sums_t = [torch.tensor(t, dtype=torch.float64).to(dtype) for t in totals]
+            with torch.no_grad():
+                pgrads = list(k.host["param_grads"](sg, *params, *sums_t))
+        state_grads = [None if g is None else g.view(step_shape) for g in gs0]
+        return (None, None, None, gx.view(x_shape), *state_grads, *pgrads)
+
+
+def _surrogate_args(fn: Any) -> tuple[int, float, float]:
+    if fn is None or type(fn) not in SURROGATES:
+        return -1, 0.0, 0.0
+    params = list(fn.params.values())
+    a = float(params[0]) if params else 0.0
+    b = float(params[1]) if len(params) > 1 else 0.0
+    return SURROGATES[type(fn)], a, b
