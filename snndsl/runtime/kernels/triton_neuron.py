@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     triton = None
     tl = None
 
-__all__ = ["available", "supports", "TritonMultiStepNeuron"]
+__all__ = ["available", "supports", "surrogate_args", "surrogate_grad", "TritonMultiStepNeuron"]
 
 _KINDS = {"if": 0, "lif": 1, "plif": 2}
 _BLOCK = 1024
@@ -62,8 +62,10 @@ if triton is not None:
         return v.to(DT, fp_downcast_rounding="rtne").to(tl.float32)
 
     @triton.jit
-    def _surrogate_grad(z, SG: tl.constexpr, a, b):
-        """``surrogate'(z)`` for ``z = H - v_th`` (float32), SpikingJelly's formulas."""
+    def surrogate_grad(z, SG: tl.constexpr, a, b):
+        """``surrogate'(z)`` (float32) of surrogate number ``SG`` (``reference.SURROGATE_IDS``)
+        with parameters ``a``, ``b`` (:func:`surrogate_args`), SpikingJelly's formulas; the
+        one copy, shared with the generated kernels (:mod:`.program_triton`)."""
         if SG == 0:
             s = tl.sigmoid(a * z)
             r = a * s * (1.0 - s)
@@ -172,7 +174,7 @@ if triton is not None:
                 g += tl.load(gv_ptr + t * M + offs, mask=mask, other=0.0).to(tl.float32)
             h = tl.load(h_ptr + t * M + offs, mask=mask, other=0.0)
             spike = tl.where(h >= v_th, 1.0, 0.0)
-            sgr = _surrogate_grad(h - v_th, SG, a, b)
+            sgr = surrogate_grad(h - v_th, SG, a, b)
             if HARD:
                 dv_dh = 1.0 - spike
                 if not DETACH:
@@ -216,8 +218,8 @@ def _in_dtype(value: float, dtype: torch.dtype) -> float:
     return torch.tensor(value, dtype=dtype).item()
 
 
-def _surrogate_args(spec: NeuronSpec) -> tuple[int, float, float]:
-    fn = spec.surrogate
+def surrogate_args(fn: sg.SurrogateFunctionBase) -> tuple[int, float, float]:
+    """``(SG, a, b)`` of :func:`surrogate_grad` for the surrogate ``fn``."""
     if isinstance(fn, sg.PiecewiseLeakyReLU):
         return SURROGATE_IDS[type(fn)], fn.w, fn.c
     return SURROGATE_IDS[type(fn)], fn.params["alpha"], 0.0
@@ -277,7 +279,7 @@ class TritonMultiStepNeuron(torch.autograd.Function):
         gk = torch.empty(grid, dtype=torch.float32, device=h_seq.device)
         gs = grad_s.reshape(T, M).contiguous() if grad_s is not None else gx
         gv = grad_v.reshape(-1).contiguous() if grad_v is not None else gx
-        sg_id, a, b = _surrogate_args(spec)
+        sg_id, a, b = surrogate_args(spec.surrogate)
         _backward_kernel[(grid,)](
             gs, gv, h_seq, x2 if x2 is not None else h_seq, v0, k if k is not None else v0,
             gx, gv0, gk, M, T, spec.v_threshold, spec.vr, spec.vr, spec.tau, a, b,

@@ -1,0 +1,291 @@
+"""The generated Triton kernels of neuron programs against the generated fused PyTorch
+Function, on CPU tensors with ``TRITON_INTERPRET=1``.
+
+Triton reads ``TRITON_INTERPRET`` when a kernel is defined, so the comparison runs in a
+fresh interpreter process. The programs are test_program_neurons.py's (SpikingJelly's
+IF/LIF/PLIF in every reset mode, with ``detach_reset`` and ``decay_input``, eight
+surrogates, ``Izhikevich``, ``KLIF``, ``CUBALIF``, ``NonSpikingLIF``) and random ones:
+in float32 outputs, final states and ``v_seq`` must be the fused path's bit for bit
+(``torch.equal``) and the gradients of the input, the initial states and the params
+within ``1e-6`` relative; in float16 the forward bit for bit, the gradients within a few
+float16 ulp (the fused path accumulates the params' gradients in float16, the kernels
+in float32). Random programs with transcendentals (``exp``, ``log``, ``tanh``,
+``sigmoid``, ``sqrt``: Triton's, or IEEE where the CPU's vectorised ones are not) are
+compared within a tolerance.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+pytest.importorskip(
+    "triton", reason="Triton is not installed; the generated PyTorch path is the fallback"
+)
+
+from snndsl.codegen.neuron_triton import triton_source  # noqa: E402
+from snndsl.runtime import surrogate  # noqa: E402
+from snndsl.runtime.kernels import program_triton  # noqa: E402
+
+from .test_program_neurons import (
+    prog_cubalif,
+    prog_izhikevich,
+    prog_klif,
+    prog_lif,
+    prog_nonspiking,
+)  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CHECK = textwrap.dedent(
+    """
+    import itertools, time, torch
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    from snndsl.ir.neuron_program import Code
+    from snndsl.runtime import surrogate
+    from snndsl.runtime.kernels.program_triton import BLOCK, TritonProgram, supports
+    from tests.runtime.conftest import SURROGATE_PARAMS, SURROGATES
+    from tests.runtime import test_program_neurons as tp
+
+    failures = []
+
+    def run(cls, program, sg, store, x, states, params, impl):
+        leaves = [x.clone().requires_grad_(), *(s.clone().requires_grad_() for s in states),
+                  *(p.clone().requires_grad_() for p in params)]
+        if impl == "fused":
+            res = cls.Fused.apply(sg, store, *leaves)
+        else:
+            assert supports(program, sg, x, force=True)
+            res = TritonProgram.apply(program, sg, store, *leaves)
+        if isinstance(res, torch.Tensor):  # a program without states: its output alone
+            res = (res,)
+        outs = [r for r in res if r is not None]
+        gen = torch.Generator().manual_seed(1)
+        loss = sum((o.float() * torch.randn(o.shape, generator=gen)).sum() for o in outs)
+        grads = torch.autograd.grad(loss, leaves, allow_unused=True) if loss.requires_grad else [None] * len(leaves)
+        grads = [torch.zeros_like(v) if g is None else g for v, g in zip(leaves, grads)]
+        return outs, grads
+
+    def compare(name, program, sg, dtype=torch.float32, store=True, shape=(5, 3, 7), seed=0,
+                exact=True, broadcast=False, init=None, p_value=None):
+        cls = tp.load(program, "Gen")
+        node = cls(surrogate_function=sg).to(dtype)
+        sg = node.surrogate_function
+        gen = torch.Generator().manual_seed(seed)
+        x = (torch.randn(shape, generator=gen) * 0.8 + 0.45).to(dtype)
+        if broadcast:  # one input for every step (step stride 0)
+            x = x[:1].expand(shape)
+        states = [(torch.randn(shape[1:], generator=gen) * (init or 0.5)).to(dtype) for _ in cls.STATES]
+        params = [p.detach().clone() for p in node.parameters()]
+        if p_value is not None:
+            params = [torch.full_like(p, p_value) for p in params]
+        (o1, g1), (o2, g2) = (run(cls, program, sg, store, x, states, params, impl) for impl in ("fused", "triton"))
+        ftol, gtol = (0.0, 1e-6) if dtype == torch.float32 else (0.0, 5e-3)
+        if not exact:
+            ftol, gtol = 1e-4, 1e-4
+        for k, (a, b) in enumerate(zip(o1, o2, strict=True)):
+            same = torch.equal(a, b) if ftol == 0.0 else torch.allclose(a.float(), b.float(), rtol=ftol, atol=ftol, equal_nan=True)
+            if not same:
+                failures.append(f"{name}: result {k} differs by {(a.float() - b.float()).abs().max().item()}")
+        exact64 = None
+        for k, (a, b) in enumerate(zip(g1, g2, strict=True)):
+            a, b = a.float(), b.float()
+            err = (a - b).abs().nan_to_num(0.0).max().item() if a.numel() else 0.0
+            bound = gtol * (1.0 + b.abs().nan_to_num(0.0).max().item() if b.numel() else 1.0)
+            if err > bound and k > len(states) and dtype == torch.float32 and exact:
+                # a param's gradient is a sum over all neurons and steps, added up in
+                # another order: as close to the float64 sum as the fused path's
+                if exact64 is None:
+                    exact64 = run(cls, program, sg, store, x.double(), [s.double() for s in states],
+                                  [p.double() for p in params], "fused")[1]
+                ref = exact64[k].item()
+                err = abs(b.item() - ref) - 2.0 * abs(a.item() - ref)
+                bound = gtol * (1.0 + abs(ref))
+            if err > bound or not torch.equal(a.isnan(), b.isnan()):
+                failures.append(f"{name}: gradient {k} differs by {err} (bound {bound})")
+
+    def sgf(name):
+        return getattr(surrogate, name)(**SURROGATE_PARAMS[name])
+
+    start = time.time()
+    n = 0
+    # -- SpikingJelly's IF, LIF and PLIF ------------------------------------------------
+    kinds = [("if", True), ("lif", True), ("lif", False), ("plif", True), ("plif", False)]
+    for i, ((kind, decay), v_reset, detach) in enumerate(itertools.product(kinds, [0.0, None, -0.25], [False, True])):
+        program = tp.prog_lif(kind, tau=2.5, init_tau=2.5, decay_input=decay, v_reset=v_reset, detach_reset=detach)
+        compare(f"{kind} decay={decay} v_reset={v_reset} detach={detach}", program, sgf(SURROGATES[i % 8]),
+                store=i % 3 != 1, seed=i)
+        n += 1
+    # -- the other neurons of test_program_neurons ------------------------------------------
+    izh = dict(tau=2.5, v_c=0.7, a0=0.9, v_rest=-0.1, w_rest=0.0, tau_w=3.0, a_=0.3, b=0.2)
+    others = [
+        ("izhikevich", tp.prog_izhikevich(v_reset=0.0, **izh), "Sigmoid"),
+        ("izhikevich soft", tp.prog_izhikevich(v_reset=None, **izh), "ATan"),
+        ("izhikevich detach", tp.prog_izhikevich(v_reset=-0.1, detach_reset=True, **izh), "SoftSign"),
+        ("cubalif", tp.prog_cubalif(0.6, 0.7, 0.5, 0.0, False), "Sigmoid"),
+        ("cubalif soft detach", tp.prog_cubalif(0.6, 0.7, 0.5, None, True), "Erf"),
+        ("nonspiking lif", tp.prog_nonspiking(2.5), "Sigmoid"),
+    ]
+    for scale, decay, v_reset, detach in [(False, True, 0.0, False), (True, True, 0.0, False),
+                                          (True, False, None, False), (False, True, None, True), (True, True, -0.2, True)]:
+        others.append((f"klif scale={scale} decay={decay} v_reset={v_reset} detach={detach}",
+                       tp.prog_klif(scale, 2.0, decay, 1.0, v_reset, detach), "ATan"))
+    for j, (name, program, sgn) in enumerate(others):
+        compare(name, program, sgf(sgn), store=j % 2 == 0, seed=100 + j,
+                p_value=0.7 if name.startswith("klif") and j % 2 else None)
+        compare(name + " no store", program, sgf(sgn), store=False, seed=200 + j, shape=(3, 4))
+        n += 2
+    # -- shapes: several programs (partial sums), a broadcast input, one step ------------------
+    plif = tp.prog_lif("plif", tau=2.5, init_tau=2.5, v_reset=None)
+    compare("plif, two programs", plif, sgf("Sigmoid"), shape=(3, BLOCK + 37), seed=7)
+    compare("izhikevich, broadcast input", tp.prog_izhikevich(**izh), sgf("ATan"), shape=(4, 2, 5), broadcast=True)
+    compare("lif, T = 1", tp.prog_lif("lif"), sgf("Erf"), shape=(1, 6))
+    n += 3
+    # -- a program without states; initial states given as floats ---------------------------
+    a = tp.Asm("stateless")
+    x = a.input()
+    h = a.op(Code.RELU, x * a.param("p", 0.8)) - 0.25
+    compare("stateless", a.program(a.op(Code.SPIKE, h), {}), sgf("SuperSpike"))
+    program = tp.prog_izhikevich(**izh)
+    cls = tp.load(program, "Izh")
+    xs = torch.randn(4, 3, 5, generator=torch.Generator().manual_seed(5))
+    want = cls.Fused.apply(sgf("Sigmoid"), True, xs, torch.full((3, 5), 0.2), torch.full((3, 5), -0.1))
+    got = TritonProgram.apply(program, sgf("Sigmoid"), True, xs, 0.2, -0.1)
+    if not all(torch.equal(u, v) for u, v in zip(want, got, strict=True)):
+        failures.append("float initial states")
+    n += 2
+    # -- the output is the previous state, or the input ----------------------------------
+    for returned in ("state", "input"):
+        a = tp.Asm("returns_" + returned)
+        v = a.state("v", 0.0)
+        x = a.input()
+        nxt = v * v * 0.5 + x * v
+        compare("returns the " + returned, a.program(v if returned == "state" else x, {"v": nxt}), sgf("ATan"))
+        n += 1
+    # -- float16 -----------------------------------------------------------------------------
+    for name, program, sgn in [
+        ("lif f16", tp.prog_lif("lif", tau=3.7, v_reset=-0.3), "Sigmoid"),
+        ("plif f16", tp.prog_lif("plif", decay_input=False, v_reset=None), "ATan"),
+        ("izhikevich f16", tp.prog_izhikevich(**izh), "ATan"),
+        ("klif f16", tp.prog_klif(True, 2.0, True, 1.0, 0.0, False), "Sigmoid"),
+    ]:
+        compare(name, program, sgf(sgn), dtype=torch.float16, seed=300 + n)
+        n += 1
+    # -- random programs (test_program_neurons' strategy) ------------------------------------
+    APPROX = {Code.EXP, Code.LOG, Code.TANH, Code.SIGMOID, Code.SQRT}
+    counts = {"exact": 0, "approx": 0}
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(tp.programs(), st.integers(0, 10_000), st.booleans())
+    def random_programs(program, seed, store):
+        exact = not any(ins.code in APPROX for ins in program.instrs)
+        counts["exact" if exact else "approx"] += 1
+        sg = surrogate.Sigmoid() if program.surrogate.name == "Rect" else None
+        sg = sg or getattr(surrogate, program.surrogate.name)()
+        compare(f"random {seed}", program, sg, store=store, seed=seed, shape=(4, 3, 4), exact=exact,
+                init=0.7, p_value=0.37)
+
+    random_programs()
+    n += sum(counts.values())
+    print("\\n".join(failures) if failures else f"ok {n} {counts} {time.time() - start:.1f}s")
+    """
+)
+
+
+def test_generated_kernels_match_the_fused_function_in_the_interpreter(tmp_path):
+    env = dict(os.environ, TRITON_INTERPRET="1", SNNDSL_CACHE_DIR=str(tmp_path))
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    script = CHECK.replace("EXAMPLES", "60")
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    assert last.startswith("ok"), done.stdout[-4000:]
+    # the modules are in the cache, one file per program, named by the hash of the text
+    files = sorted(p.name for p in (tmp_path / "triton").iterdir())
+    assert files and all(f.startswith("snndsl_neuron_triton_") and f.endswith(".py") for f in files)
+
+
+# -- without running a kernel ------------------------------------------------------------------
+PROGRAMS = {
+    "lif": prog_lif("lif", v_reset=None),
+    "plif": prog_lif("plif", detach_reset=True),
+    "izhikevich": prog_izhikevich(a_=0.3, b=0.2),
+    "klif": prog_klif(True),
+    "cubalif": prog_cubalif(),
+    "li": prog_nonspiking(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_the_source_is_deterministic_python(name):
+    text = triton_source(PROGRAMS[name])
+    assert text == triton_source(PROGRAMS[name])
+    ast.parse(text)
+    assert (
+        "@triton.jit\ndef forward_kernel(" in text and "@triton.jit\ndef backward_kernel(" in text
+    )
+    assert "atomic" not in text  # partial sums per program, added up on the host
+
+
+def test_supports():
+    lif, li = PROGRAMS["lif"], PROGRAMS["li"]
+    x = torch.zeros(2, 3)
+    assert not program_triton.supports(lif, surrogate.Sigmoid(), x)  # a CPU tensor
+    env = os.environ.get("TRITON_INTERPRET")
+    os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        assert program_triton.supports(lif, surrogate.Sigmoid(), x, force=True)
+        assert program_triton.supports(lif, surrogate.Sigmoid(), x.half(), force=True)
+        assert not program_triton.supports(lif, surrogate.Sigmoid(), x.double(), force=True)
+        assert not program_triton.supports(lif, surrogate.Sigmoid(spiking=False), x, force=True)
+        assert not program_triton.supports(
+            lif, surrogate.Rect(), x, force=True
+        )  # no Triton formula
+        assert program_triton.supports(
+            li, surrogate.Rect(), x, force=True
+        )  # no spike: no surrogate
+    finally:
+        if env is None:
+            del os.environ["TRITON_INTERPRET"]
+        else:
+            os.environ["TRITON_INTERPRET"] = env
+
+
+def test_the_module_is_cached_by_hash(tmp_path, monkeypatch):
+    monkeypatch.setenv("SNNDSL_CACHE_DIR", str(tmp_path))
+    program = PROGRAMS["cubalif"]
+    mod = program_triton.kernel_module(program)
+    assert program_triton.kernel_module(program) is mod
+    (path,) = (tmp_path / "triton").iterdir()
+    assert path.read_text() == triton_source(program)
+    assert mod.STATES == ("v", "c") and mod.__file__ == str(path)
+    assert not [
+        p for p in (tmp_path / "triton").iterdir() if p.name.startswith(".")
+    ]  # no temporary left
+
+
+def test_scalars_follow_the_device_rules():
+    """A constant divisor: float32 on the CPU, the reciprocal of the rounded value on
+    CUDA; a mul's constant: float32 on the CPU, rounded to the dtype on CUDA."""
+    mod = program_triton.kernel_module(prog_lif("lif", tau=3.7))
+    rules = [r for r, _, _ in mod.SCALARS]
+    assert "div" in rules
+    k = rules.index("div")
+    cpu = program_triton.scalar_values(mod, (), torch.float16, cuda=False)[k]
+    cuda = program_triton.scalar_values(mod, (), torch.float16, cuda=True)[k]
+    assert cpu == float(torch.tensor(3.7, dtype=torch.float32))
+    assert cuda == float(torch.tensor(1.0, dtype=torch.float32) / float(torch.tensor(3.7).half()))
