@@ -74,6 +74,8 @@ _GRAD_AS_CODE = {
     GradCode.ADD: Code.ADD, GradCode.SUB: Code.SUB, GradCode.MUL: Code.MUL, GradCode.DIV: Code.DIV,
     GradCode.POW: Code.POW, GradCode.NEG: Code.NEG, GradCode.LOG: Code.LOG,
 }
+#: constant exponents torch.pow evaluates with exact operations (and C the same way)
+_EXACT_POW = (0.0, 1.0, 2.0, 3.0, 0.5, -0.5, -1.0, -2.0)
 _CMP = {GradCode.GT: ">", GradCode.GE: ">=", GradCode.LT: "<", GradCode.LE: "<=", GradCode.EQ: "=="}
 
 
@@ -87,6 +89,8 @@ class CLayout:
     saved: tuple[int, ...]  # values the backward's block buffers hold per step
     recorded: int | None  # the state ``v_seq`` records
     has_spike: bool
+    #: no per-step libm transcendental: the forward is the torch step's bit for bit
+    exact: bool
 
 
 @contextmanager
@@ -194,7 +198,20 @@ class _Plan:
 
     def layout(self) -> CLayout:
         return CLayout(tuple(self.snames), self.inv_used, self.acc, tuple(self.saved), self.rec,
-                       any(ins.code is Code.SPIKE for ins in self.instrs))
+                       any(ins.code is Code.SPIKE for ins in self.instrs), self.exact())
+
+    def exact(self) -> bool:
+        """Whether every per-step operation is one C evaluates as torch does, bit for bit
+        (no ``exp``/``log``/``tanh``/``sigmoid``, no ``pow`` outside torch's special cases)."""
+        for i in self.steps:
+            ins = self.instrs[i]
+            if ins.code in (Code.EXP, Code.LOG, Code.TANH, Code.SIGMOID):
+                return False
+            if ins.code is Code.POW:
+                base, expo = (self.folded.get(a) for a in ins.args)
+                if base != 1.0 and expo not in _EXACT_POW:
+                    return False
+        return True
 
 
 class _Emit:
@@ -420,8 +437,8 @@ class _Emit:
         def ref(r: Ref) -> str:
             if r.space is Space.FWD:
                 return self.val(r.index)
-            if r.space is Space.SEED:
-                return "got[i]" if r.index == 0 else carry[r.index - 1] + "[i]"
+            if r.space is Space.SEED:  # read once, before the carries are overwritten
+                return f"e{r.index}"
             gi = g.step[r.index]
             if gi.code is GradCode.CONST:
                 return _clit(float(gi.value), ty)  # type: ignore[arg-type]
@@ -434,6 +451,9 @@ class _Emit:
                 return float(g.step[r.index].value)  # type: ignore[arg-type]
             return None
 
+        w.line(f"const {ty} e0 = got[i]; (void)e0;")
+        for k, name in enumerate(carry):
+            w.line(f"const {ty} e{k + 1} = {name}[i]; (void)e{k + 1};")
         for j, gi in enumerate(g.step):
             if gi.code is GradCode.CONST:
                 continue

@@ -279,6 +279,7 @@ def neuron_class_source(program: NeuronProgram, class_name: str, names: Mapping[
         w.line(f"STATES = {tuple((s, float(v)) for s, v in program.states)!r}")
         w.line(f"PARAMS = {tuple((s, float(v)) for s, v in program.params)!r}")
         w.line(f"HAS_SPIKE = {any(ins.code is Code.SPIKE for ins in program.instrs)!r}")
+        _program_literal(w, program)
         w.line()
         with w.block("def default_surrogate(self):"):
             kw = ", ".join(f"{k}={lit(float(v))}" for k, v in program.surrogate.kwargs)  # type: ignore[arg-type]
@@ -288,6 +289,33 @@ def neuron_class_source(program: NeuronProgram, class_name: str, names: Mapping[
         w.line()
         _fused(w, pr)
     return w.text()
+
+
+def _data_literal(value: object) -> str:
+    """Plain data (tuples, str, int, float, None) as a Python literal; floats via :func:`lit`."""
+    if isinstance(value, tuple):
+        items = [_data_literal(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    if isinstance(value, float):
+        return lit(value)
+    if value is None or isinstance(value, (str, int)):
+        return repr(value)
+    raise TypeError(f"not plain data: {value!r}")
+
+
+def _program_literal(w: Writer, program: NeuronProgram) -> None:
+    """``PROGRAM``: the class's neuron program as a data literal (the kernels' input)."""
+    data = program.to_data()
+    with w.block("PROGRAM = program.NeuronProgram.from_data({"):
+        for key, value in data.items():
+            if key == "instrs":
+                with w.block(f"{key!r}: ("):
+                    for ins in value:  # type: ignore[attr-defined]
+                        w.line(f"{_data_literal(ins)},")
+                w.line("),")
+            else:
+                w.line(f"{key!r}: {_data_literal(value)},")
+    w.line("})")
 
 
 def neuron_module_source(program: NeuronProgram, class_name: str, names: Mapping[int, str] | None = None) -> str:

@@ -23,6 +23,7 @@ step's input (``INPUT``), the state variables' values from the previous step
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .ops import StrEnum, SurrogateValue
 
@@ -124,3 +125,32 @@ class NeuronProgram:
         if any(not 0 <= i < len(self.instrs) for _, i in self.updates) or not 0 <= self.output < len(self.instrs):
             out.append("an update or the output is not an instruction")
         return out
+
+    # -- as plain data (the generated class carries its program as a literal) ----------
+    def to_data(self) -> dict[str, object]:
+        """The program as plain literals (str, float, int, tuples, a dict), in a fixed
+        order: what :func:`repr` prints is a readable Python literal that
+        :func:`ast.literal_eval` reads back and :meth:`from_data` rebuilds."""
+        return {
+            "name": self.name,
+            "instrs": tuple((str(ins.code), ins.args, ins.value) for ins in self.instrs),
+            "states": self.states,
+            "params": self.params,
+            "updates": self.updates,
+            "output": self.output,
+            "surrogate": (self.surrogate.name, self.surrogate.kwargs),
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> NeuronProgram:
+        """The program :meth:`to_data` gave ``data`` for (only literals are read)."""
+        sg_name, sg_kwargs = data["surrogate"]
+        return cls(
+            name=str(data["name"]),
+            instrs=tuple(Instr(Code(c), tuple(int(a) for a in args), value) for c, args, value in data["instrs"]),
+            states=tuple((str(n), float(v)) for n, v in data["states"]),
+            params=tuple((str(n), float(v)) for n, v in data["params"]),
+            updates=tuple((str(n), int(i)) for n, i in data["updates"]),
+            output=int(data["output"]),
+            surrogate=SurrogateValue(str(sg_name), tuple((str(k), v) for k, v in sg_kwargs)),
+        )

@@ -14,7 +14,9 @@ the subclass supplies the equations, this base the conventions every neuron here
   it); ``'m'`` mode is one ``torch.autograd.Function`` over all ``T`` steps (the
   subclass's ``Fused``), whose backward is the derivative the compiler derived
   (:mod:`snndsl.ir.neuron_grad`): the same spikes and states bit for bit, gradients
-  within rounding. With a non-spiking surrogate (``spiking=False``) or while
+  within rounding. On the CPU that Function is the program's generated C kernel
+  (:mod:`.kernels.program_native`, from the class's ``PROGRAM``) where it builds and
+  supports the call, on CUDA its Triton kernels where they do. With a non-spiking surrogate (``spiking=False``) or while
   ``torch.compile`` traces, ``'m'`` runs the step loop instead.
 * ``store_v_seq`` records the state named ``v`` (else the first state) after every
   step in ``self.v_seq`` (``[T, N, *]``).
@@ -27,14 +29,15 @@ from typing import Any, ClassVar
 import torch
 import torch.nn as nn
 
+from ..ir.neuron_program import NeuronProgram
 from . import surrogate as sg
 from .base import RecordingModule
 
-__all__ = ["ProgramNode", "RESERVED_NAMES", "state_tensor"]
+__all__ = ["NeuronProgram", "ProgramNode", "RESERVED_NAMES", "state_tensor"]
 
 #: attribute names a state or a param of a generated neuron may not take
 RESERVED_NAMES = frozenset(
-    {"surrogate_function", "v_seq", "store_v_seq", "step_mode", "training", "step", "Fused"}
+    {"surrogate_function", "v_seq", "store_v_seq", "step_mode", "training", "step", "Fused", "PROGRAM"}
 )
 
 
@@ -54,12 +57,14 @@ class ProgramNode(RecordingModule):
     """A neuron generated from a neuron program (see the module docstring).
 
     Subclasses define ``STATES`` (name, reset value), ``PARAMS`` (name, initial value),
-    ``HAS_SPIKE``, :meth:`default_surrogate`, :meth:`step` and ``Fused``.
+    ``HAS_SPIKE``, ``PROGRAM``, :meth:`default_surrogate`, :meth:`step` and ``Fused``.
     """
 
     STATES: ClassVar[tuple[tuple[str, float], ...]] = ()
     PARAMS: ClassVar[tuple[tuple[str, float], ...]] = ()
     HAS_SPIKE: ClassVar[bool] = True
+    #: the neuron program itself (the input of the generated kernels); None: ``Fused`` only
+    PROGRAM: ClassVar[NeuronProgram | None] = None
     Fused: ClassVar[type[torch.autograd.Function]]
 
     def __init__(
@@ -98,6 +103,18 @@ class ProgramNode(RecordingModule):
     def _states_for(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [state_tensor(getattr(self, n), x, float(self._memories_rv[n])) for n, _ in self.STATES]
 
+    def _initial_states(self, x: torch.Tensor) -> list[torch.Tensor | float]:
+        """As :meth:`_states_for`, but a fresh (or restarted) state as its float: the C
+        kernel fills it without a tensor."""
+        out: list[torch.Tensor | float] = []
+        for n, _ in self.STATES:
+            state = getattr(self, n)
+            if isinstance(state, torch.Tensor) and state.shape == x.shape:
+                out.append(state_tensor(state, x, 0.0))
+            else:
+                out.append(float(self._memories_rv[n]) if isinstance(state, torch.Tensor) else float(state))
+        return out
+
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         """One step on ``x`` (``[N, *]``); returns the step's output."""
         out, states = self.step(x, *self._states_for(x))
@@ -121,13 +138,36 @@ class ProgramNode(RecordingModule):
         k = self.recorded_state()
         store = self.store_v_seq and k is not None
         params = [getattr(self, n) for n, _ in self.PARAMS]
-        res = self.Fused.apply(self.surrogate_function, store, x_seq, *self._states_for(x_seq[0]), *params)
+        res = self._fused(store, x_seq, params)
+        if isinstance(res, torch.Tensor):  # a program without states returns its output only
+            res = (res,)
         n = len(self.STATES)
         for (name, _), value in zip(self.STATES, res[1 : 1 + n]):
             setattr(self, name, value)
         if store:
             self.v_seq = res[1 + n]
         return res[0]
+
+    def _fused(self, store: bool, x_seq: torch.Tensor, params: list[torch.Tensor]) -> Any:
+        """One fused call over all steps: the program's generated C kernel on the CPU, or
+        its Triton kernels on CUDA, where they run this call; else the generated torch
+        ``Fused``. All three take and return the same (see ``kernels.program_native``)."""
+        prog, sgf = self.PROGRAM, self.surrogate_function
+        if prog is not None and x_seq.device.type == "cpu":
+            from .kernels import program_native
+
+            if program_native.supports(prog, sgf, x_seq):
+                states = self._initial_states(x_seq[0])
+                return program_native.NativeProgram.apply(prog, sgf, store, x_seq, *states, *params)
+        elif prog is not None:
+            try:
+                from .kernels import program_triton
+            except ImportError:  # pragma: no cover - the Triton path is optional
+                program_triton = None  # type: ignore[assignment]
+            if program_triton is not None and program_triton.supports(prog, sgf, x_seq):
+                states_t = self._states_for(x_seq[0])
+                return program_triton.TritonProgram.apply(prog, sgf, store, x_seq, *states_t, *params)
+        return self.Fused.apply(sgf, store, x_seq, *self._states_for(x_seq[0]), *params)
 
     def _step_loop(self, x_seq: torch.Tensor) -> torch.Tensor:
         store = self.store_v_seq

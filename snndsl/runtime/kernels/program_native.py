@@ -21,8 +21,9 @@ gradients through the derived final instructions in torch. A large call is split
 
 :func:`supports` says when: CPU, float32 or float64, a spiking surrogate the C
 implements (the eight of ``reference.SURROGATE_IDS`` and ``Rect``) or a program without
-``spike``, not while ``torch.compile`` traces, ``SNNDSL_CPU_KERNEL`` not ``aten``, and
-the kernel builds. Where it does not build (no compiler), ``ProgramNode`` runs the
+``spike``, no per-step transcendental (whose libm value can differ from torch's by an
+ulp; :func:`supports` ``exact=False`` allows them), not while ``torch.compile`` traces,
+``SNNDSL_CPU_KERNEL`` not ``aten``, and the kernel builds. Where it does not build (no compiler), ``ProgramNode`` runs the
 generated PyTorch ``Fused`` after one ``RuntimeWarning`` (``SNNDSL_CPU_KERNEL=native``
 makes it an error).
 """
@@ -69,6 +70,7 @@ class Kernel:
 _lock = threading.Lock()
 _kernels: dict[Any, Kernel | None] = {}
 _errors: dict[Any, str] = {}
+_exactness: dict[Any, bool] = {}
 _warned: list[bool] = [False]
 
 
@@ -122,12 +124,27 @@ def error(program: Any) -> str | None:
     return _errors.get(program)
 
 
-def supports(program: Any, surrogate: sg_mod.SurrogateFunctionBase, x_seq: Tensor) -> bool:
-    """Whether :class:`NativeProgram` runs this call (see the module docstring)."""
+def _exact(program: Any) -> bool:
+    exact = _exactness.get(program)
+    if exact is None:
+        from ...codegen.neuron_c import layout
+
+        try:
+            exact = _exactness[program] = layout(program).exact
+        except ValueError:
+            exact = _exactness[program] = False
+    return exact
+
+
+def supports(program: Any, surrogate: sg_mod.SurrogateFunctionBase, x_seq: Tensor, exact: bool = True) -> bool:
+    """Whether :class:`NativeProgram` runs this call (see the module docstring). With
+    ``exact`` (the default), only a program whose forward the C gives bit for bit as
+    torch does: none with a per-step ``exp``, ``log``, ``tanh``, ``sigmoid`` or general
+    ``pow`` (libm's and torch's vectorised versions can differ by an ulp)."""
     mode = native_neuron._mode()
     if mode == "aten" or x_seq.device.type != "cpu" or x_seq.dtype not in _DTYPES:
         return False
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or (exact and not _exact(program)):
         return False
     from ...ir.neuron_program import Code
 
