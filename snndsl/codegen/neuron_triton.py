@@ -50,8 +50,8 @@ invariants computed once per call in torch. ``a ** c`` with a constant ``c`` of
 and an integral ``b``). Transcendentals are Triton's (``tl.exp``, ``tl.log``,
 ``tl.sigmoid``), ``tanh`` a series near 0 and ``(1 - e) / (1 + e)``, ``e = exp(-2|a|)``
 beyond: within a few ulp of PyTorch's, not bit for bit. The surrogate derivative is the
-shared :func:`snndsl.runtime.kernels.triton_neuron.surrogate_grad` (by id,
-``reference.SURROGATE_IDS``). The backward computes each operation in the dtype like
+shared :func:`snndsl.runtime.kernels.triton_neuron.surrogate_grad` (by number,
+``program_triton.SURROGATES``: ``reference.SURROGATE_IDS`` and ``Rect``). The backward computes each operation in the dtype like
 the fused Function, summing the invariants' gradients in float32.
 
 Names in the kernels are positional (``f<instruction>``, ``s<state>``, ``g<backward

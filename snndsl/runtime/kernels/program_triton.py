@@ -48,7 +48,11 @@ except ImportError:  # pragma: no cover - depends on the environment
 if TYPE_CHECKING:
     from ...ir.neuron_program import NeuronProgram
 
-__all__ = ["supports", "TritonProgram", "kernel_module", "scalar_values", "BLOCK"]
+__all__ = ["supports", "TritonProgram", "kernel_module", "scalar_values", "BLOCK", "SURROGATES"]
+
+#: the surrogates the kernels implement, by their number in ``surrogate_grad``: the
+#: compiled kernels' eight and ``Rect`` (as :mod:`.program_native`'s C kernels)
+SURROGATES: dict[type, int] = {**SURROGATE_IDS, sg_mod.Rect: 8}
 
 #: neurons per program
 BLOCK = 1024
@@ -60,8 +64,8 @@ def supports(
 ) -> bool:
     """Whether :class:`TritonProgram` runs this call: Triton imports, ``x`` is on CUDA
     (or ``force`` under ``TRITON_INTERPRET=1``, for tests on the CPU), a float32/16 or
-    bfloat16 ``x``, and a spiking surrogate the kernels implement (any, for a program
-    without ``spike``)."""
+    bfloat16 ``x``, and a spiking surrogate the kernels implement (:data:`SURROGATES`;
+    any, for a program without ``spike``)."""
     from ...ir.neuron_program import Code
 
     if triton is None or x.dtype not in _DTYPES:
@@ -69,7 +73,7 @@ def supports(
     if not (x.is_cuda or (force and os.environ.get("TRITON_INTERPRET") == "1")):
         return False
     if any(ins.code is Code.SPIKE for ins in program.instrs):
-        return bool(sg.spiking) and type(sg) in SURROGATE_IDS
+        return bool(sg.spiking) and type(sg) in SURROGATES
     return True
 
 
@@ -209,9 +213,14 @@ def scalar_values(
 
 
 def _surrogate_args(fn: sg_mod.SurrogateFunctionBase | None) -> tuple[int, float, float]:
+    """``(SG, a, b)`` of ``surrogate_grad`` (a program without ``spike`` reads none)."""
     from .triton_neuron import surrogate_args
 
-    return surrogate_args(fn) if fn is not None and type(fn) in SURROGATE_IDS else (0, 1.0, 0.0)
+    if fn is None or type(fn) not in SURROGATES:
+        return 0, 1.0, 0.0
+    if type(fn) is sg_mod.Rect:
+        return SURROGATES[sg_mod.Rect], fn.alpha, 0.0
+    return surrogate_args(fn)
 
 
 def _flat(t: torch.Tensor | float, M: int, like: torch.Tensor) -> torch.Tensor:

@@ -84,8 +84,10 @@ if triton is not None:
         elif SG == 6:
             d = tl.abs(z) + 1.0
             r = a / (d * d)
-        else:
+        elif SG == 7:
             r = tl.where(tl.abs(z) < a, 0.5 / a, b)
+        else:  # 8: Rect (the generated kernels' table, program_triton.SURROGATES)
+            r = tl.where(tl.abs(z) < 0.5 / a, a, 0.0)
         return r
 
     @triton.jit
