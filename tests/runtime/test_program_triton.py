@@ -5,15 +5,16 @@ Triton reads ``TRITON_INTERPRET`` when a kernel is defined, so the comparison ru
 fresh interpreter process. The programs are test_program_neurons.py's (SpikingJelly's
 IF/LIF/PLIF in every reset mode, with ``detach_reset`` and ``decay_input``, the eight
 surrogates, ``Izhikevich``, ``KLIF``, ``CUBALIF`` (also with ``Rect``),
-``NonSpikingLIF``) and random ones: in float32 outputs, final states and ``v_seq`` must
-be the fused path's bit for bit (``torch.equal``) and the gradients of the input and the
-initial states within ``1e-6`` relative; a param's gradient, a sum over all neurons and
-steps added in another order, as close to the float64 sum as the fused path's (twice its
-error, plus ``1e-6`` relative). In float16 the forward bit for bit, the gradients within
-a few float16 ulp (the fused path accumulates the params' gradients in float16, the
-kernels in float32). Random programs with transcendentals (``exp``, ``log``, ``tanh``,
-``sigmoid``, ``sqrt``: Triton's, or IEEE where the CPU's vectorised ones are not) are
-compared within a tolerance. bfloat16 is not checked: the interpreter truncates float32
+``NonSpikingLIF``), the prelude's neurons as elaborated, and random ones. In float32
+outputs, final states and ``v_seq`` must be the fused path's bit for bit
+(``torch.equal``) and the gradients of the input and the initial states within ``1e-6``
+relative; a param's gradient, a sum over all neurons and steps added in another order,
+as close to the float64 sum as the fused path's (twice its error, plus ``1e-6``
+relative). In float16 the forward bit for bit, the gradients within a few float16 ulp
+(the fused path accumulates the params' gradients in float16, the kernels in float32).
+Random programs with transcendentals (``exp``, ``log``, ``tanh``, ``sigmoid``,
+``sqrt``: Triton's, or IEEE where the CPU's vectorised ones are not) are compared within
+a tolerance. bfloat16 is not checked: the interpreter truncates float32
 to bfloat16 instead of rounding to nearest as GPUs do.
 """
 
@@ -172,6 +173,16 @@ CHECK = textwrap.dedent(
         nxt = v * v * 0.5 + x * v
         compare("returns the " + returned, a.program(v if returned == "state" else x, {"v": nxt}), sgf("ATan"))
         n += 1
+    # -- the prelude's neurons as the compiler elaborates them (default arguments) -------
+    from snndsl.frontend.neurons import build_program, header_values
+    from snndsl.frontend.prelude import prelude_neurons
+
+    for pname, decl in prelude_neurons().items():
+        program = build_program(decl.node, header_values(decl.node, {}))
+        sg = getattr(surrogate, program.surrogate.name)(**dict(program.surrogate.kwargs))
+        compare("prelude " + pname, program, sg, seed=400 + n)
+        compare("prelude f16 " + pname, program, sg, dtype=torch.float16, seed=500 + n, store=False)
+        n += 2
     # -- float16 -----------------------------------------------------------------------------
     for name, program, sgn in [
         ("lif f16", tp.prog_lif("lif", tau=3.7, v_reset=-0.3), "Sigmoid"),
@@ -248,27 +259,20 @@ class Smooth(surrogate.Sigmoid):
     """Not one of the kernels' surrogates: a subclass may change the derivative."""
 
 
-def test_supports():
+def test_supports(monkeypatch):
     lif, li = PROGRAMS["lif"], PROGRAMS["li"]
     x = torch.zeros(2, 3)
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     assert not program_triton.supports(lif, surrogate.Sigmoid(), x)  # a CPU tensor
-    env = os.environ.get("TRITON_INTERPRET")
-    os.environ["TRITON_INTERPRET"] = "1"
-    try:
-        assert program_triton.supports(lif, surrogate.Sigmoid(), x, force=True)
-        assert program_triton.supports(lif, surrogate.Sigmoid(), x.half(), force=True)
-        assert not program_triton.supports(lif, surrogate.Sigmoid(), x.double(), force=True)
-        assert not program_triton.supports(lif, surrogate.Sigmoid(spiking=False), x, force=True)
-        assert program_triton.supports(lif, surrogate.Rect(), x, force=True)
-        assert not program_triton.supports(lif, Smooth(), x, force=True)  # a subclass may differ
-        assert program_triton.supports(
-            li, surrogate.Rect(), x, force=True
-        )  # no spike: no surrogate
-    finally:
-        if env is None:
-            del os.environ["TRITON_INTERPRET"]
-        else:
-            os.environ["TRITON_INTERPRET"] = env
+    assert not program_triton.supports(lif, surrogate.Sigmoid(), x, force=True)  # not interpreted
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert program_triton.supports(lif, surrogate.Sigmoid(), x, force=True)
+    assert program_triton.supports(lif, surrogate.Sigmoid(), x.half(), force=True)
+    assert not program_triton.supports(lif, surrogate.Sigmoid(), x.double(), force=True)
+    assert not program_triton.supports(lif, surrogate.Sigmoid(spiking=False), x, force=True)
+    assert program_triton.supports(lif, surrogate.Rect(), x, force=True)
+    assert not program_triton.supports(lif, Smooth(), x, force=True)  # a subclass may differ
+    assert program_triton.supports(li, surrogate.Rect(), x, force=True)  # no spike, no surrogate
 
 
 def test_the_module_is_cached_by_hash(tmp_path, monkeypatch):

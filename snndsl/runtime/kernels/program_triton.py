@@ -119,10 +119,12 @@ _modules: dict[str, ModuleType] = {}
 
 
 @lru_cache(maxsize=256)
-def _source(program: NeuronProgram) -> str:
+def _source(program: NeuronProgram) -> tuple[str, str]:
+    """The module's text and its sha256."""
     from ...codegen.neuron_triton import triton_source
 
-    return triton_source(program)
+    text = triton_source(program)
+    return text, hashlib.sha256(text.encode()).hexdigest()
 
 
 def _directory() -> Path:
@@ -161,8 +163,7 @@ def _write(directory: Path, name: str, text: str) -> Path:
 
 def kernel_module(program: NeuronProgram) -> ModuleType:
     """The imported Triton module of ``program`` (written to the cache on first use)."""
-    text = _source(program)
-    key = hashlib.sha256(text.encode()).hexdigest()
+    text, key = _source(program)
     mod = _modules.get(key)
     if mod is not None:
         return mod
@@ -175,7 +176,11 @@ def kernel_module(program: NeuronProgram) -> ModuleType:
             assert spec is not None and spec.loader is not None
             mod = importlib.util.module_from_spec(spec)
             sys.modules[name] = mod  # Triton and inspect look functions' modules up
-            spec.loader.exec_module(mod)
+            try:
+                spec.loader.exec_module(mod)
+            except BaseException:
+                del sys.modules[name]
+                raise
             _modules[key] = mod
         return mod
 
