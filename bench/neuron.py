@@ -1,20 +1,28 @@
-"""Benchmark: multi-step LIF forward + backward on CPU, snndsl vs SpikingJelly 2.0.0.
+"""Benchmark: multi-step neurons, forward + backward on CPU: generated kernels, the
+hand-written one, SpikingJelly 2.0.0, and the memory floor.
 
-    python bench/neuron.py [--reps 9] [--T 8] [--shape 16 64 28 28] [--threads N]
+    python bench/neuron.py [--reps 9] [--T 16] [--shape 256 1024] [--threads 1] [--only lif izhikevich cubalif]
 
-Both neurons are ``LIFNode(step_mode='m')`` with their defaults (tau=2, hard reset to 0,
-Sigmoid surrogate); SpikingJelly runs its default CPU path (a ``torch`` custom op with a
-hand-written BPTT). One process, runs interleaved (snndsl, SpikingJelly, floor, ...),
-medians of ``--reps`` after two warm-up rounds.
+Three neurons, each in ``'m'`` mode on a ``[T, *shape]`` float32 input, forward then
+backward of a random output gradient:
 
-The *floor* is the memory traffic the operation cannot avoid: read ``x`` and write the
-spikes (forward), read the spike gradient and write the input gradient (backward), i.e.
-two copies of a ``[T, N, ...]`` float32 tensor, timed here as two ``copy_`` calls into
-preallocated tensors (no allocation, no page faults).
+* ``lif`` (tau=2, hard reset to 0, Sigmoid): *generated-c* (the LIF neuron program's
+  generated C kernel, ``snndsl.runtime.kernels.program_native``), *hand-written*
+  (``snndsl.runtime.neuron.LIFNode``, ``csrc/neuron.c``), *generated-torch* (the same
+  generated class on its PyTorch ``Fused`` Function), *spikingjelly*
+  (``LIFNode(step_mode='m')``, its default CPU path);
+* ``izhikevich`` (the prelude's ``Izhikevich(a=0.3, b=0.2)`` through the frontend,
+  against ``IzhikevichNode``) and ``cubalif`` (the prelude's ``CubaLIF``, against
+  ``CUBALIFNode``, Rect surrogate): generated-c, generated-torch, spikingjelly.
 
-The first line of the output names the implementation snndsl's neuron runs on
-(``native``, ``aten`` or ``mirror``: see ``snndsl/runtime/kernels/__init__.py``;
-``SNNDSL_CPU_KERNEL=aten`` selects ``aten``).
+Each neuron also times the *floor*: the memory traffic a fused forward + backward cannot
+avoid (read ``x``, write the output; read the output gradient, write the input
+gradient), as two ``copy_`` calls of a ``[T, *shape]`` tensor into preallocated ones,
+i.e. four tensors' bytes at the measured copy bandwidth.
+
+One process; per neuron the runs are interleaved (the order rotates each round),
+medians of ``--reps`` after two warm-up rounds. Every variant must give the same output
+(``torch.equal``) and, within 1e-5, the same input gradient before anything is timed.
 """
 
 from __future__ import annotations
@@ -22,9 +30,49 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import types
 from collections.abc import Callable
 
 import torch
+
+PRELUDE = {
+    "izhikevich": "Izhikevich(a=0.3, b=0.2)",
+    "cubalif": "CubaLIF()",
+}
+
+
+def lif_program():
+    """``h = v + (x - (v - 0.0)) / 2.0 ; s = spike(h - 1.0) ; v = s * 0.0 + (1.0 - s) * h``."""
+    from snndsl.ir.neuron_program import Code, Instr, NeuronProgram
+    from snndsl.ir.ops import SurrogateValue
+
+    I = Instr  # noqa: E741, N806
+    instrs = (
+        I(Code.STATE, value="v"), I(Code.INPUT, value="x"), I(Code.CONST, value=0.0),  # 0 1 2
+        I(Code.SUB, (0, 2)), I(Code.SUB, (1, 3)), I(Code.CONST, value=2.0), I(Code.DIV, (4, 5)),  # 3-6
+        I(Code.ADD, (0, 6)), I(Code.CONST, value=1.0), I(Code.SUB, (7, 8)), I(Code.SPIKE, (9,)),  # 7-10
+        I(Code.MUL, (10, 2)), I(Code.SUB, (8, 10)), I(Code.MUL, (12, 7)), I(Code.ADD, (11, 13)),  # 11-14
+    )
+    return NeuronProgram("LIF", instrs, (("v", 0.0),), (), (("v", 14),), 10, SurrogateValue("Sigmoid", (("alpha", 4.0),)))
+
+
+def prelude_program(call: str):
+    """The program of a prelude neuron call, through the frontend (``.snn`` text)."""
+    from snndsl.compiler import lower
+
+    text = f"model M() {{\n    input x: [16]\n    return x -> sn: {call}\n}}\n"
+    return lower(text, "bench.snn", stop_after="build").node("sn").op.program
+
+
+def generated(program, name: str) -> tuple[type, type]:
+    """The generated class, and a subclass that always runs its PyTorch ``Fused``."""
+    from snndsl.codegen.neuron_code import neuron_module_source
+
+    mod = types.ModuleType(f"bench_generated_{name}")
+    exec(compile(neuron_module_source(program, name), f"<generated {name}>", "exec"), mod.__dict__)  # noqa: S102
+    cls = getattr(mod, name)
+    torch_only = type(f"{name}Torch", (cls,), {"PROGRAM": None})
+    return cls, torch_only
 
 
 def _time(fn: Callable[[], object]) -> float:
@@ -33,69 +81,99 @@ def _time(fn: Callable[[], object]) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=9)
-    parser.add_argument("--T", type=int, default=8)
-    parser.add_argument("--shape", type=int, nargs="+", default=[16, 64, 28, 28])
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
+def nodes_for(which: str) -> dict[str, torch.nn.Module]:
     from spikingjelly.activation_based import neuron as sj_neuron
 
-    from snndsl.runtime import kernels, neuron
+    from snndsl.runtime import neuron
+
+    if which == "lif":
+        gen, gen_torch = generated(lif_program(), "LIF")
+        return {"generated-c": gen(step_mode="m"), "hand-written": neuron.LIFNode(step_mode="m"),
+                "generated-torch": gen_torch(step_mode="m"), "spikingjelly": sj_neuron.LIFNode(step_mode="m")}
+    gen, gen_torch = generated(prelude_program(PRELUDE[which]), which.capitalize())
+    if which == "izhikevich":
+        ref = sj_neuron.IzhikevichNode(a=0.3, b=0.2, step_mode="m")
+    else:
+        ref = sj_neuron.CUBALIFNode()
+        ref.step_mode = "m"
+    return {"generated-c": gen(step_mode="m"), "generated-torch": gen_torch(step_mode="m"), "spikingjelly": ref}
+
+
+def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int) -> dict[str, float]:
+    """Medians (ms) of each variant of ``which`` and of the floor; prints one line each."""
+    from snndsl.runtime.kernels import program_native
+
+    nodes = nodes_for(which)
+
+    def fwd_bwd(node: torch.nn.Module) -> Callable[[], torch.Tensor]:
+        def run() -> torch.Tensor:
+            node.reset()
+            x.grad = None
+            out = node(x)
+            out.backward(grad)
+            return out
+
+        return run
+
+    runs = {name: fwd_bwd(node) for name, node in nodes.items()}
+    src, dst = x.detach().clone(), torch.empty_like(x)
+
+    def floor() -> None:
+        dst.copy_(src)  # forward: read x, write the output
+        dst.copy_(src)  # backward: read the output gradient, write the input gradient
+
+    ref_out, ref_grad = None, None
+    for name, fn in runs.items():
+        out = fn().detach()
+        if ref_out is None:
+            ref_out, ref_grad = out, x.grad.clone()
+        assert torch.equal(out, ref_out), f"{which} {name}: outputs differ"
+        assert torch.allclose(x.grad, ref_grad, atol=1e-5), f"{which} {name}: gradients differ"
+    gen = nodes["generated-c"]
+    assert program_native.supports(type(gen).PROGRAM, gen.surrogate_function, x), "the generated C kernel does not run"
+    runs["floor"] = floor
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for rep in range(reps + 2):
+        for name in names[rep % len(names):] + names[: rep % len(names)]:
+            t = _time(runs[name])
+            if rep >= 2:
+                times[name].append(t)
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    c = med["generated-c"]
+    print(f"{which} fwd+bwd medians: " + ", ".join(f"{n} {m:.1f} ms" for n, m in med.items()))
+    if "hand-written" in med:
+        print(f"{which}: generated-c / hand-written {c / med['hand-written']:.2f}x")
+    print(f"{which}: spikingjelly / generated-c {med['spikingjelly'] / c:.2f}x (speedup), "
+          f"generated-torch / generated-c {med['generated-torch'] / c:.2f}x, "
+          f"generated-c / floor {c / med['floor']:.2f}x")
+    print(f"{which} min/max ms: " + ", ".join(f"{n} {min(ts):.1f}/{max(ts):.1f}" for n, ts in times.items()))
+    return med
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=9)
+    parser.add_argument("--T", type=int, default=16)
+    parser.add_argument("--shape", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument("--only", nargs="+", default=["lif", "izhikevich", "cubalif"],
+                        choices=["lif", "izhikevich", "cubalif"])
+    parser.add_argument("--quick", action="store_true", help="a small shape, 3 reps")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.T, args.shape, args.reps = 4, [64, 256], 3
+    torch.set_num_threads(args.threads)
 
     gen = torch.Generator().manual_seed(0)
     shape = (args.T, *args.shape)
     x = (torch.randn(shape, generator=gen) * 0.5 + 0.6).requires_grad_()
     grad = torch.randn(shape, generator=gen)
-    ours, ref = neuron.LIFNode(step_mode="m"), sj_neuron.LIFNode(step_mode="m")
-
-    def fwd_bwd(node: torch.nn.Module) -> Callable[[], None]:
-        def run() -> None:
-            node.reset()
-            x.grad = None
-            node(x).backward(grad)
-
-        return run
-
-    src, dst = x.detach().clone(), torch.empty(shape)
-
-    def floor() -> None:
-        dst.copy_(src)  # forward: read x, write spikes
-        dst.copy_(src)  # backward: read grad_spikes, write grad_x
-
-    # Same answers first: the benchmark compares equals.
-    fwd_bwd(ours)()
-    g_ours = x.grad.clone()
-    fwd_bwd(ref)()
-    assert torch.allclose(g_ours, x.grad, atol=1e-5), "gradients disagree"
-
-    runs = {"snndsl": fwd_bwd(ours), "spikingjelly": fwd_bwd(ref), "floor": floor}
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for rep in range(args.reps + 2):
-        for name, fn in runs.items():
-            t = _time(fn)
-            if rep >= 2:
-                times[name].append(t)
-    med = {name: statistics.median(ts) for name, ts in times.items()}
     mb = x.numel() * 4 / 2**20
-    path = kernels.path_for(ours.spec(), x)
-    print(f"shape {list(shape)} float32, {torch.get_num_threads()} threads, {args.reps} reps, "
-          f"snndsl path {path}")
-    print(
-        f"lif fwd+bwd: snndsl {med['snndsl']:.1f} ms, spikingjelly {med['spikingjelly']:.1f} ms, "
-        f"speedup {med['spikingjelly'] / med['snndsl']:.2f}x"
-    )
-    print(
-        f"floor (2 copies of {mb:.1f} MiB): {med['floor']:.2f} ms; "
-        f"snndsl {med['snndsl'] / med['floor']:.1f}x floor, "
-        f"spikingjelly {med['spikingjelly'] / med['floor']:.1f}x floor"
-    )
-    spread = {n: (min(ts), max(ts)) for n, ts in times.items()}
-    print("min/max ms: " + ", ".join(f"{n} {lo:.1f}/{hi:.1f}" for n, (lo, hi) in spread.items()))
+    print(f"shape {list(shape)} float32 ({mb:.0f} MiB per tensor), {torch.get_num_threads()} threads, "
+          f"{args.reps} reps")
+    for which in args.only:
+        bench(which, x, grad, args.reps)
 
 
 if __name__ == "__main__":
