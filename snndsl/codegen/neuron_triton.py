@@ -46,7 +46,8 @@ The operations follow :mod:`~snndsl.codegen.neuron_code`'s conventions: ``c / a`
 ``relu`` is ``max(a, 0)``, constant-only operations are folded in Python floats, the
 invariants computed once per call in torch. ``a ** c`` with a constant ``c`` of
 ``0, 1, 2, 3, -1, -2, 0.5, -0.5`` is what PyTorch runs for it (products, a reciprocal,
-``sqrt``); other powers are ``exp2(b * log2(a))`` (sign by parity for negative ``a``
+``sqrt``; for half precision on CUDA PyTorch also rounds the inner product of ``a ** 3``
+and ``a ** -2``, the kernels do not); other powers are ``exp2(b * log2(a))`` (sign by parity for negative ``a``
 and an integral ``b``). Transcendentals are Triton's (``tl.exp``, ``tl.log``,
 ``tl.sigmoid``), ``tanh`` a series near 0 and ``(1 - e) / (1 + e)``, ``e = exp(-2|a|)``
 beyond: within a few ulp of PyTorch's, not bit for bit. The surrogate derivative is the
