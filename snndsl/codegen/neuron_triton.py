@@ -58,7 +58,8 @@ the fused Function, summing the invariants' gradients in float32.
 Names in the kernels are positional (``f<instruction>``, ``s<state>``, ``g<backward
 instruction>``, ``k<scalar>``), so no program name reaches them; the torch functions
 take the checked state and param names of :mod:`~snndsl.codegen.neuron_code`. The text
-depends only on the program.
+depends only on the program. Importing this module registers :func:`triton_source`
+with :mod:`snndsl.runtime.kernels.program_triton` (``import snndsl`` does).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ from dataclasses import dataclass
 
 from ..ir.neuron_grad import GradCode, Ref, Space, StepGradient, derive
 from ..ir.neuron_program import Code, NeuronProgram
+from ..runtime.kernels import program_triton
 from .neuron_code import _check_names, _grad_expr, _invariant_block, _param_name, _Printer, lit
 from .writer import Writer
 
@@ -605,3 +607,7 @@ def _torch_functions(kn: _Kernels) -> Writer:
         grads = [ref(r) if r is not None else "None" for r in g.param_grads]
         w.line(f"return {_tuple(grads)}")
     return w
+
+
+# the runtime runs these kernels but does not import the code generator: it is told here
+program_triton.register_source(triton_source)

@@ -386,3 +386,10 @@ def test_the_kernels_compile_for_cuda_without_contraction(tmp_path, monkeypatch)
             assert not {o for o in ops if o.startswith("fma")}, (program.name, name, ops)
             if name == "forward_kernel":
                 assert "div.full.f32" not in ops, (program.name, ops)
+
+
+def test_the_runtime_is_told_the_printer():
+    """``runtime`` does not import ``codegen``: importing snndsl registers the printer."""
+    import snndsl  # noqa: F401
+
+    assert program_triton._printer is triton_source

@@ -1,7 +1,7 @@
 r"""Generated neurons on CUDA: the Triton kernels of a neuron program, built and run.
 
 :func:`snndsl.codegen.neuron_triton.triton_source` prints a neuron program's kernels as
-a module; ``@triton.jit`` reads the functions' source from their file, so the module is
+a module (registered here by :func:`register_source`); ``@triton.jit`` reads the functions' source from their file, so the module is
 written into the kernels' cache (``$SNNDSL_CACHE_DIR``, ...: :func:`.build.cache_dir`,
 a ``triton`` folder there) under the sha256 of its text, atomically (a
 temporary file renamed into place), and imported from there, once per process and
@@ -26,14 +26,16 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from ...ir.neuron_program import Code, NeuronProgram
 from .. import surrogate as sg_mod
 from .build import cache_dir, fallback_dir
 from .reference import SURROGATE_IDS
@@ -45,10 +47,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     triton = None
     tl = None
 
-if TYPE_CHECKING:
-    from ...ir.neuron_program import NeuronProgram
-
-__all__ = ["supports", "TritonProgram", "kernel_module", "scalar_values", "BLOCK", "SURROGATES"]
+__all__ = [
+    "supports", "TritonProgram", "kernel_module", "register_source", "scalar_values", "BLOCK", "SURROGATES",
+]
 
 #: the surrogates the kernels implement, by their number in ``surrogate_grad``: the
 #: compiled kernels' eight and ``Rect`` (as :mod:`.program_native`'s C kernels)
@@ -66,9 +67,7 @@ def supports(
     (or ``force`` under ``TRITON_INTERPRET=1``, for tests on the CPU), a float32/16 or
     bfloat16 ``x``, and a spiking surrogate the kernels implement (:data:`SURROGATES`;
     any, for a program without ``spike``)."""
-    from ...ir.neuron_program import Code
-
-    if triton is None or x.dtype not in _DTYPES:
+    if triton is None or _printer is None or x.dtype not in _DTYPES:
         return False
     if not (x.is_cuda or (force and os.environ.get("TRITON_INTERPRET") == "1")):
         return False
@@ -118,12 +117,25 @@ _lock = threading.Lock()
 _modules: dict[str, ModuleType] = {}
 
 
+#: prints a program's Triton module: :func:`snndsl.codegen.neuron_triton.triton_source`,
+#: registered by that module when it is imported (``import snndsl`` does): the runtime
+#: runs generated code and does not import the code generator
+_printer: Callable[[NeuronProgram], str] | None = None
+
+
+def register_source(printer: Callable[[NeuronProgram], str]) -> None:
+    """Set the function that prints a program's Triton module (see ``_printer``)."""
+    global _printer
+    _printer = printer
+    _source.cache_clear()
+
+
 @lru_cache(maxsize=256)
 def _source(program: NeuronProgram) -> tuple[str, str]:
     """The module's text and its sha256."""
-    from ...codegen.neuron_triton import triton_source
-
-    text = triton_source(program)
+    if _printer is None:
+        raise RuntimeError("no Triton source printer is registered (import snndsl.codegen.neuron_triton)")
+    text = _printer(program)
     return text, hashlib.sha256(text.encode()).hexdigest()
 
 
