@@ -10,10 +10,10 @@ and ``_f64`` (double), of
   one local per instruction, so the compiler vectorises it;
 * ``snn_prog_backward``: per block, the forward again over all steps into block-local
   buffers of the values the derived backward reads (the step gradient's ``saved`` set;
-  the rest is recomputed from them per step), then BPTT in reverse time: the surrogate
-  derivatives of the step into a block buffer (``surrogates.h``, the switch outside
-  the loop), then the derived step instructions; the gradients of the loop-invariant
-  values are summed per element and then, per call, in double;
+  the rest is recomputed from them per step) and of the surrogate derivatives at each
+  ``spike``'s argument (``surrogates.h``, one loop per step with the switch outside),
+  then BPTT in reverse time with the derived step instructions; the gradients of the
+  loop-invariant values are summed per element and then, per call, in double;
 * the same two over ``threads`` OpenMP threads (``#pragma omp parallel for`` over
   neuron chunks) when built with ``-fopenmp``.
 
@@ -87,6 +87,7 @@ class CLayout:
     inv_used: tuple[int, ...]  # invariant instructions passed as ``inv[]``, in order
     accumulated: tuple[int, ...]  # invariant instructions whose gradients come back summed
     saved: tuple[int, ...]  # values the backward's block buffers hold per step
+    spikes: int  # surrogate derivatives the backward's block buffers hold per step
     recorded: int | None  # the state ``v_seq`` records
     has_spike: bool
     #: no per-step libm transcendental: the forward is the torch step's bit for bit
@@ -143,8 +144,8 @@ class _Plan:
                 else:
                     other.add(r.index)
         self.spike_args = spike_args
-        self.saved, self.recomputed = self._recompute_plan(sorted(other | set(spike_args)))
-        self.rec_for_spikes = self._needs(self.recomputed, spike_args)
+        # the surrogate derivatives are computed in the recompute pass (all values at hand)
+        self.saved, self.recomputed = self._recompute_plan(sorted(other))
         used: set[int] = set()
         for i in self.steps:
             used |= {self.root(a) for a in self.instrs[i].args}
@@ -197,7 +198,7 @@ class _Plan:
         return [i for i in ops if i in want]
 
     def layout(self) -> CLayout:
-        return CLayout(tuple(self.snames), self.inv_used, self.acc, tuple(self.saved), self.rec,
+        return CLayout(tuple(self.snames), self.inv_used, self.acc, tuple(self.saved), len(self.spike_args), self.rec,
                        any(ins.code is Code.SPIKE for ins in self.instrs), self.exact())
 
     def exact(self) -> bool:
@@ -363,7 +364,7 @@ class _Emit:
         with _cblock(w, f"        const {ty} *gvseq, {ty} *gx, {ty} *const *gs0, double *sums) {{"):
             self.header(w, True)
             w.line("(void)s0; (void)fill; (void)glast; (void)gvseq; (void)gs0; (void)sums;")
-            per = f"(size_t)blk * (size_t)({2 * ns + nacc + nsp} + {nsv} * nT)"
+            per = f"(size_t)blk * (size_t)({2 * ns + nacc} + {nsv + nsp} * nT)"
             w.line(f"{ty} *work = malloc({per} * sizeof({ty}) + 1);")
             w.line("if (!work) return 1;")
             for j in range(nacc):
@@ -371,11 +372,11 @@ class _Emit:
             with _cblock(w, "for (int64_t b0 = begin; b0 < end; b0 += blk) {"):
                 w.line("const int64_t n = end - b0 < blk ? end - b0 : blk;")
                 w.line(f"{ty} *wp = work;")
-                for names in (states, carry, [f"acc{j}" for j in range(nacc)], [f"sgb{k}" for k in range(nsp)]):
+                for names in (states, carry, [f"acc{j}" for j in range(nacc)]):
                     for nm in names:
                         w.line(f"{ty} *restrict {nm} = wp; wp += blk;")
-                for j in range(nsv):
-                    w.line(f"{ty} *restrict sv{j} = wp; wp += blk * nT;")
+                for nm in [f"sv{j}" for j in range(nsv)] + [f"dsg{k}" for k in range(nsp)]:
+                    w.line(f"{ty} *restrict {nm} = wp; wp += blk * nT;")
                 # the forward again, into the block buffers
                 self.init_states(w, states)
                 with _cblock(w, "for (int64_t t = 0; t < nT; t++) {"):
@@ -385,7 +386,11 @@ class _Emit:
                         self.step_body(w, "xt", states)
                         for j, s in enumerate(pl.saved):
                             w.line(f"sv{j}[t * n + i] = v{s};")
+                        for k, a in enumerate(pl.spike_args):
+                            w.line(f"dsg{k}[t * n + i] = {self.val(a)};")
                         self.state_writes(w, states)
+                    for k in range(nsp):  # the spike arguments -> the surrogate derivatives, in place
+                        w.line(f"SNN_SURROGATE_LOOP({ty}, {suf}, sg_id, n, dsg{k}[t * n + i], dsg{k}[t * n + i], sga, sgb)")
                 # BPTT
                 for k in range(ns):
                     w.line(f"if (glast[{k}]) memcpy({carry[k]}, glast[{k}] + b0, (size_t)n * sizeof({ty}));")
@@ -400,13 +405,6 @@ class _Emit:
                     if pl.rec is not None:
                         w.line(f"if (gvseq) for (int64_t i = 0; i < n; i++) "
                                f"{carry[pl.rec]}[i] = {carry[pl.rec]}[i] + gvseq[t * M + b0 + i];")
-                    if nsp:
-                        with _cblock(w, "for (int64_t i = 0; i < n; i++) {"):
-                            self.loads(w, pl.rec_for_spikes)
-                            for k, a in enumerate(pl.spike_args):
-                                w.line(f"sgb{k}[i] = {self.val(a)};")
-                        for k in range(nsp):
-                            w.line(f"SNN_SURROGATE_LOOP({ty}, {suf}, sg_id, n, sgb{k}[i], sgb{k}[i], sga, sgb)")
                     with _cblock(w, "for (int64_t i = 0; i < n; i++) {"):
                         self.loads(w, pl.recomputed)
                         self.grad_body(w, carry)
@@ -474,7 +472,7 @@ class _Emit:
             return f"({a[0]} {_CMP[c]} {a[1]} ? (({self.ty})1) : (({self.ty})0))"
         if c is GradCode.SPIKE_GRAD:
             k = self.pl.spike_args.index(self.pl.root(gi.args[1].index))
-            return f"{a[0]} * sgb{k}[i]"
+            return f"{a[0]} * dsg{k}[t * n + i]"
         raise AssertionError(c)
 
     def parallel(self, w: Writer) -> None:

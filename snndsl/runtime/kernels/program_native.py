@@ -182,10 +182,9 @@ def _doubles(vals: list[float]) -> ctypes.Array[ctypes.c_double]:
 
 
 def _block(layout: Any, T: int, itemsize: int, threads: int) -> int:
-    """Neurons per block: the backward's buffers (``saved`` per step, states, carries,
-    sums, surrogate derivatives) about ``_BLOCK_BYTES``; 64..1024 (4096 forward-only on
-    several threads, as the hand-written kernel measured)."""
-    per = (len(layout.saved) * T + 2 * len(layout.states) + len(layout.accumulated) + 2) * itemsize
+    """Neurons per backward block: its buffers (``saved`` values and surrogate
+    derivatives per step, states, carries, sums) about ``_BLOCK_BYTES``; 64..1024."""
+    per = ((len(layout.saved) + layout.spikes) * T + 2 * len(layout.states) + len(layout.accumulated)) * itemsize
     blk = 1024
     while blk > 64 and blk * per > _BLOCK_BYTES:
         blk //= 2
