@@ -8,6 +8,7 @@ compiles it into a readable PyTorch module::
 """
 
 from ._version import __version__
+from .codegen import neuron_c as _neuron_c  # noqa: F401 - registers the C kernels' printer
 from .codegen import neuron_triton as _neuron_triton  # noqa: F401 - registers the Triton kernels' printer
 from .compiler import compile_file, compile_source, emit_python, trace_passes
 from .diagnostics import SnnError

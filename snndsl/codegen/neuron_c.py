@@ -51,6 +51,7 @@ from dataclasses import dataclass
 
 from ..ir.neuron_grad import GradCode, GradInstr, Ref, Space, StepGradient, derive
 from ..ir.neuron_program import Code, NeuronProgram
+from ..runtime.kernels import program_native
 from .names import Namespace
 from .neuron_code import (
     _check_names,
@@ -578,3 +579,7 @@ def host_source(program: NeuronProgram) -> str:
                 w.line(f"{fname[j]} = {_grad_expr(gi, [ref(r) for r in gi.args])}")
         w.line(f"return ({''.join((ref(r) if r is not None else 'None') + ', ' for r in g.param_grads)})")
     return w.text()
+
+
+# the runtime runs these kernels but does not import the code generator: it is told here
+program_native.register_source(c_source, host_source, layout)

@@ -1,7 +1,8 @@
 r"""Generated neurons on the CPU: the C kernel of a neuron program, built and run.
 
 :func:`snndsl.codegen.neuron_c.c_source` prints a neuron program's fused forward and
-BPTT backward as C (float32 and float64); :func:`kernel` compiles it once per machine
+BPTT backward as C (float32 and float64; registered here by :func:`register_source`,
+as the runtime does not import the code generator); :func:`kernel` compiles it once per machine
 through :func:`.build.build` (cached by the sha256 of the source, atomically) and loads
 it with :mod:`ctypes`. :class:`NativeProgram` is the ``autograd.Function`` that runs it,
 with the same arguments, results and gradients as the program's generated ``Fused``
@@ -34,6 +35,7 @@ import ctypes
 import subprocess
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,7 @@ from .. import surrogate as sg_mod
 from . import buffer_pool, build, native_neuron
 from .reference import SURROGATE_IDS
 
-__all__ = ["NativeProgram", "kernel", "supports", "SURROGATES"]
+__all__ = ["NativeProgram", "kernel", "register_source", "supports", "SURROGATES"]
 
 Tensor = torch.Tensor
 
@@ -65,6 +67,21 @@ class Kernel:
     host: dict[str, Any]  # invariants(sg, *params), param_grads(sg, *params, *sums)
     openmp: bool
     source: str
+
+
+#: ``(c_source, host_source, layout)`` of :mod:`snndsl.codegen.neuron_c`, which registers
+#: them when it is imported (``import snndsl`` does): the runtime runs the kernels but
+#: does not import the code generator
+_printers: tuple[Callable[[Any], str], Callable[[Any], str], Callable[[Any], Any]] | None = None
+
+
+def register_source(c_source: Callable[[Any], str], host_source: Callable[[Any], str],
+                    layout: Callable[[Any], Any]) -> None:
+    """Set the functions that print a program's C kernel, its host functions and its
+    layout (``snndsl.codegen.neuron_c`` calls this at import)."""
+    global _printers
+    _printers = (c_source, host_source, layout)
+    _exactness.clear()
 
 
 _lock = threading.Lock()
@@ -103,10 +120,11 @@ def kernel(program: Any) -> Kernel | None:
     with _lock:
         if program in _kernels:
             return _kernels[program]
-        from ...codegen.neuron_c import c_source, host_source, layout
-
         k: Kernel | None = None
         try:
+            if _printers is None:
+                raise RuntimeError("no C source printer is registered (import snndsl.codegen.neuron_c)")
+            c_source, host_source, layout = _printers
             source = c_source(program)
             lib, path = build.load("neuron-program", source.encode())
             _declare(lib)
@@ -127,10 +145,8 @@ def error(program: Any) -> str | None:
 def _exact(program: Any) -> bool:
     exact = _exactness.get(program)
     if exact is None:
-        from ...codegen.neuron_c import layout
-
         try:
-            exact = _exactness[program] = layout(program).exact
+            exact = _exactness[program] = _printers is not None and _printers[2](program).exact
         except ValueError:
             exact = _exactness[program] = False
     return exact
@@ -142,7 +158,7 @@ def supports(program: Any, surrogate: sg_mod.SurrogateFunctionBase, x_seq: Tenso
     torch does: none with a per-step ``exp``, ``log``, ``tanh``, ``sigmoid`` or general
     ``pow`` (libm's and torch's vectorised versions can differ by an ulp)."""
     mode = native_neuron._mode()
-    if mode == "aten" or x_seq.device.type != "cpu" or x_seq.dtype not in _DTYPES:
+    if mode == "aten" or _printers is None or x_seq.device.type != "cpu" or x_seq.dtype not in _DTYPES:
         return False
     if torch.compiler.is_compiling() or (exact and not _exact(program)):
         return False
