@@ -158,7 +158,7 @@ class ProgramNode(RecordingModule):
 
             if program_native.supports(prog, sgf, x_seq):
                 states = self._initial_states(x_seq[0])
-                return program_native.NativeProgram.apply(prog, sgf, store, x_seq, *states, *params)
+                return program_native.run_in_memory_order(prog, sgf, store, x_seq, states, params)
         elif prog is not None:
             try:
                 from .kernels import program_triton

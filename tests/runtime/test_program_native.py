@@ -303,3 +303,27 @@ def test_without_a_compiler_the_neurons_fall_back_with_one_warning(tmp_path):
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_a_channels_last_input_keeps_its_layout():
+    """Steps in channels-last order are read in memory order (no copy); the output and
+    ``v_seq`` have the input's strides, as ``Fused``'s ``empty_like`` gives them."""
+    program = prog_lif("plif", init_tau=2.5)
+    needs_kernel(program)
+    cls = load(program, "Gen")
+    x, init = _data(7, (4, 2, 3, 5, 6), torch.float32, {"v": 0.5})
+    x = x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3).requires_grad_()  # each step channels-last
+    v0 = init["v"].contiguous(memory_format=torch.channels_last).requires_grad_()
+    node = cls()
+    sg = node.surrogate_function
+    params = list(node.parameters())
+    fused = cls.Fused.apply(sg, True, x, v0, *params)
+    ours = program_native.run_in_memory_order(program, sg, True, x, [v0], params)
+    for a, b in zip(fused, ours):
+        assert torch.equal(a, b)
+    assert ours[0].stride() == fused[0].stride() == x.stride() and ours[2].stride() == x.stride()
+    assert ours[1].stride() == v0.stride()  # the final state in the steps' layout
+    ga = torch.autograd.grad(sum(r.sum() for r in fused), [x, v0, *params])
+    gb = torch.autograd.grad(sum(r.sum() for r in ours), [x, v0, *params])
+    for a, b in zip(ga, gb):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)

@@ -43,10 +43,10 @@ from typing import Any
 import torch
 
 from .. import surrogate as sg_mod
-from . import buffer_pool, build, native_neuron
+from . import buffer_pool, build, native_neuron, torch_neuron
 from .reference import SURROGATE_IDS
 
-__all__ = ["NativeProgram", "kernel", "register_source", "supports", "SURROGATES"]
+__all__ = ["NativeProgram", "kernel", "register_source", "run_in_memory_order", "supports", "SURROGATES"]
 
 Tensor = torch.Tensor
 
@@ -315,6 +315,27 @@ class NativeProgram(torch.autograd.Function):
                 pgrads = list(k.host["param_grads"](sg, *params, *sums_t))
         state_grads = [None if g is None else g.view(step_shape) for g in gs0]
         return (None, None, None, gx.view(x_shape), *state_grads, *pgrads)
+
+
+def run_in_memory_order(program: Any, sg: Any, store: bool, x_seq: Tensor, states: list[Any],
+                        params: list[Tensor]) -> tuple[Tensor | None, ...]:
+    """:class:`NativeProgram` on ``x_seq`` permuted to its memory order (a view; autograd
+    undoes the permutation), so channels-last steps are read without a copy and the
+    results keep the input's layout (as :func:`.torch_neuron.in_memory_order` does for
+    the hand-written kernel)."""
+    order = torch_neuron._memory_order(x_seq)
+    if order is None:
+        return NativeProgram.apply(program, sg, store, x_seq, *states, *params)
+    rest = [d - 1 for d in order[1:]]
+    permuted = [s.permute(rest) if isinstance(s, Tensor) else s for s in states]
+    res = NativeProgram.apply(program, sg, store, x_seq.permute(order), *permuted, *params)
+    inv = torch_neuron._inverse(order)
+    inv_rest = [d - 1 for d in inv[1:]]
+    n = len(states)
+    out: list[Tensor | None] = [res[0].permute(inv), *(r.permute(inv_rest) for r in res[1 : 1 + n])]
+    if len(res) > 1 + n:
+        out.append(None if res[1 + n] is None else res[1 + n].permute(inv))
+    return tuple(out)
 
 
 def _surrogate_args(fn: Any) -> tuple[int, float, float]:
