@@ -13,6 +13,36 @@ class AdaptiveLIFNode(program.ProgramNode):
     STATES = (('v', 0.0), ('a', 0.0))
     PARAMS = ()
     HAS_SPIKE = True
+    PROGRAM = program.NeuronProgram.from_data({
+        'name': 'AdaptiveLIF',
+        'instrs': (
+            ('state', (), 'a'),
+            ('const', (), 0.2),
+            ('mul', (1, 0), None),
+            ('const', (), 0.5),
+            ('add', (3, 2), None),
+            ('state', (), 'v'),
+            ('input', (), 'x'),
+            ('sub', (6, 5), None),
+            ('const', (), 2.0),
+            ('div', (7, 8), None),
+            ('add', (5, 9), None),
+            ('sub', (10, 4), None),
+            ('spike', (11,), None),
+            ('detach', (12,), None),
+            ('mul', (13, 4), None),
+            ('sub', (10, 14), None),
+            ('sub', (12, 0), None),
+            ('const', (), 4.0),
+            ('div', (16, 17), None),
+            ('add', (0, 18), None),
+        ),
+        'states': (('v', 0.0), ('a', 0.0)),
+        'params': (),
+        'updates': (('v', 15), ('a', 19)),
+        'output': 12,
+        'surrogate': ('ATan', ()),
+    })
 
     def default_surrogate(self):
         return surrogate.ATan()
@@ -124,6 +154,22 @@ class LINode(program.ProgramNode):
     STATES = (('v', 0.0),)
     PARAMS = ()
     HAS_SPIKE = False
+    PROGRAM = program.NeuronProgram.from_data({
+        'name': 'LI',
+        'instrs': (
+            ('state', (), 'v'),
+            ('input', (), 'x'),
+            ('sub', (1, 0), None),
+            ('const', (), 2.0),
+            ('div', (2, 3), None),
+            ('add', (0, 4), None),
+        ),
+        'states': (('v', 0.0),),
+        'params': (),
+        'updates': (('v', 5),),
+        'output': 5,
+        'surrogate': ('Sigmoid', ()),
+    })
 
     def default_surrogate(self):
         return surrogate.Sigmoid()

@@ -13,6 +13,22 @@ class LINode(program.ProgramNode):
     STATES = (('v', 0.0),)
     PARAMS = ()
     HAS_SPIKE = False
+    PROGRAM = program.NeuronProgram.from_data({
+        'name': 'LI',
+        'instrs': (
+            ('state', (), 'v'),
+            ('input', (), 'x'),
+            ('sub', (1, 0), None),
+            ('const', (), 20.0),
+            ('div', (2, 3), None),
+            ('add', (0, 4), None),
+        ),
+        'states': (('v', 0.0),),
+        'params': (),
+        'updates': (('v', 5),),
+        'output': 5,
+        'surrogate': ('Sigmoid', ()),
+    })
 
     def default_surrogate(self):
         return surrogate.Sigmoid()
