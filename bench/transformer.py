@@ -3,12 +3,19 @@
 
 Embed 256, 4 heads, depth 2, patch 4, T=4, N=8 (the figures of issue #16); a training
 step (forward and backward) and inference (``no_grad``, eval) are timed, interleaved.
-The peak memory of a training step is measured by ``bench/memory.py --models spikformer``::
+The training step is also timed against its **convolutions alone** (every Conv2d/Conv1d
+of the step, forward and backward, at the shapes SpikingJelly's model feeds them, in
+snndsl's layouts): the step that snndsl cannot go below, and so the best speedup any
+rewrite of the rest could give. The peak memory of a training step is measured by
+``bench/memory.py --models spikformer``::
 
     python bench/transformer.py [--device cuda] [--quick] [--threads 1]
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 import common  # noqa: F401 - puts the repository on sys.path
 import torch
@@ -24,6 +31,8 @@ from common import (
     time_interleaved,
     train_step,
 )
+from torch import nn
+from torch.nn import functional as F
 
 import snndsl
 
@@ -43,6 +52,42 @@ def build(dim: int, heads: int, depth: int, T: int, device: torch.device, channe
                               disable=() if channels_last else ("channels-last",))
     net.load_state_dict(sj.state_dict(), strict=True)
     return net.to(device), sj.to(device)
+
+
+def conv_floor(sj: torch.nn.Module, x: torch.Tensor, channels_last: bool) -> Callable[[], None]:
+    """A closure running forward + backward of every convolution of ``sj``'s step on random
+    spikes of the shapes they see (the image's convolution without an input gradient).
+    ``channels_last``: snndsl's layouts (NHWC, pointwise Conv1d as a 1x1 Conv2d on
+    channels-last tokens, ``fused.pointwise_conv1d``); otherwise SpikingJelly's."""
+    seen: list[tuple[nn.Module, torch.Size]] = []
+    convs = [m for m in sj.modules() if isinstance(m, nn.Conv1d | nn.Conv2d)]
+    hooks = [m.register_forward_pre_hook(lambda m, a: seen.append((m, a[0].shape))) for m in convs]
+    with torch.no_grad():
+        reset_sj(sj)
+        sj(x)
+    for h in hooks:
+        h.remove()
+    work = []
+    for i, (m, shape) in enumerate(seen):
+        sample = tuple(shape[-(m.weight.dim() - 1):])  # [C, H, W] or [C, L]
+        xi = (torch.rand(shape.numel() // math.prod(sample), *sample, device=x.device) < 0.3).float()
+        w = m.weight.detach().clone()
+        conv, pad = (F.conv2d, m.padding) if isinstance(m, nn.Conv2d) else (F.conv1d, m.padding)
+        g = torch.randn_like(conv(xi, w, padding=pad))
+        if channels_last and isinstance(m, nn.Conv2d):
+            xi, w, g = (t.contiguous(memory_format=torch.channels_last) for t in (xi, w, g))
+        elif channels_last and m.kernel_size == (1,):  # [B, C, L] as channels-last [B, C, 1, L] tokens
+            xi, g = (t.transpose(1, 2).contiguous().transpose(1, 2).unsqueeze(2) for t in (xi, g))
+            w, conv, pad = w.unsqueeze(-1), F.conv2d, 0
+        xi.requires_grad_(i > 0)
+        w.requires_grad_()
+        work.append(lambda xi=xi, w=w, g=g, conv=conv, pad=pad: conv(xi, w, padding=pad).backward(g))
+
+    def run() -> None:
+        for f in work:
+            f()
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,9 +112,14 @@ def main(argv: list[str] | None = None) -> None:
         make = train_step if mode == "train" else infer_step
         for m in (nhwc, sj):
             m.train(mode == "train")
-        med = time_interleaved({"snndsl": make(nhwc, x, None), "spikingjelly": make(sj, x, lambda: reset_sj(sj))},
-                               args.repeats, args.warmup, device)
+        cases = {"snndsl": make(nhwc, x, None), "spikingjelly": make(sj, x, lambda: reset_sj(sj))}
+        if mode == "train":
+            cases["convolutions"] = conv_floor(sj, x, channels_last=True)
+        med = time_interleaved(cases, args.repeats, args.warmup, device)
         ratio_line(f"spikformer {mode} (channels-last)", med["snndsl"], med["spikingjelly"])
+        if mode == "train":
+            ratio_line("spikformer train: its convolutions alone (the floor)", med["convolutions"],
+                       med["spikingjelly"], ours_name="convolutions")
 
 
 if __name__ == "__main__":

@@ -260,7 +260,8 @@ class Printer:
                 self._assign(w, path, self._expr(path, modules, children, later))
                 pending.extend(reversed([c for blk in later for c in children.get(blk, [])]))
             nhwc = [p for p, op in modules.items()
-                    if isinstance(op, ops.Conv | ops.ConvTranspose) and op.weight_layout is ops.Layout.CHANNELS_LAST]
+                    if isinstance(op, ops.Conv | ops.ConvTranspose) and op.dims == 2
+                    and op.weight_layout is ops.Layout.CHANNELS_LAST]
             if nhwc:
                 self.imports.add("torch")
                 w.line(comment("convolutions of channels-last regions keep their weights channels-last too"))
@@ -466,6 +467,12 @@ class Printer:
         if repeated:  # a static region's norm: statistics as over T equal steps
             self.imports.add("fused")
             return f"fused.repeated_batch_norm({module_ref(n.path)}, {x[0]}, T)"
+        if isinstance(op, ops.Conv) and op.dims == 1 and op.weight_layout is ops.Layout.CHANNELS_LAST:
+            self.imports.add("fused")
+            return f"fused.pointwise_conv1d({module_ref(n.path)}, {x[0]})"
+        if isinstance(op, ops.BatchNorm) and op.layout is ops.Layout.CHANNELS_LAST:
+            self.imports.add("fused")
+            return f"fused.tokens_batch_norm({module_ref(n.path)}, {x[0]})"
         if multi and n.container is ops.Container.STEP_LOOP:
             self.imports.add("functional")
             return f"functional.multi_step_forward({x[0]}, {module_ref(n.path)})"

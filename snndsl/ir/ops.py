@@ -118,7 +118,8 @@ class MergeKind(StrEnum):
 
 
 class Layout(StrEnum):
-    """The memory format of ``[*, C, H, W]`` values and of convolution weights."""
+    """The memory format of ``[*, C, H, W]`` values (channels-last: ``[*, H, W, C]`` in
+    memory), of ``[*, C, L]`` values (``[*, L, C]``: tokens) and of convolution weights."""
 
     CONTIGUOUS = "contiguous"
     CHANNELS_LAST = "channels_last"
@@ -261,7 +262,8 @@ class Spatial(StatelessLayer):
 
 @dataclass(frozen=True, slots=True)
 class Conv(Spatial):
-    #: the memory format of the weights (the channels-last pass sets it)
+    #: the memory format of the weights (the channels-last pass sets it); a pointwise
+    #: ``Conv1d`` with ``channels_last`` computes on channels-last tokens ``[N, L, C]``
     weight_layout: Layout = _omit_default(Layout.CONTIGUOUS)
 
 
@@ -276,6 +278,9 @@ class BatchNorm(Spatial):
     #: hoist-static): in training its running variance counts T times the samples, as
     #: if the value were repeated over T
     time_repeated: bool = _omit_default(False)
+    #: ``channels_last`` (a ``BatchNorm1d`` on ``[C, L]``, the channels-last pass): it
+    #: normalises the ``[N*L, C]`` matrix of tokens, the layout a pointwise Conv1d leaves
+    layout: Layout = _omit_default(Layout.CONTIGUOUS)
 
 
 @dataclass(frozen=True, slots=True)

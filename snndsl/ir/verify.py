@@ -184,15 +184,22 @@ def _from_static_input(ir: IR, path: str) -> bool:
 
 
 def _channels_last(ir: IR) -> list[str]:
-    """Every [C, H, W] value a channels-last region computes on is channels-last."""
+    """Every [C, H, W] value a channels-last region with 2-d layers computes on is
+    channels-last; channels-last pointwise Conv1d and token BatchNorm1d only in
+    channels-last regions."""
     out = []
+    spatial = {n.region for n in ir.nodes() if isinstance(n.op, ops.Spatial) and n.op.dims == 2}
     for n in ir.nodes():
         cl = n.region is not None and ir.regions[n.region].layout is ops.Layout.CHANNELS_LAST
         conv = n.op.producer if isinstance(n.op, ops.FoldedNorm) else n.op
         if isinstance(conv, (ops.Conv, ops.ConvTranspose)) and conv.dims == 2:
             if (conv.weight_layout is ops.Layout.CHANNELS_LAST) != cl:
                 out.append(f"{n.path}: weight layout {conv.weight_layout} in a {'channels-last' if cl else 'contiguous'} region")
-        if not cl or not _is_compute(n):
+        tokens = (isinstance(conv, ops.Conv) and conv.dims == 1 and conv.weight_layout is ops.Layout.CHANNELS_LAST
+                  or isinstance(n.op, ops.BatchNorm) and n.op.layout is ops.Layout.CHANNELS_LAST)
+        if tokens and not cl:
+            out.append(f"{n.path}: computes on channels-last tokens in a contiguous region")
+        if not cl or n.region not in spatial or not _is_compute(n):
             continue
         for src in ir.inputs_of(n.path):
             s = ir.node(src)

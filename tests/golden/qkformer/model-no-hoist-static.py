@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from snndsl.runtime import neuron
+from snndsl.runtime import fused, neuron
 from snndsl.runtime.model import Block, CompiledModule
 
 
@@ -160,13 +160,13 @@ class QKFormer(CompiledModule):
         patch_embed1_shortcut_0 = self.patch_embed1.shortcut[0](patch_embed1_lif1_nhwc)
         patch_embed1_shortcut_1 = self.patch_embed1.shortcut[1](patch_embed1_shortcut_0)
         patch_embed1_shortcut_2 = self.patch_embed1.shortcut[2](patch_embed1_shortcut_1.unflatten(0, (T, N)))
-        # region4 (batched over T*N): patch_embed1.add_0 -> stage1.0.reshape_0 -> ...
+        # region4 (batched over T*N, channels-last): patch_embed1.add_0 -> stage1.0.reshape_0 -> ...
         patch_embed1_shortcut_2_flat = patch_embed1_shortcut_2.flatten(0, 1)
         patch_embed1_lif3_flat = patch_embed1_lif3.flatten(0, 1)
         patch_embed1_add_0 = patch_embed1_lif3_flat + patch_embed1_shortcut_2_flat
         stage1_0_reshape_0 = patch_embed1_add_0.reshape(patch_embed1_add_0.shape[0], 16, 64)
-        stage1_0_attn_qk_conv_bn_0 = self.stage1[0].attn.qk_conv_bn[0](stage1_0_reshape_0)
-        stage1_0_attn_qk_conv_bn_1 = self.stage1[0].attn.qk_conv_bn[1](stage1_0_attn_qk_conv_bn_0)
+        stage1_0_attn_qk_conv_bn_0 = fused.pointwise_conv1d(self.stage1[0].attn.qk_conv_bn[0], stage1_0_reshape_0)
+        stage1_0_attn_qk_conv_bn_1 = fused.tokens_batch_norm(self.stage1[0].attn.qk_conv_bn[1], stage1_0_attn_qk_conv_bn_0)
         stage1_0_attn_qk_lif = self.stage1[0].attn.qk_lif(stage1_0_attn_qk_conv_bn_1.unflatten(0, (T, N)))
         # region5 (batched over T*N): stage1.0.attn.reshape_0 -> stage1.0.attn.chunk_1.0 -> ...
         stage1_0_attn_qk_lif_flat = stage1_0_attn_qk_lif.flatten(0, 1)
@@ -175,23 +175,23 @@ class QKFormer(CompiledModule):
         stage1_0_attn_chunk_1_1 = stage1_0_attn_reshape_0.chunk(2, 1)[1]
         stage1_0_attn_sum_2 = stage1_0_attn_chunk_1_0.sum(2, keepdim=True)
         stage1_0_attn_attn_lif = self.stage1[0].attn.attn_lif(stage1_0_attn_sum_2.unflatten(0, (T, N)))
-        # region6 (batched over T*N): stage1.0.attn.mul_3 -> stage1.0.attn.reshape_4 -> ...
+        # region6 (batched over T*N, channels-last): stage1.0.attn.mul_3 -> ...
         stage1_0_attn_attn_lif_flat = stage1_0_attn_attn_lif.flatten(0, 1)
         stage1_0_attn_mul_3 = stage1_0_attn_attn_lif_flat * stage1_0_attn_chunk_1_1
         stage1_0_attn_reshape_4 = stage1_0_attn_mul_3.reshape(stage1_0_attn_mul_3.shape[0], 16, 64)
-        stage1_0_attn_proj_conv_bn_0 = self.stage1[0].attn.proj_conv_bn[0](stage1_0_attn_reshape_4)
-        stage1_0_attn_proj_conv_bn_1 = self.stage1[0].attn.proj_conv_bn[1](stage1_0_attn_proj_conv_bn_0)
+        stage1_0_attn_proj_conv_bn_0 = fused.pointwise_conv1d(self.stage1[0].attn.proj_conv_bn[0], stage1_0_attn_reshape_4)
+        stage1_0_attn_proj_conv_bn_1 = fused.tokens_batch_norm(self.stage1[0].attn.proj_conv_bn[1], stage1_0_attn_proj_conv_bn_0)
         stage1_0_attn_proj_lif = self.stage1[0].attn.proj_lif(stage1_0_attn_proj_conv_bn_1.unflatten(0, (T, N)))
-        # region7 (batched over T*N): stage1.0.add_1 -> stage1.0.mlp.fc1 -> stage1.0.mlp.bn1
+        # region7 (batched over T*N, channels-last): stage1.0.add_1 -> stage1.0.mlp.fc1 -> ...
         stage1_0_attn_proj_lif_flat = stage1_0_attn_proj_lif.flatten(0, 1)
         stage1_0_add_1 = stage1_0_reshape_0 + stage1_0_attn_proj_lif_flat
-        stage1_0_mlp_fc1 = self.stage1[0].mlp.fc1(stage1_0_add_1)
-        stage1_0_mlp_bn1 = self.stage1[0].mlp.bn1(stage1_0_mlp_fc1)
+        stage1_0_mlp_fc1 = fused.pointwise_conv1d(self.stage1[0].mlp.fc1, stage1_0_add_1)
+        stage1_0_mlp_bn1 = fused.tokens_batch_norm(self.stage1[0].mlp.bn1, stage1_0_mlp_fc1)
         stage1_0_mlp_lif1 = self.stage1[0].mlp.lif1(stage1_0_mlp_bn1.unflatten(0, (T, N)))
-        # region8 (batched over T*N): stage1.0.mlp.fc2 -> stage1.0.mlp.bn2
+        # region8 (batched over T*N, channels-last): stage1.0.mlp.fc2 -> stage1.0.mlp.bn2
         stage1_0_mlp_lif1_flat = stage1_0_mlp_lif1.flatten(0, 1)
-        stage1_0_mlp_fc2 = self.stage1[0].mlp.fc2(stage1_0_mlp_lif1_flat)
-        stage1_0_mlp_bn2 = self.stage1[0].mlp.bn2(stage1_0_mlp_fc2)
+        stage1_0_mlp_fc2 = fused.pointwise_conv1d(self.stage1[0].mlp.fc2, stage1_0_mlp_lif1_flat)
+        stage1_0_mlp_bn2 = fused.tokens_batch_norm(self.stage1[0].mlp.bn2, stage1_0_mlp_fc2)
         stage1_0_mlp_lif2 = self.stage1[0].mlp.lif2(stage1_0_mlp_bn2.unflatten(0, (T, N)))
         # region9 (batched over T*N, channels-last): stage1.0.add_2 -> stage1.0.reshape_3 -> ...
         stage1_0_mlp_lif2_flat = stage1_0_mlp_lif2.flatten(0, 1)
@@ -210,13 +210,13 @@ class QKFormer(CompiledModule):
         patch_embed2_bn2 = self.patch_embed2.bn2(patch_embed2_conv2)
         patch_embed2_lif2 = self.patch_embed2.lif2(patch_embed2_bn2.unflatten(0, (T, N)))
         patch_embed2_shortcut_2 = self.patch_embed2.shortcut[2](patch_embed2_shortcut_1.unflatten(0, (T, N)))
-        # region11 (batched over T*N): patch_embed2.add_0 -> stage2.0.reshape_0 -> ...
+        # region11 (batched over T*N, channels-last): patch_embed2.add_0 -> ...
         patch_embed2_shortcut_2_flat = patch_embed2_shortcut_2.flatten(0, 1)
         patch_embed2_lif2_flat = patch_embed2_lif2.flatten(0, 1)
         patch_embed2_add_0 = patch_embed2_lif2_flat + patch_embed2_shortcut_2_flat
         stage2_0_reshape_0 = patch_embed2_add_0.reshape(patch_embed2_add_0.shape[0], 32, 16)
-        stage2_0_attn_qk_conv_bn_0 = self.stage2[0].attn.qk_conv_bn[0](stage2_0_reshape_0)
-        stage2_0_attn_qk_conv_bn_1 = self.stage2[0].attn.qk_conv_bn[1](stage2_0_attn_qk_conv_bn_0)
+        stage2_0_attn_qk_conv_bn_0 = fused.pointwise_conv1d(self.stage2[0].attn.qk_conv_bn[0], stage2_0_reshape_0)
+        stage2_0_attn_qk_conv_bn_1 = fused.tokens_batch_norm(self.stage2[0].attn.qk_conv_bn[1], stage2_0_attn_qk_conv_bn_0)
         stage2_0_attn_qk_lif = self.stage2[0].attn.qk_lif(stage2_0_attn_qk_conv_bn_1.unflatten(0, (T, N)))
         # region12 (batched over T*N): stage2.0.attn.reshape_0 -> stage2.0.attn.chunk_1.0 -> ...
         stage2_0_attn_qk_lif_flat = stage2_0_attn_qk_lif.flatten(0, 1)
@@ -225,23 +225,23 @@ class QKFormer(CompiledModule):
         stage2_0_attn_chunk_1_1 = stage2_0_attn_reshape_0.chunk(2, 1)[1]
         stage2_0_attn_sum_2 = stage2_0_attn_chunk_1_0.sum(2, keepdim=True)
         stage2_0_attn_attn_lif = self.stage2[0].attn.attn_lif(stage2_0_attn_sum_2.unflatten(0, (T, N)))
-        # region13 (batched over T*N): stage2.0.attn.mul_3 -> stage2.0.attn.reshape_4 -> ...
+        # region13 (batched over T*N, channels-last): stage2.0.attn.mul_3 -> ...
         stage2_0_attn_attn_lif_flat = stage2_0_attn_attn_lif.flatten(0, 1)
         stage2_0_attn_mul_3 = stage2_0_attn_attn_lif_flat * stage2_0_attn_chunk_1_1
         stage2_0_attn_reshape_4 = stage2_0_attn_mul_3.reshape(stage2_0_attn_mul_3.shape[0], 32, 16)
-        stage2_0_attn_proj_conv_bn_0 = self.stage2[0].attn.proj_conv_bn[0](stage2_0_attn_reshape_4)
-        stage2_0_attn_proj_conv_bn_1 = self.stage2[0].attn.proj_conv_bn[1](stage2_0_attn_proj_conv_bn_0)
+        stage2_0_attn_proj_conv_bn_0 = fused.pointwise_conv1d(self.stage2[0].attn.proj_conv_bn[0], stage2_0_attn_reshape_4)
+        stage2_0_attn_proj_conv_bn_1 = fused.tokens_batch_norm(self.stage2[0].attn.proj_conv_bn[1], stage2_0_attn_proj_conv_bn_0)
         stage2_0_attn_proj_lif = self.stage2[0].attn.proj_lif(stage2_0_attn_proj_conv_bn_1.unflatten(0, (T, N)))
-        # region14 (batched over T*N): stage2.0.add_1 -> stage2.0.mlp.fc1 -> stage2.0.mlp.bn1
+        # region14 (batched over T*N, channels-last): stage2.0.add_1 -> stage2.0.mlp.fc1 -> ...
         stage2_0_attn_proj_lif_flat = stage2_0_attn_proj_lif.flatten(0, 1)
         stage2_0_add_1 = stage2_0_reshape_0 + stage2_0_attn_proj_lif_flat
-        stage2_0_mlp_fc1 = self.stage2[0].mlp.fc1(stage2_0_add_1)
-        stage2_0_mlp_bn1 = self.stage2[0].mlp.bn1(stage2_0_mlp_fc1)
+        stage2_0_mlp_fc1 = fused.pointwise_conv1d(self.stage2[0].mlp.fc1, stage2_0_add_1)
+        stage2_0_mlp_bn1 = fused.tokens_batch_norm(self.stage2[0].mlp.bn1, stage2_0_mlp_fc1)
         stage2_0_mlp_lif1 = self.stage2[0].mlp.lif1(stage2_0_mlp_bn1.unflatten(0, (T, N)))
-        # region15 (batched over T*N): stage2.0.mlp.fc2 -> stage2.0.mlp.bn2
+        # region15 (batched over T*N, channels-last): stage2.0.mlp.fc2 -> stage2.0.mlp.bn2
         stage2_0_mlp_lif1_flat = stage2_0_mlp_lif1.flatten(0, 1)
-        stage2_0_mlp_fc2 = self.stage2[0].mlp.fc2(stage2_0_mlp_lif1_flat)
-        stage2_0_mlp_bn2 = self.stage2[0].mlp.bn2(stage2_0_mlp_fc2)
+        stage2_0_mlp_fc2 = fused.pointwise_conv1d(self.stage2[0].mlp.fc2, stage2_0_mlp_lif1_flat)
+        stage2_0_mlp_bn2 = fused.tokens_batch_norm(self.stage2[0].mlp.bn2, stage2_0_mlp_fc2)
         stage2_0_mlp_lif2 = self.stage2[0].mlp.lif2(stage2_0_mlp_bn2.unflatten(0, (T, N)))
         # region16 (batched over T*N, channels-last): stage2.0.add_2 -> stage2.0.reshape_3 -> ...
         stage2_0_mlp_lif2_flat = stage2_0_mlp_lif2.flatten(0, 1)
@@ -260,13 +260,13 @@ class QKFormer(CompiledModule):
         patch_embed3_bn2 = self.patch_embed3.bn2(patch_embed3_conv2)
         patch_embed3_lif2 = self.patch_embed3.lif2(patch_embed3_bn2.unflatten(0, (T, N)))
         patch_embed3_shortcut_2 = self.patch_embed3.shortcut[2](patch_embed3_shortcut_1.unflatten(0, (T, N)))
-        # region18 (batched over T*N): patch_embed3.add_0 -> stage3.0.reshape_0 -> ...
+        # region18 (batched over T*N, channels-last): patch_embed3.add_0 -> ...
         patch_embed3_shortcut_2_flat = patch_embed3_shortcut_2.flatten(0, 1)
         patch_embed3_lif2_flat = patch_embed3_lif2.flatten(0, 1)
         patch_embed3_add_0 = patch_embed3_lif2_flat + patch_embed3_shortcut_2_flat
         stage3_0_reshape_0 = patch_embed3_add_0.reshape(patch_embed3_add_0.shape[0], 64, 4)
-        stage3_0_attn_qkv_conv_bn_0 = self.stage3[0].attn.qkv_conv_bn[0](stage3_0_reshape_0)
-        stage3_0_attn_qkv_conv_bn_1 = self.stage3[0].attn.qkv_conv_bn[1](stage3_0_attn_qkv_conv_bn_0)
+        stage3_0_attn_qkv_conv_bn_0 = fused.pointwise_conv1d(self.stage3[0].attn.qkv_conv_bn[0], stage3_0_reshape_0)
+        stage3_0_attn_qkv_conv_bn_1 = fused.tokens_batch_norm(self.stage3[0].attn.qkv_conv_bn[1], stage3_0_attn_qkv_conv_bn_0)
         stage3_0_attn_qkv_lif = self.stage3[0].attn.qkv_lif(stage3_0_attn_qkv_conv_bn_1.unflatten(0, (T, N)))
         # region19 (batched over T*N): stage3.0.attn.reshape_0 -> stage3.0.attn.chunk_1.0 -> ...
         stage3_0_attn_qkv_lif_flat = stage3_0_attn_qkv_lif.flatten(0, 1)
@@ -279,22 +279,22 @@ class QKFormer(CompiledModule):
         stage3_0_attn_matmul_4 = stage3_0_attn_matmul_3 @ stage3_0_attn_chunk_1_0
         stage3_0_attn_scale_5 = stage3_0_attn_matmul_4 * 0.125
         stage3_0_attn_attn_lif = self.stage3[0].attn.attn_lif(stage3_0_attn_scale_5.unflatten(0, (T, N)))
-        # region20 (batched over T*N): stage3.0.attn.reshape_6 -> ...
+        # region20 (batched over T*N, channels-last): stage3.0.attn.reshape_6 -> ...
         stage3_0_attn_attn_lif_flat = stage3_0_attn_attn_lif.flatten(0, 1)
         stage3_0_attn_reshape_6 = stage3_0_attn_attn_lif_flat.reshape(stage3_0_attn_attn_lif_flat.shape[0], 64, 4)
-        stage3_0_attn_proj_conv_bn_0 = self.stage3[0].attn.proj_conv_bn[0](stage3_0_attn_reshape_6)
-        stage3_0_attn_proj_conv_bn_1 = self.stage3[0].attn.proj_conv_bn[1](stage3_0_attn_proj_conv_bn_0)
+        stage3_0_attn_proj_conv_bn_0 = fused.pointwise_conv1d(self.stage3[0].attn.proj_conv_bn[0], stage3_0_attn_reshape_6)
+        stage3_0_attn_proj_conv_bn_1 = fused.tokens_batch_norm(self.stage3[0].attn.proj_conv_bn[1], stage3_0_attn_proj_conv_bn_0)
         stage3_0_attn_proj_lif = self.stage3[0].attn.proj_lif(stage3_0_attn_proj_conv_bn_1.unflatten(0, (T, N)))
-        # region21 (batched over T*N): stage3.0.add_1 -> stage3.0.mlp.fc1 -> stage3.0.mlp.bn1
+        # region21 (batched over T*N, channels-last): stage3.0.add_1 -> stage3.0.mlp.fc1 -> ...
         stage3_0_attn_proj_lif_flat = stage3_0_attn_proj_lif.flatten(0, 1)
         stage3_0_add_1 = stage3_0_reshape_0 + stage3_0_attn_proj_lif_flat
-        stage3_0_mlp_fc1 = self.stage3[0].mlp.fc1(stage3_0_add_1)
-        stage3_0_mlp_bn1 = self.stage3[0].mlp.bn1(stage3_0_mlp_fc1)
+        stage3_0_mlp_fc1 = fused.pointwise_conv1d(self.stage3[0].mlp.fc1, stage3_0_add_1)
+        stage3_0_mlp_bn1 = fused.tokens_batch_norm(self.stage3[0].mlp.bn1, stage3_0_mlp_fc1)
         stage3_0_mlp_lif1 = self.stage3[0].mlp.lif1(stage3_0_mlp_bn1.unflatten(0, (T, N)))
-        # region22 (batched over T*N): stage3.0.mlp.fc2 -> stage3.0.mlp.bn2
+        # region22 (batched over T*N, channels-last): stage3.0.mlp.fc2 -> stage3.0.mlp.bn2
         stage3_0_mlp_lif1_flat = stage3_0_mlp_lif1.flatten(0, 1)
-        stage3_0_mlp_fc2 = self.stage3[0].mlp.fc2(stage3_0_mlp_lif1_flat)
-        stage3_0_mlp_bn2 = self.stage3[0].mlp.bn2(stage3_0_mlp_fc2)
+        stage3_0_mlp_fc2 = fused.pointwise_conv1d(self.stage3[0].mlp.fc2, stage3_0_mlp_lif1_flat)
+        stage3_0_mlp_bn2 = fused.tokens_batch_norm(self.stage3[0].mlp.bn2, stage3_0_mlp_fc2)
         stage3_0_mlp_lif2 = self.stage3[0].mlp.lif2(stage3_0_mlp_bn2.unflatten(0, (T, N)))
         # region23 (batched over T*N): stage3.0.add_2 -> stage3.0.reshape_3 -> reshape_0 -> ...
         stage3_0_mlp_lif2_flat = stage3_0_mlp_lif2.flatten(0, 1)
@@ -329,8 +329,8 @@ class QKFormer(CompiledModule):
         # region4: patch_embed1.add_0 -> stage1.0.reshape_0 -> stage1.0.attn.qk_conv_bn.0 -> ...
         patch_embed1_add_0 = patch_embed1_lif3 + patch_embed1_shortcut_2
         stage1_0_reshape_0 = patch_embed1_add_0.reshape(patch_embed1_add_0.shape[0], 16, 64)
-        stage1_0_attn_qk_conv_bn_0 = self.stage1[0].attn.qk_conv_bn[0](stage1_0_reshape_0)
-        stage1_0_attn_qk_conv_bn_1 = self.stage1[0].attn.qk_conv_bn[1](stage1_0_attn_qk_conv_bn_0)
+        stage1_0_attn_qk_conv_bn_0 = fused.pointwise_conv1d(self.stage1[0].attn.qk_conv_bn[0], stage1_0_reshape_0)
+        stage1_0_attn_qk_conv_bn_1 = fused.tokens_batch_norm(self.stage1[0].attn.qk_conv_bn[1], stage1_0_attn_qk_conv_bn_0)
         stage1_0_attn_qk_lif = self.stage1[0].attn.qk_lif(stage1_0_attn_qk_conv_bn_1)
         # region5: stage1.0.attn.reshape_0 -> stage1.0.attn.chunk_1.0 -> ...
         stage1_0_attn_reshape_0 = stage1_0_attn_qk_lif.reshape(stage1_0_attn_qk_lif.shape[0], 2, 16, 64)
@@ -341,17 +341,17 @@ class QKFormer(CompiledModule):
         # region6: stage1.0.attn.mul_3 -> stage1.0.attn.reshape_4 -> ...
         stage1_0_attn_mul_3 = stage1_0_attn_attn_lif * stage1_0_attn_chunk_1_1
         stage1_0_attn_reshape_4 = stage1_0_attn_mul_3.reshape(stage1_0_attn_mul_3.shape[0], 16, 64)
-        stage1_0_attn_proj_conv_bn_0 = self.stage1[0].attn.proj_conv_bn[0](stage1_0_attn_reshape_4)
-        stage1_0_attn_proj_conv_bn_1 = self.stage1[0].attn.proj_conv_bn[1](stage1_0_attn_proj_conv_bn_0)
+        stage1_0_attn_proj_conv_bn_0 = fused.pointwise_conv1d(self.stage1[0].attn.proj_conv_bn[0], stage1_0_attn_reshape_4)
+        stage1_0_attn_proj_conv_bn_1 = fused.tokens_batch_norm(self.stage1[0].attn.proj_conv_bn[1], stage1_0_attn_proj_conv_bn_0)
         stage1_0_attn_proj_lif = self.stage1[0].attn.proj_lif(stage1_0_attn_proj_conv_bn_1)
         # region7: stage1.0.add_1 -> stage1.0.mlp.fc1 -> stage1.0.mlp.bn1
         stage1_0_add_1 = stage1_0_reshape_0 + stage1_0_attn_proj_lif
-        stage1_0_mlp_fc1 = self.stage1[0].mlp.fc1(stage1_0_add_1)
-        stage1_0_mlp_bn1 = self.stage1[0].mlp.bn1(stage1_0_mlp_fc1)
+        stage1_0_mlp_fc1 = fused.pointwise_conv1d(self.stage1[0].mlp.fc1, stage1_0_add_1)
+        stage1_0_mlp_bn1 = fused.tokens_batch_norm(self.stage1[0].mlp.bn1, stage1_0_mlp_fc1)
         stage1_0_mlp_lif1 = self.stage1[0].mlp.lif1(stage1_0_mlp_bn1)
         # region8: stage1.0.mlp.fc2 -> stage1.0.mlp.bn2
-        stage1_0_mlp_fc2 = self.stage1[0].mlp.fc2(stage1_0_mlp_lif1)
-        stage1_0_mlp_bn2 = self.stage1[0].mlp.bn2(stage1_0_mlp_fc2)
+        stage1_0_mlp_fc2 = fused.pointwise_conv1d(self.stage1[0].mlp.fc2, stage1_0_mlp_lif1)
+        stage1_0_mlp_bn2 = fused.tokens_batch_norm(self.stage1[0].mlp.bn2, stage1_0_mlp_fc2)
         stage1_0_mlp_lif2 = self.stage1[0].mlp.lif2(stage1_0_mlp_bn2)
         # region9: stage1.0.add_2 -> stage1.0.reshape_3 -> patch_embed2.conv1 -> ...
         stage1_0_add_2 = stage1_0_add_1 + stage1_0_mlp_lif2
@@ -370,8 +370,8 @@ class QKFormer(CompiledModule):
         # region11: patch_embed2.add_0 -> stage2.0.reshape_0 -> stage2.0.attn.qk_conv_bn.0 -> ...
         patch_embed2_add_0 = patch_embed2_lif2 + patch_embed2_shortcut_2
         stage2_0_reshape_0 = patch_embed2_add_0.reshape(patch_embed2_add_0.shape[0], 32, 16)
-        stage2_0_attn_qk_conv_bn_0 = self.stage2[0].attn.qk_conv_bn[0](stage2_0_reshape_0)
-        stage2_0_attn_qk_conv_bn_1 = self.stage2[0].attn.qk_conv_bn[1](stage2_0_attn_qk_conv_bn_0)
+        stage2_0_attn_qk_conv_bn_0 = fused.pointwise_conv1d(self.stage2[0].attn.qk_conv_bn[0], stage2_0_reshape_0)
+        stage2_0_attn_qk_conv_bn_1 = fused.tokens_batch_norm(self.stage2[0].attn.qk_conv_bn[1], stage2_0_attn_qk_conv_bn_0)
         stage2_0_attn_qk_lif = self.stage2[0].attn.qk_lif(stage2_0_attn_qk_conv_bn_1)
         # region12: stage2.0.attn.reshape_0 -> stage2.0.attn.chunk_1.0 -> ...
         stage2_0_attn_reshape_0 = stage2_0_attn_qk_lif.reshape(stage2_0_attn_qk_lif.shape[0], 4, 16, 16)
@@ -382,17 +382,17 @@ class QKFormer(CompiledModule):
         # region13: stage2.0.attn.mul_3 -> stage2.0.attn.reshape_4 -> ...
         stage2_0_attn_mul_3 = stage2_0_attn_attn_lif * stage2_0_attn_chunk_1_1
         stage2_0_attn_reshape_4 = stage2_0_attn_mul_3.reshape(stage2_0_attn_mul_3.shape[0], 32, 16)
-        stage2_0_attn_proj_conv_bn_0 = self.stage2[0].attn.proj_conv_bn[0](stage2_0_attn_reshape_4)
-        stage2_0_attn_proj_conv_bn_1 = self.stage2[0].attn.proj_conv_bn[1](stage2_0_attn_proj_conv_bn_0)
+        stage2_0_attn_proj_conv_bn_0 = fused.pointwise_conv1d(self.stage2[0].attn.proj_conv_bn[0], stage2_0_attn_reshape_4)
+        stage2_0_attn_proj_conv_bn_1 = fused.tokens_batch_norm(self.stage2[0].attn.proj_conv_bn[1], stage2_0_attn_proj_conv_bn_0)
         stage2_0_attn_proj_lif = self.stage2[0].attn.proj_lif(stage2_0_attn_proj_conv_bn_1)
         # region14: stage2.0.add_1 -> stage2.0.mlp.fc1 -> stage2.0.mlp.bn1
         stage2_0_add_1 = stage2_0_reshape_0 + stage2_0_attn_proj_lif
-        stage2_0_mlp_fc1 = self.stage2[0].mlp.fc1(stage2_0_add_1)
-        stage2_0_mlp_bn1 = self.stage2[0].mlp.bn1(stage2_0_mlp_fc1)
+        stage2_0_mlp_fc1 = fused.pointwise_conv1d(self.stage2[0].mlp.fc1, stage2_0_add_1)
+        stage2_0_mlp_bn1 = fused.tokens_batch_norm(self.stage2[0].mlp.bn1, stage2_0_mlp_fc1)
         stage2_0_mlp_lif1 = self.stage2[0].mlp.lif1(stage2_0_mlp_bn1)
         # region15: stage2.0.mlp.fc2 -> stage2.0.mlp.bn2
-        stage2_0_mlp_fc2 = self.stage2[0].mlp.fc2(stage2_0_mlp_lif1)
-        stage2_0_mlp_bn2 = self.stage2[0].mlp.bn2(stage2_0_mlp_fc2)
+        stage2_0_mlp_fc2 = fused.pointwise_conv1d(self.stage2[0].mlp.fc2, stage2_0_mlp_lif1)
+        stage2_0_mlp_bn2 = fused.tokens_batch_norm(self.stage2[0].mlp.bn2, stage2_0_mlp_fc2)
         stage2_0_mlp_lif2 = self.stage2[0].mlp.lif2(stage2_0_mlp_bn2)
         # region16: stage2.0.add_2 -> stage2.0.reshape_3 -> patch_embed3.conv1 -> ...
         stage2_0_add_2 = stage2_0_add_1 + stage2_0_mlp_lif2
@@ -411,8 +411,8 @@ class QKFormer(CompiledModule):
         # region18: patch_embed3.add_0 -> stage3.0.reshape_0 -> stage3.0.attn.qkv_conv_bn.0 -> ...
         patch_embed3_add_0 = patch_embed3_lif2 + patch_embed3_shortcut_2
         stage3_0_reshape_0 = patch_embed3_add_0.reshape(patch_embed3_add_0.shape[0], 64, 4)
-        stage3_0_attn_qkv_conv_bn_0 = self.stage3[0].attn.qkv_conv_bn[0](stage3_0_reshape_0)
-        stage3_0_attn_qkv_conv_bn_1 = self.stage3[0].attn.qkv_conv_bn[1](stage3_0_attn_qkv_conv_bn_0)
+        stage3_0_attn_qkv_conv_bn_0 = fused.pointwise_conv1d(self.stage3[0].attn.qkv_conv_bn[0], stage3_0_reshape_0)
+        stage3_0_attn_qkv_conv_bn_1 = fused.tokens_batch_norm(self.stage3[0].attn.qkv_conv_bn[1], stage3_0_attn_qkv_conv_bn_0)
         stage3_0_attn_qkv_lif = self.stage3[0].attn.qkv_lif(stage3_0_attn_qkv_conv_bn_1)
         # region19: stage3.0.attn.reshape_0 -> stage3.0.attn.chunk_1.0 -> ...
         stage3_0_attn_reshape_0 = stage3_0_attn_qkv_lif.reshape(stage3_0_attn_qkv_lif.shape[0], 6, 32, 4)
@@ -426,17 +426,17 @@ class QKFormer(CompiledModule):
         stage3_0_attn_attn_lif = self.stage3[0].attn.attn_lif(stage3_0_attn_scale_5)
         # region20: stage3.0.attn.reshape_6 -> stage3.0.attn.proj_conv_bn.0 -> ...
         stage3_0_attn_reshape_6 = stage3_0_attn_attn_lif.reshape(stage3_0_attn_attn_lif.shape[0], 64, 4)
-        stage3_0_attn_proj_conv_bn_0 = self.stage3[0].attn.proj_conv_bn[0](stage3_0_attn_reshape_6)
-        stage3_0_attn_proj_conv_bn_1 = self.stage3[0].attn.proj_conv_bn[1](stage3_0_attn_proj_conv_bn_0)
+        stage3_0_attn_proj_conv_bn_0 = fused.pointwise_conv1d(self.stage3[0].attn.proj_conv_bn[0], stage3_0_attn_reshape_6)
+        stage3_0_attn_proj_conv_bn_1 = fused.tokens_batch_norm(self.stage3[0].attn.proj_conv_bn[1], stage3_0_attn_proj_conv_bn_0)
         stage3_0_attn_proj_lif = self.stage3[0].attn.proj_lif(stage3_0_attn_proj_conv_bn_1)
         # region21: stage3.0.add_1 -> stage3.0.mlp.fc1 -> stage3.0.mlp.bn1
         stage3_0_add_1 = stage3_0_reshape_0 + stage3_0_attn_proj_lif
-        stage3_0_mlp_fc1 = self.stage3[0].mlp.fc1(stage3_0_add_1)
-        stage3_0_mlp_bn1 = self.stage3[0].mlp.bn1(stage3_0_mlp_fc1)
+        stage3_0_mlp_fc1 = fused.pointwise_conv1d(self.stage3[0].mlp.fc1, stage3_0_add_1)
+        stage3_0_mlp_bn1 = fused.tokens_batch_norm(self.stage3[0].mlp.bn1, stage3_0_mlp_fc1)
         stage3_0_mlp_lif1 = self.stage3[0].mlp.lif1(stage3_0_mlp_bn1)
         # region22: stage3.0.mlp.fc2 -> stage3.0.mlp.bn2
-        stage3_0_mlp_fc2 = self.stage3[0].mlp.fc2(stage3_0_mlp_lif1)
-        stage3_0_mlp_bn2 = self.stage3[0].mlp.bn2(stage3_0_mlp_fc2)
+        stage3_0_mlp_fc2 = fused.pointwise_conv1d(self.stage3[0].mlp.fc2, stage3_0_mlp_lif1)
+        stage3_0_mlp_bn2 = fused.tokens_batch_norm(self.stage3[0].mlp.bn2, stage3_0_mlp_fc2)
         stage3_0_mlp_lif2 = self.stage3[0].mlp.lif2(stage3_0_mlp_bn2)
         # region23: stage3.0.add_2 -> stage3.0.reshape_3 -> reshape_0 -> mean_1 -> head
         stage3_0_add_2 = stage3_0_add_1 + stage3_0_mlp_lif2

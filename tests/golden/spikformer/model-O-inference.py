@@ -115,7 +115,7 @@ class Spikformer(CompiledModule):
         patch_embed_stages_3_neuron_nhwc = patch_embed_stages_3_neuron_flat.contiguous(memory_format=torch.channels_last)
         patch_embed_positional_encoding_conv_bn_block_1 = fused.conv_bn(self.patch_embed.positional_encoding.conv_bn.block[0], self.patch_embed.positional_encoding.conv_bn.block[1], patch_embed_stages_3_neuron_nhwc)
         patch_embed_positional_encoding_neuron = self.patch_embed.positional_encoding.neuron(patch_embed_positional_encoding_conv_bn_block_1.unflatten(0, (T, N)))
-        # region5 (batched over T*N): patch_embed.add_0 -> blocks.0.reshape_0 -> ...
+        # region5 (batched over T*N, channels-last): patch_embed.add_0 -> blocks.0.reshape_0 -> ...
         patch_embed_positional_encoding_neuron_flat = patch_embed_positional_encoding_neuron.flatten(0, 1)
         patch_embed_add_0 = patch_embed_positional_encoding_neuron_flat + patch_embed_stages_3_neuron_flat
         blocks_0_reshape_0 = patch_embed_add_0.reshape(patch_embed_add_0.shape[0], 64, 64)
@@ -132,17 +132,17 @@ class Spikformer(CompiledModule):
         blocks_0_attn_matmul_4 = blocks_0_attn_matmul_3 @ blocks_0_attn_chunk_1_0
         blocks_0_attn_scale_5 = blocks_0_attn_matmul_4 * 0.125
         blocks_0_attn_attn_lif = self.blocks[0].attn.attn_lif(blocks_0_attn_scale_5.unflatten(0, (T, N)))
-        # region7 (batched over T*N): blocks.0.attn.reshape_6 -> ...
+        # region7 (batched over T*N, channels-last): blocks.0.attn.reshape_6 -> ...
         blocks_0_attn_attn_lif_flat = blocks_0_attn_attn_lif.flatten(0, 1)
         blocks_0_attn_reshape_6 = blocks_0_attn_attn_lif_flat.reshape(blocks_0_attn_attn_lif_flat.shape[0], 64, 64)
         blocks_0_attn_proj_conv_bn_1 = fused.conv_bn(self.blocks[0].attn.proj_conv_bn[0], self.blocks[0].attn.proj_conv_bn[1], blocks_0_attn_reshape_6)
         blocks_0_attn_proj_lif = self.blocks[0].attn.proj_lif(blocks_0_attn_proj_conv_bn_1.unflatten(0, (T, N)))
-        # region8 (batched over T*N): blocks.0.add_1 -> blocks.0.mlp.fc1.0+blocks.0.mlp.fc1.1
+        # region8 (batched over T*N, channels-last): blocks.0.add_1 -> ...
         blocks_0_attn_proj_lif_flat = blocks_0_attn_proj_lif.flatten(0, 1)
         blocks_0_add_1 = blocks_0_reshape_0 + blocks_0_attn_proj_lif_flat
         blocks_0_mlp_fc1_1 = fused.conv_bn(self.blocks[0].mlp.fc1[0], self.blocks[0].mlp.fc1[1], blocks_0_add_1)
         blocks_0_mlp_neuron1 = self.blocks[0].mlp.neuron1(blocks_0_mlp_fc1_1.unflatten(0, (T, N)))
-        # region9 (batched over T*N): blocks.0.mlp.fc2.0+blocks.0.mlp.fc2.1
+        # region9 (batched over T*N, channels-last): blocks.0.mlp.fc2.0+blocks.0.mlp.fc2.1
         blocks_0_mlp_neuron1_flat = blocks_0_mlp_neuron1.flatten(0, 1)
         blocks_0_mlp_fc2_1 = fused.conv_bn(self.blocks[0].mlp.fc2[0], self.blocks[0].mlp.fc2[1], blocks_0_mlp_neuron1_flat)
         blocks_0_mlp_neuron2 = self.blocks[0].mlp.neuron2(blocks_0_mlp_fc2_1.unflatten(0, (T, N)))

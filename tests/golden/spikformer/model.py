@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from snndsl.runtime import neuron
+from snndsl.runtime import fused, neuron
 from snndsl.runtime.model import Block, CompiledModule
 
 
@@ -120,12 +120,12 @@ class Spikformer(CompiledModule):
         patch_embed_positional_encoding_conv_bn_block_0 = self.patch_embed.positional_encoding.conv_bn.block[0](patch_embed_stages_3_neuron_nhwc)
         patch_embed_positional_encoding_conv_bn_block_1 = self.patch_embed.positional_encoding.conv_bn.block[1](patch_embed_positional_encoding_conv_bn_block_0)
         patch_embed_positional_encoding_neuron = self.patch_embed.positional_encoding.neuron(patch_embed_positional_encoding_conv_bn_block_1.unflatten(0, (T, N)))
-        # region5 (batched over T*N): patch_embed.add_0 -> blocks.0.reshape_0 -> ...
+        # region5 (batched over T*N, channels-last): patch_embed.add_0 -> blocks.0.reshape_0 -> ...
         patch_embed_positional_encoding_neuron_flat = patch_embed_positional_encoding_neuron.flatten(0, 1)
         patch_embed_add_0 = patch_embed_positional_encoding_neuron_flat + patch_embed_stages_3_neuron_flat
         blocks_0_reshape_0 = patch_embed_add_0.reshape(patch_embed_add_0.shape[0], 64, 64)
-        blocks_0_attn_qkv_conv_bn_0 = self.blocks[0].attn.qkv_conv_bn[0](blocks_0_reshape_0)
-        blocks_0_attn_qkv_conv_bn_1 = self.blocks[0].attn.qkv_conv_bn[1](blocks_0_attn_qkv_conv_bn_0)
+        blocks_0_attn_qkv_conv_bn_0 = fused.pointwise_conv1d(self.blocks[0].attn.qkv_conv_bn[0], blocks_0_reshape_0)
+        blocks_0_attn_qkv_conv_bn_1 = fused.tokens_batch_norm(self.blocks[0].attn.qkv_conv_bn[1], blocks_0_attn_qkv_conv_bn_0)
         blocks_0_attn_qkv_lif = self.blocks[0].attn.qkv_lif(blocks_0_attn_qkv_conv_bn_1.unflatten(0, (T, N)))
         # region6 (batched over T*N): blocks.0.attn.reshape_0 -> blocks.0.attn.chunk_1.0 -> ...
         blocks_0_attn_qkv_lif_flat = blocks_0_attn_qkv_lif.flatten(0, 1)
@@ -138,22 +138,22 @@ class Spikformer(CompiledModule):
         blocks_0_attn_matmul_4 = blocks_0_attn_matmul_3 @ blocks_0_attn_chunk_1_0
         blocks_0_attn_scale_5 = blocks_0_attn_matmul_4 * 0.125
         blocks_0_attn_attn_lif = self.blocks[0].attn.attn_lif(blocks_0_attn_scale_5.unflatten(0, (T, N)))
-        # region7 (batched over T*N): blocks.0.attn.reshape_6 -> blocks.0.attn.proj_conv_bn.0 -> ...
+        # region7 (batched over T*N, channels-last): blocks.0.attn.reshape_6 -> ...
         blocks_0_attn_attn_lif_flat = blocks_0_attn_attn_lif.flatten(0, 1)
         blocks_0_attn_reshape_6 = blocks_0_attn_attn_lif_flat.reshape(blocks_0_attn_attn_lif_flat.shape[0], 64, 64)
-        blocks_0_attn_proj_conv_bn_0 = self.blocks[0].attn.proj_conv_bn[0](blocks_0_attn_reshape_6)
-        blocks_0_attn_proj_conv_bn_1 = self.blocks[0].attn.proj_conv_bn[1](blocks_0_attn_proj_conv_bn_0)
+        blocks_0_attn_proj_conv_bn_0 = fused.pointwise_conv1d(self.blocks[0].attn.proj_conv_bn[0], blocks_0_attn_reshape_6)
+        blocks_0_attn_proj_conv_bn_1 = fused.tokens_batch_norm(self.blocks[0].attn.proj_conv_bn[1], blocks_0_attn_proj_conv_bn_0)
         blocks_0_attn_proj_lif = self.blocks[0].attn.proj_lif(blocks_0_attn_proj_conv_bn_1.unflatten(0, (T, N)))
-        # region8 (batched over T*N): blocks.0.add_1 -> blocks.0.mlp.fc1.0 -> blocks.0.mlp.fc1.1
+        # region8 (batched over T*N, channels-last): blocks.0.add_1 -> blocks.0.mlp.fc1.0 -> ...
         blocks_0_attn_proj_lif_flat = blocks_0_attn_proj_lif.flatten(0, 1)
         blocks_0_add_1 = blocks_0_reshape_0 + blocks_0_attn_proj_lif_flat
-        blocks_0_mlp_fc1_0 = self.blocks[0].mlp.fc1[0](blocks_0_add_1)
-        blocks_0_mlp_fc1_1 = self.blocks[0].mlp.fc1[1](blocks_0_mlp_fc1_0)
+        blocks_0_mlp_fc1_0 = fused.pointwise_conv1d(self.blocks[0].mlp.fc1[0], blocks_0_add_1)
+        blocks_0_mlp_fc1_1 = fused.tokens_batch_norm(self.blocks[0].mlp.fc1[1], blocks_0_mlp_fc1_0)
         blocks_0_mlp_neuron1 = self.blocks[0].mlp.neuron1(blocks_0_mlp_fc1_1.unflatten(0, (T, N)))
-        # region9 (batched over T*N): blocks.0.mlp.fc2.0 -> blocks.0.mlp.fc2.1
+        # region9 (batched over T*N, channels-last): blocks.0.mlp.fc2.0 -> blocks.0.mlp.fc2.1
         blocks_0_mlp_neuron1_flat = blocks_0_mlp_neuron1.flatten(0, 1)
-        blocks_0_mlp_fc2_0 = self.blocks[0].mlp.fc2[0](blocks_0_mlp_neuron1_flat)
-        blocks_0_mlp_fc2_1 = self.blocks[0].mlp.fc2[1](blocks_0_mlp_fc2_0)
+        blocks_0_mlp_fc2_0 = fused.pointwise_conv1d(self.blocks[0].mlp.fc2[0], blocks_0_mlp_neuron1_flat)
+        blocks_0_mlp_fc2_1 = fused.tokens_batch_norm(self.blocks[0].mlp.fc2[1], blocks_0_mlp_fc2_0)
         blocks_0_mlp_neuron2 = self.blocks[0].mlp.neuron2(blocks_0_mlp_fc2_1.unflatten(0, (T, N)))
         # region10 (batched over T*N): blocks.0.add_2 -> blocks.0.reshape_3 -> reshape_0 -> ...
         blocks_0_mlp_neuron2_flat = blocks_0_mlp_neuron2.flatten(0, 1)
@@ -192,8 +192,8 @@ class Spikformer(CompiledModule):
         # region5: patch_embed.add_0 -> blocks.0.reshape_0 -> blocks.0.attn.qkv_conv_bn.0 -> ...
         patch_embed_add_0 = patch_embed_positional_encoding_neuron + patch_embed_stages_3_neuron
         blocks_0_reshape_0 = patch_embed_add_0.reshape(patch_embed_add_0.shape[0], 64, 64)
-        blocks_0_attn_qkv_conv_bn_0 = self.blocks[0].attn.qkv_conv_bn[0](blocks_0_reshape_0)
-        blocks_0_attn_qkv_conv_bn_1 = self.blocks[0].attn.qkv_conv_bn[1](blocks_0_attn_qkv_conv_bn_0)
+        blocks_0_attn_qkv_conv_bn_0 = fused.pointwise_conv1d(self.blocks[0].attn.qkv_conv_bn[0], blocks_0_reshape_0)
+        blocks_0_attn_qkv_conv_bn_1 = fused.tokens_batch_norm(self.blocks[0].attn.qkv_conv_bn[1], blocks_0_attn_qkv_conv_bn_0)
         blocks_0_attn_qkv_lif = self.blocks[0].attn.qkv_lif(blocks_0_attn_qkv_conv_bn_1)
         # region6: blocks.0.attn.reshape_0 -> blocks.0.attn.chunk_1.0 -> ...
         blocks_0_attn_reshape_0 = blocks_0_attn_qkv_lif.reshape(blocks_0_attn_qkv_lif.shape[0], 6, 32, 64)
@@ -207,17 +207,17 @@ class Spikformer(CompiledModule):
         blocks_0_attn_attn_lif = self.blocks[0].attn.attn_lif(blocks_0_attn_scale_5)
         # region7: blocks.0.attn.reshape_6 -> blocks.0.attn.proj_conv_bn.0 -> ...
         blocks_0_attn_reshape_6 = blocks_0_attn_attn_lif.reshape(blocks_0_attn_attn_lif.shape[0], 64, 64)
-        blocks_0_attn_proj_conv_bn_0 = self.blocks[0].attn.proj_conv_bn[0](blocks_0_attn_reshape_6)
-        blocks_0_attn_proj_conv_bn_1 = self.blocks[0].attn.proj_conv_bn[1](blocks_0_attn_proj_conv_bn_0)
+        blocks_0_attn_proj_conv_bn_0 = fused.pointwise_conv1d(self.blocks[0].attn.proj_conv_bn[0], blocks_0_attn_reshape_6)
+        blocks_0_attn_proj_conv_bn_1 = fused.tokens_batch_norm(self.blocks[0].attn.proj_conv_bn[1], blocks_0_attn_proj_conv_bn_0)
         blocks_0_attn_proj_lif = self.blocks[0].attn.proj_lif(blocks_0_attn_proj_conv_bn_1)
         # region8: blocks.0.add_1 -> blocks.0.mlp.fc1.0 -> blocks.0.mlp.fc1.1
         blocks_0_add_1 = blocks_0_reshape_0 + blocks_0_attn_proj_lif
-        blocks_0_mlp_fc1_0 = self.blocks[0].mlp.fc1[0](blocks_0_add_1)
-        blocks_0_mlp_fc1_1 = self.blocks[0].mlp.fc1[1](blocks_0_mlp_fc1_0)
+        blocks_0_mlp_fc1_0 = fused.pointwise_conv1d(self.blocks[0].mlp.fc1[0], blocks_0_add_1)
+        blocks_0_mlp_fc1_1 = fused.tokens_batch_norm(self.blocks[0].mlp.fc1[1], blocks_0_mlp_fc1_0)
         blocks_0_mlp_neuron1 = self.blocks[0].mlp.neuron1(blocks_0_mlp_fc1_1)
         # region9: blocks.0.mlp.fc2.0 -> blocks.0.mlp.fc2.1
-        blocks_0_mlp_fc2_0 = self.blocks[0].mlp.fc2[0](blocks_0_mlp_neuron1)
-        blocks_0_mlp_fc2_1 = self.blocks[0].mlp.fc2[1](blocks_0_mlp_fc2_0)
+        blocks_0_mlp_fc2_0 = fused.pointwise_conv1d(self.blocks[0].mlp.fc2[0], blocks_0_mlp_neuron1)
+        blocks_0_mlp_fc2_1 = fused.tokens_batch_norm(self.blocks[0].mlp.fc2[1], blocks_0_mlp_fc2_0)
         blocks_0_mlp_neuron2 = self.blocks[0].mlp.neuron2(blocks_0_mlp_fc2_1)
         # region10: blocks.0.add_2 -> blocks.0.reshape_3 -> reshape_0 -> mean_1 -> head
         blocks_0_add_2 = blocks_0_add_1 + blocks_0_mlp_neuron2
