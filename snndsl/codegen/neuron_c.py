@@ -52,16 +52,7 @@ from dataclasses import dataclass
 from ..ir.neuron_grad import GradCode, GradInstr, Ref, Space, StepGradient, derive
 from ..ir.neuron_program import Code, NeuronProgram
 from ..runtime.kernels import program_native
-from .names import Namespace
-from .neuron_code import (
-    _check_names,
-    _fold,
-    _grad_expr,
-    _invariant_block,
-    _param_name,
-    _Printer,
-    lit,
-)
+from .neuron_code import _check_names, _fold, _Printer, host_functions
 from .writer import Writer
 
 __all__ = ["CLayout", "c_source", "host_source", "layout"]
@@ -548,37 +539,8 @@ def host_source(program: NeuronProgram) -> str:
     *params, *sums)`` (the params' gradients from the summed invariant gradients, the
     derived final instructions in torch)."""
     plan = _Plan(program)
-    g = plan.g
-    pr = _Printer(program, g, {})
-    params = {n: _param_name(pr, n) for n, _ in program.params}
-    ns: Namespace = pr.ns
-    sums = {i: ns.name(f"sum_{pr.name.get(i, 't' + str(i))}") for i in plan.acc}
-    fname = [ns.name(f"gf{j}") for j in range(len(g.final))]
-    w = Writer()
-    w.line("import torch")
-    w.line()
-    w.line()
-    with w.block(f"def invariants({', '.join(['sg', *params.values()])}):"):
-        _invariant_block(w, pr, params)
-        w.line(f"return ({''.join(pr.fwd(i) + ', ' for i in plan.inv_used)})")
-    w.line()
-    w.line()
-
-    def ref(r: Ref) -> str:
-        if r.space is Space.FWD:
-            return pr.fwd(r.index)
-        if r.space is Space.ACC:
-            return sums[r.index]
-        gi = g.final[r.index]
-        return lit(gi.value) if gi.code is GradCode.CONST else fname[r.index]  # type: ignore[arg-type]
-
-    with w.block(f"def param_grads({', '.join(['sg', *params.values(), *sums.values()])}):"):
-        _invariant_block(w, pr, params)
-        for j, gi in enumerate(g.final):
-            if gi.code is not GradCode.CONST:
-                w.line(f"{fname[j]} = {_grad_expr(gi, [ref(r) for r in gi.args])}")
-        w.line(f"return ({''.join((ref(r) if r is not None else 'None') + ', ' for r in g.param_grads)})")
-    return w.text()
+    pr = _Printer(program, plan.g, {})
+    return "import torch\n\n\n" + host_functions(pr, plan.inv_used, plan.acc).text()
 
 
 # the runtime runs these kernels but does not import the code generator: it is told here

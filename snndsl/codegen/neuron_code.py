@@ -739,3 +739,46 @@ def _grad_expr(gi: GradInstr, a: list[str]) -> str:
 
 def _is_literal(text: str) -> bool:
     return text[0].isdigit() or text.startswith(("(", "float("))
+
+
+def _tuple(items: list[str]) -> str:
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def host_functions(pr: _Printer, inv_used: Sequence[int], acc: Sequence[int]) -> Writer:
+    """The torch side of a kernel (C or Triton): ``invariants(sg, *params)``, the values
+    of the invariant instructions ``inv_used`` the kernel reads (as ``Fused`` computes
+    them, once per call), and ``param_grads(sg, *params, *sums)``, the params' gradients
+    from the kernel's sums of the gradients of the invariant instructions ``acc`` (the
+    derived final instructions)."""
+    g, p = pr.grad, pr.p
+    params = {n: _param_name(pr, n) for n, _ in p.params}
+    sums = {i: pr.ns.name(f"sum_{pr.name.get(i, 't' + str(i))}") for i in acc}
+    fname = [pr.ns.name(f"gf{j}") for j in range(len(g.final))]
+    w = Writer()
+    with w.block(f"def invariants({', '.join(['sg', *params.values()])}):"):
+        w.line('"""The loop-invariant values the kernels read (torch, once per call)."""')
+        _invariant_block(w, pr, params)
+        w.line(f"return {_tuple([pr.fwd(i) for i in inv_used])}")
+    w.line()
+    w.line()
+
+    def ref(r: Ref) -> str:
+        if r.space is Space.FWD:
+            return pr.fwd(r.index)
+        if r.space is Space.ACC:
+            return sums[r.index]
+        gi = g.final[r.index]
+        if gi.code is GradCode.CONST:
+            return lit(gi.value)  # type: ignore[arg-type]
+        return fname[r.index]
+
+    with w.block(f"def param_grads({', '.join(['sg', *params.values(), *sums.values()])}):"):
+        w.line('"""The params\' gradients from the summed gradients of the invariant values."""')
+        _invariant_block(w, pr, params)
+        for j, gi in enumerate(g.final):
+            if gi.code is not GradCode.CONST:
+                w.line(f"{fname[j]} = {_grad_expr(gi, [ref(r) for r in gi.args])}")
+        grads = [ref(r) if r is not None else "None" for r in g.param_grads]
+        w.line(f"return {_tuple(grads)}")
+    return w

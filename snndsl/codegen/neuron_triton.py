@@ -71,7 +71,7 @@ from dataclasses import dataclass
 from ..ir.neuron_grad import GradCode, Ref, Space, StepGradient, derive
 from ..ir.neuron_program import Code, NeuronProgram
 from ..runtime.kernels import program_triton
-from .neuron_code import _check_names, _grad_expr, _invariant_block, _param_name, _Printer, lit
+from .neuron_code import _check_names, _Printer, _tuple, host_functions, lit
 from .writer import Writer
 
 __all__ = ["Scalar", "triton_source"]
@@ -568,45 +568,9 @@ def _backward(kn: _Kernels) -> _Backward:
     return _Backward(w, reads_x, reads_out)
 
 
-def _tuple(items: list[str]) -> str:
-    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
-
-
 def _torch_functions(kn: _Kernels) -> Writer:
-    """``invariants(sg, *params)`` and ``param_grads(sg, *params, *sums)`` in torch, with
-    :mod:`~snndsl.codegen.neuron_code`'s expressions."""
-    pr, g, p = kn.pr, kn.g, kn.p
-    params = {n: _param_name(pr, n) for n, _ in p.params}
-    sums = {i: pr.ns.name(f"sum_{pr.name.get(i, 't' + str(i))}") for i, _ in g.invariant_grads}
-    fname = [pr.ns.name(f"gf{j}") for j in range(len(g.final))]
-    w = Writer()
-    with w.block(f"def invariants({', '.join(['sg', *params.values()])}):"):
-        w.line('"""The loop-invariant values the kernels read (torch, once per call)."""')
-        _invariant_block(w, pr, params)
-        vals = [pr.fwd(i) for i in kn.inv_used]
-        w.line(f"return {_tuple(vals)}")
-    w.line()
-    w.line()
-
-    def ref(r: Ref) -> str:
-        if r.space is Space.FWD:
-            return pr.fwd(r.index)
-        if r.space is Space.ACC:
-            return sums[r.index]
-        gi = g.final[r.index]
-        if gi.code is GradCode.CONST:
-            return lit(gi.value)  # type: ignore[arg-type]
-        return fname[r.index]
-
-    with w.block(f"def param_grads({', '.join(['sg', *params.values(), *sums.values()])}):"):
-        w.line('"""The params\' gradients from the summed gradients of the invariant values."""')
-        _invariant_block(w, pr, params)
-        for j, gi in enumerate(g.final):
-            if gi.code is not GradCode.CONST:
-                w.line(f"{fname[j]} = {_grad_expr(gi, [ref(r) for r in gi.args])}")
-        grads = [ref(r) if r is not None else "None" for r in g.param_grads]
-        w.line(f"return {_tuple(grads)}")
-    return w
+    """``invariants(sg, *params)`` and ``param_grads(sg, *params, *sums)`` in torch."""
+    return host_functions(kn.pr, kn.inv_used, [i for i, _ in kn.g.invariant_grads])
 
 
 # the runtime runs these kernels but does not import the code generator: it is told here
