@@ -331,8 +331,10 @@ class Rect(SurrogateFunctionBase):
     r"""``g(x) = clamp(alpha x + 1/2, 0, 1)``, ``g'(x) = alpha`` if ``|x| < 1/(2 alpha)`` else 0.
 
     A rectangular window of width ``1/alpha`` and height ``alpha`` (area 1); the default
-    surrogate of :class:`.neuron.CUBALIFNode`. The compiled kernels do not implement it,
-    so a fused neuron with ``Rect`` runs on the ATen or mirror path (see :mod:`.kernels`).
+    surrogate of the prelude's ``CubaLIF`` (SpikingJelly's ``CUBALIFNode``). The kernels
+    generated from neuron programs (C and Triton) implement it; the hand-written IF/LIF/PLIF
+    kernels do not, so such a neuron with ``Rect`` runs on their ATen or mirror path (see
+    :mod:`.kernels`).
     """
 
     alpha: float
