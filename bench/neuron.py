@@ -1,9 +1,9 @@
 """Benchmark: multi-step neurons, forward + backward on CPU: generated kernels, the
 hand-written one, SpikingJelly 2.0.0, and the memory floor.
 
-    python bench/neuron.py [--reps 9] [--T 16] [--shape 256 1024] [--threads 1] [--only lif izhikevich cubalif]
+    python bench/neuron.py [--reps 9] [--T 16] [--shape 256 1024] [--threads 1] [--only lif plif if izhikevich cubalif]
 
-Three neurons, each in ``'m'`` mode on a ``[T, *shape]`` float32 input, forward then
+Five neurons, each in ``'m'`` mode on a ``[T, *shape]`` float32 input, forward then
 backward of a random output gradient:
 
 * ``lif`` (tau=2, hard reset to 0, Sigmoid): *generated-c* (the LIF neuron program's
@@ -11,6 +11,9 @@ backward of a random output gradient:
   (``snndsl.runtime.neuron.LIFNode``, ``csrc/neuron.c``), *generated-torch* (the same
   generated class on its PyTorch ``Fused`` Function), *spikingjelly*
   (``LIFNode(step_mode='m')``, its default CPU path);
+* ``plif`` and ``if`` (defaults: init_tau=2, hard reset to 0, Sigmoid): the same four,
+  generated from ``grammars/core_neurons.snn``'s ``PLIF`` and ``IF`` (``core_program``),
+  against ``ParametricLIFNode`` and ``IFNode``;
 * ``izhikevich`` (the prelude's ``Izhikevich(a=0.3, b=0.2)`` through the frontend,
   against ``IzhikevichNode``) and ``cubalif`` (the prelude's ``CubaLIF``, against
   ``CUBALIFNode``, Rect surrogate): generated-c, generated-torch, spikingjelly.
@@ -36,6 +39,8 @@ from collections.abc import Callable
 
 import torch
 
+#: the core neurons (grammars/core_neurons.snn): name, hand-written and SpikingJelly class
+CORE = {"plif": ("PLIF", "ParametricLIFNode"), "if": ("IF", "IFNode")}
 PRELUDE = {
     "izhikevich": "Izhikevich(a=0.3, b=0.2)",
     "cubalif": "CubaLIF()",
@@ -91,6 +96,13 @@ def nodes_for(which: str) -> dict[str, torch.nn.Module]:
         gen, gen_torch = generated(lif_program(), "LIF")
         return {"generated-c": gen(step_mode="m"), "hand-written": neuron.LIFNode(step_mode="m"),
                 "generated-torch": gen_torch(step_mode="m"), "spikingjelly": sj_neuron.LIFNode(step_mode="m")}
+    if which in CORE:
+        from snndsl.frontend.prelude import core_program
+
+        name, cls_name = CORE[which]
+        gen, gen_torch = generated(core_program(name), cls_name)
+        return {"generated-c": gen(step_mode="m"), "hand-written": getattr(neuron, cls_name)(step_mode="m"),
+                "generated-torch": gen_torch(step_mode="m"), "spikingjelly": getattr(sj_neuron, cls_name)(step_mode="m")}
     gen, gen_torch = generated(prelude_program(PRELUDE[which]), which.capitalize())
     if which == "izhikevich":
         ref = sj_neuron.IzhikevichNode(a=0.3, b=0.2, step_mode="m")
@@ -162,8 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--T", type=int, default=16)
     parser.add_argument("--shape", type=int, nargs="+", default=[256, 1024])
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--only", nargs="+", default=["lif", "izhikevich", "cubalif"],
-                        choices=["lif", "izhikevich", "cubalif"])
+    parser.add_argument("--only", nargs="+", default=["lif", "plif", "if", "izhikevich", "cubalif"],
+                        choices=["lif", "plif", "if", "izhikevich", "cubalif"])
     parser.add_argument("--quick", action="store_true", help="a small shape, 3 reps")
     args = parser.parse_args(argv)
     if args.quick:
