@@ -4,7 +4,8 @@ r"""A neuron program printed as its C CPU kernel: the fused forward and the BPTT
 (:mod:`snndsl.ir.neuron_grad`), one C file with two instantiations, ``_f32`` (float)
 and ``_f64`` (double), of
 
-* ``snn_prog_forward``: neurons ``[begin, end)`` in blocks of ``blk``; each block's
+* ``snn_prog_forward``: neurons ``[begin, end)`` in blocks of ``blk`` (the first cut short
+  so that the others start ``x``'s rows at a multiple of ``blk`` elements); each block's
   states stay in cache (in the final-state arrays) while the time loop streams the input
   and writes the output (and ``v_seq``); the inner loop runs across the block's neurons,
   one local per instruction, so the compiler vectorises it;
@@ -12,7 +13,8 @@ and ``_f64`` (double), of
   buffers of the values the derived backward reads (the step gradient's ``saved`` set;
   the rest is recomputed from them per step) and of the surrogate derivatives at each
   ``spike``'s argument (``surrogates.h``, one loop per step with the switch outside),
-  then BPTT in reverse time with the derived step instructions; the gradients of the
+  then BPTT in reverse time with the derived step instructions (each pass prefetching
+  the row it reads next into L2, ``SNN_PREFETCH_ROW``); the gradients of the
   loop-invariant values are summed per element and then, per call, in double;
 * the same two over ``threads`` OpenMP threads (``#pragma omp parallel for`` over
   neuron chunks) when built with ``-fopenmp``.
@@ -312,6 +314,15 @@ class _Emit:
             w.line("(void)sga; (void)sgb; (void)sg_id;")
         w.line("(void)inv; (void)x; (void)xs;")
 
+    def block_size(self, w: Writer) -> None:
+        """``n``: the block's neurons, up to ``blk``, the first one cut short so that the
+        others start ``x``'s rows at a multiple of ``blk`` elements: a torch tensor starts
+        64 bytes into a page, and blocks from it would have every row of 1,024 floats cross
+        a page (two pages' translations, the hardware prefetcher stopping at the
+        boundary): 15-25 % of the time at [16, 262144] float32 (bench/README.md)."""
+        w.line(f"n = blk - (int64_t)((uintptr_t)(x + b0) / sizeof({self.ty}) % (uintptr_t)blk);")
+        w.line("n = end - b0 < n ? end - b0 : n;")
+
     def init_states(self, w: Writer, states: list[str]) -> None:
         for k in range(len(self.pl.snames)):
             with w.block(f"if (s0[{k}])"):
@@ -327,8 +338,8 @@ class _Emit:
         with _cblock(w, f"        {ty} *out, {ty} *const *fin, {ty} *vseq) {{"):
             self.header(w, False)
             w.line("(void)s0; (void)fill; (void)fin; (void)vseq;")
-            with _cblock(w, "for (int64_t b0 = begin; b0 < end; b0 += blk) {"):
-                w.line("const int64_t n = end - b0 < blk ? end - b0 : blk;")
+            with _cblock(w, "for (int64_t b0 = begin, n = 0; b0 < end; b0 += n) {"):
+                self.block_size(w)
                 for k in range(ns):
                     w.line(f"{ty} *restrict {states[k]} = fin[{k}] + b0;")
                 self.init_states(w, states)
@@ -357,12 +368,12 @@ class _Emit:
             self.header(w, True)
             w.line("(void)s0; (void)fill; (void)glast; (void)gvseq; (void)gs0; (void)sums;")
             per = f"(size_t)blk * (size_t)({2 * ns + nacc} + {nsv + nsp} * nT)"
-            w.line(f"{ty} *work = malloc({per} * sizeof({ty}) + 1);")
+            w.line(f"{ty} *work = aligned_alloc(64, ({per} * sizeof({ty}) + 64) / 64 * 64);")
             w.line("if (!work) return 1;")
             for j in range(nacc):
                 w.line(f"double sum{j} = 0.0;")
-            with _cblock(w, "for (int64_t b0 = begin; b0 < end; b0 += blk) {"):
-                w.line("const int64_t n = end - b0 < blk ? end - b0 : blk;")
+            with _cblock(w, "for (int64_t b0 = begin, n = 0; b0 < end; b0 += n) {"):
+                self.block_size(w)
                 w.line(f"{ty} *wp = work;")
                 for names in (states, carry, [f"acc{j}" for j in range(nacc)]):
                     for nm in names:
@@ -374,6 +385,9 @@ class _Emit:
                 with _cblock(w, "for (int64_t t = 0; t < nT; t++) {"):
                     w.line(f"const {ty} *restrict xt = x + t * xs + b0;")
                     w.line("(void)xt;")
+                    # the next step's row, and at the last step BPTT's first row of gout
+                    w.line("if (t + 1 < nT) SNN_PREFETCH_ROW(xt + xs, n);")
+                    w.line("else SNN_PREFETCH_ROW(gout + (nT - 1) * M + b0, n);")
                     with _cblock(w, "for (int64_t i = 0; i < n; i++) {"):
                         self.step_body(w, "xt", states)
                         for j, s in enumerate(pl.saved):
@@ -394,6 +408,9 @@ class _Emit:
                     w.line(f"const {ty} *restrict got = gout + t * M + b0;")
                     w.line(f"{ty} *restrict gxt = gx + t * M + b0;")
                     w.line("(void)xt; (void)got;")
+                    # the previous step's row of gout, and at step 0 the next block's first row of x
+                    w.line("if (t > 0) SNN_PREFETCH_ROW(got - M, n);")
+                    w.line("else if (b0 + n < end) SNN_PREFETCH_ROW(x + b0 + n, end - b0 - n < blk ? end - b0 - n : blk);")
                     if pl.rec is not None:
                         w.line(f"if (gvseq) for (int64_t i = 0; i < n; i++) "
                                f"{carry[pl.rec]}[i] = {carry[pl.rec]}[i] + gvseq[t * M + b0 + i];")
