@@ -7,6 +7,8 @@ torchvision, which is broken in some environments; these tests never import it, 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import types
 from collections.abc import Callable
@@ -175,3 +177,22 @@ def run() -> Callable[..., Run]:
 def assert_match() -> Callable[..., None]:
     """:func:`assert_runs_match` as a fixture."""
     return assert_runs_match
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_interpreted(script: str, cache_dir: object = None, timeout: int = 600) -> str:
+    """Run ``script`` in a fresh interpreter with ``TRITON_INTERPRET=1`` (Triton reads it
+    when a kernel is defined) and the checkout on the path; assert that it exits 0 and
+    that its last line starts with ``ok``. ``cache_dir``: ``SNNDSL_CACHE_DIR`` for it."""
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    if cache_dir is not None:
+        env["SNNDSL_CACHE_DIR"] = str(cache_dir)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    assert last.startswith("ok"), done.stdout[-4000:]
+    return done.stdout

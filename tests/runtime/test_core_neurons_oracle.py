@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import subprocess
-import sys
 import textwrap
 import types
 from collections.abc import Callable
@@ -36,12 +33,14 @@ from snndsl.runtime.kernels import program_native
 from snndsl.runtime.program import ProgramNode
 
 from .conftest import (
+    ROOT,
     SJ,
     SURROGATE_PARAMS,
     SURROGATES,
     Run,
     assert_runs_match,
     make_neurons,
+    run_interpreted,
     run_neuron,
 )
 
@@ -273,7 +272,6 @@ def test_core_neurons_ship_and_do_not_shadow_the_built_in_stages():
 
 
 # -- Triton, in the interpreter ------------------------------------------------------------------
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TRITON_CHECK = textwrap.dedent(
     """
@@ -323,16 +321,4 @@ def test_triton_kernels_match_spikingjelly_in_the_interpreter(tmp_path):
         "triton", reason="Triton is not installed; the generated PyTorch path is the fallback"
     )
     pytest.importorskip("spikingjelly")
-    env = dict(os.environ, TRITON_INTERPRET="1", SNNDSL_CACHE_DIR=str(tmp_path))
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run(
-        [sys.executable, "-c", TRITON_CHECK],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    assert last.startswith("ok"), done.stdout[-4000:]
+    run_interpreted(TRITON_CHECK, cache_dir=tmp_path)

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import ast
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -38,6 +36,7 @@ from snndsl.ir.neuron_program import Code, NeuronProgram  # noqa: E402
 from snndsl.runtime import surrogate  # noqa: E402
 from snndsl.runtime.kernels import program_triton  # noqa: E402
 
+from .conftest import run_interpreted
 from .test_program_neurons import (
     Asm,
     prog_cubalif,
@@ -70,7 +69,6 @@ def prog_every_op() -> NeuronProgram:
     return a.program(spk, {"v": v_next, "u": u_next}, "SuperSpike")
 
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CHECK = textwrap.dedent(
     """
@@ -245,20 +243,7 @@ CHECK = textwrap.dedent(
 
 
 def test_generated_kernels_match_the_fused_function_in_the_interpreter(tmp_path):
-    env = dict(os.environ, TRITON_INTERPRET="1", SNNDSL_CACHE_DIR=str(tmp_path))
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    script = CHECK.replace("EXAMPLES", "60")
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    assert last.startswith("ok"), done.stdout[-4000:]
+    run_interpreted(CHECK.replace("EXAMPLES", "60"), cache_dir=tmp_path)
     # the modules are in the cache, one file per program, named by the hash of the text
     files = sorted(p.name for p in (tmp_path / "triton").iterdir())
     assert files and all(f.startswith("snndsl_neuron_triton_") and f.endswith(".py") for f in files)

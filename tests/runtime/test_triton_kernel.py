@@ -8,14 +8,13 @@ float32 -> bfloat16 conversions instead of rounding to nearest, as GPUs do.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 
 pytest.importorskip("triton", reason="Triton is not installed; the PyTorch path is the fallback")
+
+from .conftest import run_interpreted  # noqa: E402 - after the skip
 
 CHECK = textwrap.dedent(
     """
@@ -66,19 +65,7 @@ CHECK = textwrap.dedent(
 
 
 def test_triton_kernels_match_the_pytorch_path_in_the_interpreter():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, TRITON_INTERPRET="1")
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1].startswith("ok"), done.stdout
+    run_interpreted(CHECK, timeout=300)
 
 
 def test_the_kernel_module_imports_and_declines_cpu_tensors():
