@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from snndsl.codegen.neuron_code import neuron_module_source
 from snndsl.frontend.prelude import core_program
@@ -36,7 +35,6 @@ from .conftest import (
     ROOT,
     SJ,
     SURROGATE_PARAMS,
-    SURROGATES,
     Run,
     assert_runs_match,
     make_neurons,
@@ -47,6 +45,7 @@ from .conftest import (
 # the oracle cases, collected here again: their `neurons` and `run` are this module's
 from .test_neuron_oracle import (  # noqa: F401
     KIND_DECAY,
+    RANDOM_CONFIGURATION,
     _inputs,
     test_dynamics_match_spikingjelly,
     test_every_surrogate_in_the_fused_path,
@@ -157,19 +156,7 @@ def run(cpu_path: str, monkeypatch) -> Callable[..., Run]:
 @settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    kind_decay=st.sampled_from(KIND_DECAY),
-    v_reset=st.sampled_from([0.0, None, -0.5, 0.3]),
-    v_threshold=st.sampled_from([1.0, 0.5, 1.25]),
-    detach_reset=st.booleans(),
-    tau=st.sampled_from([1.5, 2.0, 3.7]),
-    sg=st.sampled_from(SURROGATES),
-    mode=st.sampled_from("sm"),
-    T=st.integers(1, 6),
-    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
-    seed=st.integers(0, 2**16),
-    fresh_v=st.booleans(),
-)
+@given(**RANDOM_CONFIGURATION)
 def test_random_configurations(
     sj, run, kind_decay, v_reset, v_threshold, detach_reset, tau, sg, mode, T, shape, seed, fresh_v
 ):

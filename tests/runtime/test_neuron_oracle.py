@@ -20,6 +20,20 @@ from .conftest import SURROGATES, make_neurons
 
 RESETS = [0.0, None, -0.25]
 KIND_DECAY = [("if", True), ("lif", True), ("lif", False), ("plif", True), ("plif", False)]
+#: the strategies of a random neuron configuration and input (test_random_configurations)
+RANDOM_CONFIGURATION = dict(
+    kind_decay=st.sampled_from(KIND_DECAY),
+    v_reset=st.sampled_from([0.0, None, -0.5, 0.3]),
+    v_threshold=st.sampled_from([1.0, 0.5, 1.25]),
+    detach_reset=st.booleans(),
+    tau=st.sampled_from([1.5, 2.0, 3.7]),
+    sg=st.sampled_from(SURROGATES),
+    mode=st.sampled_from("sm"),
+    T=st.integers(1, 6),
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    seed=st.integers(0, 2**16),
+    fresh_v=st.booleans(),
+)
 
 
 def _inputs(seed: int, shape: tuple[int, ...], quantised: bool = False):
@@ -98,19 +112,7 @@ def test_blocking_does_not_change_results(neurons, run, assert_match, monkeypatc
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    kind_decay=st.sampled_from(KIND_DECAY),
-    v_reset=st.sampled_from([0.0, None, -0.5, 0.3]),
-    v_threshold=st.sampled_from([1.0, 0.5, 1.25]),
-    detach_reset=st.booleans(),
-    tau=st.sampled_from([1.5, 2.0, 3.7]),
-    sg=st.sampled_from(SURROGATES),
-    mode=st.sampled_from("sm"),
-    T=st.integers(1, 6),
-    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
-    seed=st.integers(0, 2**16),
-    fresh_v=st.booleans(),
-)
+@given(**RANDOM_CONFIGURATION)
 def test_random_configurations(
     sj,
     run,
