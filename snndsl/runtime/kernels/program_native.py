@@ -44,14 +44,14 @@ import torch
 
 from .. import surrogate as sg_mod
 from . import buffer_pool, build, native_neuron, torch_neuron
-from .reference import SURROGATE_IDS
+from .reference import PROGRAM_SURROGATE_IDS
 
 __all__ = ["NativeProgram", "kernel", "register_source", "run_in_memory_order", "supports", "SURROGATES"]
 
 Tensor = torch.Tensor
 
 #: the surrogates the generated C implements, by their number in ``csrc/surrogates.h``
-SURROGATES: dict[type, int] = {**SURROGATE_IDS, sg_mod.Rect: 8}
+SURROGATES = PROGRAM_SURROGATE_IDS
 _DTYPES = {torch.float32: "f32", torch.float64: "f64"}
 #: the backward's block buffers of one block aim at this many bytes (L2-resident)
 _BLOCK_BYTES = 256 << 10

@@ -38,7 +38,7 @@ import torch
 from ...ir.neuron_program import Code, NeuronProgram
 from .. import surrogate as sg_mod
 from .build import cache_dir, fallback_dir
-from .reference import SURROGATE_IDS
+from .reference import PROGRAM_SURROGATE_IDS
 
 try:  # optional: the generated PyTorch path is the fallback
     import triton
@@ -53,7 +53,7 @@ __all__ = [
 
 #: the surrogates the kernels implement, by their number in ``surrogate_grad``: the
 #: compiled kernels' eight and ``Rect`` (as :mod:`.program_native`'s C kernels)
-SURROGATES: dict[type, int] = {**SURROGATE_IDS, sg_mod.Rect: 8}
+SURROGATES = PROGRAM_SURROGATE_IDS
 
 #: neurons per program
 BLOCK = 1024

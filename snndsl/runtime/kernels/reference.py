@@ -41,6 +41,10 @@ SURROGATE_IDS: dict[type, int] = {
     sg.PiecewiseLeakyReLU: 7,
 }
 
+#: the surrogates the kernels generated from neuron programs (C, Triton) implement: the
+#: eight above and ``Rect`` (number 8 in ``csrc/surrogates.h`` and ``surrogate_grad``)
+PROGRAM_SURROGATE_IDS: dict[type, int] = {**SURROGATE_IDS, sg.Rect: 8}
+
 
 @dataclass(frozen=True, eq=False)
 class NeuronSpec:
