@@ -1,22 +1,23 @@
-"""Benchmark: multi-step neurons, forward + backward on CPU: generated kernels, the
-hand-written one, SpikingJelly 2.0.0, and the memory floor.
+"""Benchmark: multi-step neurons, forward + backward on CPU: the generated kernels,
+SpikingJelly 2.0.0, and the memory floor.
 
     python bench/neuron.py [--reps 9] [--T 16] [--shape 256 1024] [--threads 1] [--only lif plif if izhikevich cubalif]
 
 Five neurons, each in ``'m'`` mode on a ``[T, *shape]`` float32 input, forward then
 backward of a random output gradient:
 
-* ``lif`` (tau=2, hard reset to 0, Sigmoid): *generated-c* (the LIF neuron program's
-  generated C kernel, ``snndsl.runtime.kernels.program_native``), *hand-written*
-  (``snndsl.runtime.neuron.LIFNode``, ``csrc/neuron.c``), *generated-torch* (the same
-  generated class on its PyTorch ``Fused`` Function), *spikingjelly*
-  (``LIFNode(step_mode='m')``, its default CPU path);
-* ``plif`` and ``if`` (defaults: init_tau=2, hard reset to 0, Sigmoid): the same four,
-  generated from ``grammars/core_neurons.snn``'s ``PLIF`` and ``IF`` (``core_program``),
-  against ``ParametricLIFNode`` and ``IFNode``;
+* ``lif``, ``plif``, ``if`` (defaults: tau/init_tau=2, hard reset to 0, Sigmoid): the
+  runtime's ``LIFNode``, ``ParametricLIFNode``, ``IFNode``, which run the classes
+  generated from ``grammars/core_neurons.snn``: *generated-c* (their generated C
+  kernel, ``snndsl.runtime.kernels.program_native``), *generated-torch* (the same
+  generated class on its PyTorch ``Fused`` Function), *spikingjelly* (its namesake,
+  ``step_mode='m'``, its default CPU path);
 * ``izhikevich`` (the prelude's ``Izhikevich(a=0.3, b=0.2)`` through the frontend,
   against ``IzhikevichNode``) and ``cubalif`` (the prelude's ``CubaLIF``, against
-  ``CUBALIFNode``, Rect surrogate): generated-c, generated-torch, spikingjelly.
+  ``CUBALIFNode``, Rect surrogate): the same three.
+
+(The hand-written C kernel that the generated one replaced was measured side by side
+with it before it was deleted: ``bench/README.md``, "Generated neurons".)
 
 Each neuron also times the *floor*: the memory traffic a fused forward + backward cannot
 avoid (read ``x``, write the output; read the output gradient, write the input
@@ -39,27 +40,12 @@ from collections.abc import Callable
 
 import torch
 
-#: the core neurons (grammars/core_neurons.snn): name, hand-written and SpikingJelly class
-CORE = {"plif": ("PLIF", "ParametricLIFNode"), "if": ("IF", "IFNode")}
+#: the core neurons (grammars/core_neurons.snn): the runtime's and SpikingJelly's class
+CORE = {"lif": "LIFNode", "plif": "ParametricLIFNode", "if": "IFNode"}
 PRELUDE = {
     "izhikevich": "Izhikevich(a=0.3, b=0.2)",
     "cubalif": "CubaLIF()",
 }
-
-
-def lif_program():
-    """``h = v + (x - (v - 0.0)) / 2.0 ; s = spike(h - 1.0) ; v = s * 0.0 + (1.0 - s) * h``."""
-    from snndsl.ir.neuron_program import Code, Instr, NeuronProgram
-    from snndsl.ir.ops import SurrogateValue
-
-    I = Instr  # noqa: E741, N806
-    instrs = (
-        I(Code.STATE, value="v"), I(Code.INPUT, value="x"), I(Code.CONST, value=0.0),  # 0 1 2
-        I(Code.SUB, (0, 2)), I(Code.SUB, (1, 3)), I(Code.CONST, value=2.0), I(Code.DIV, (4, 5)),  # 3-6
-        I(Code.ADD, (0, 6)), I(Code.CONST, value=1.0), I(Code.SUB, (7, 8)), I(Code.SPIKE, (9,)),  # 7-10
-        I(Code.MUL, (10, 2)), I(Code.SUB, (8, 10)), I(Code.MUL, (12, 7)), I(Code.ADD, (11, 13)),  # 11-14
-    )
-    return NeuronProgram("LIF", instrs, (("v", 0.0),), (), (("v", 14),), 10, SurrogateValue("Sigmoid", (("alpha", 4.0),)))
 
 
 def prelude_program(call: str):
@@ -92,17 +78,11 @@ def nodes_for(which: str) -> dict[str, torch.nn.Module]:
 
     from snndsl.runtime import neuron
 
-    if which == "lif":
-        gen, gen_torch = generated(lif_program(), "LIF")
-        return {"generated-c": gen(step_mode="m"), "hand-written": neuron.LIFNode(step_mode="m"),
-                "generated-torch": gen_torch(step_mode="m"), "spikingjelly": sj_neuron.LIFNode(step_mode="m")}
     if which in CORE:
-        from snndsl.frontend.prelude import core_program
-
-        name, cls_name = CORE[which]
-        gen, gen_torch = generated(core_program(name), cls_name)
-        return {"generated-c": gen(step_mode="m"), "hand-written": getattr(neuron, cls_name)(step_mode="m"),
-                "generated-torch": gen_torch(step_mode="m"), "spikingjelly": getattr(sj_neuron, cls_name)(step_mode="m")}
+        node = getattr(neuron, CORE[which])(step_mode="m")  # its generated class's C kernel
+        torch_only = type(f"{CORE[which]}Torch", (node.generated(),), {"PROGRAM": None})
+        return {"generated-c": node, "generated-torch": torch_only(step_mode="m"),
+                "spikingjelly": getattr(sj_neuron, CORE[which])(step_mode="m")}
     gen, gen_torch = generated(prelude_program(PRELUDE[which]), which.capitalize())
     if which == "izhikevich":
         ref = sj_neuron.IzhikevichNode(a=0.3, b=0.2, step_mode="m")
@@ -114,6 +94,7 @@ def nodes_for(which: str) -> dict[str, torch.nn.Module]:
 
 def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int) -> dict[str, float]:
     """Medians (ms) of each variant of ``which`` and of the floor; prints one line each."""
+    from snndsl.runtime import neuron
     from snndsl.runtime.kernels import program_native
 
     nodes = nodes_for(which)
@@ -143,7 +124,8 @@ def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int) -> dict[st
         assert torch.equal(out, ref_out), f"{which} {name}: outputs differ"
         assert torch.allclose(x.grad, ref_grad, atol=1e-5), f"{which} {name}: gradients differ"
     gen = nodes["generated-c"]
-    assert program_native.supports(type(gen).PROGRAM, gen.surrogate_function, x), "the generated C kernel does not run"
+    prog = gen.generated().PROGRAM if isinstance(gen, neuron.BaseNode) else type(gen).PROGRAM
+    assert program_native.supports(prog, gen.surrogate_function, x), "the generated C kernel does not run"
     runs["floor"] = floor
     times: dict[str, list[float]] = {name: [] for name in runs}
     names = list(runs)
@@ -158,8 +140,7 @@ def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int) -> dict[st
 
     def ratios(m: dict[str, float]) -> str:
         c = m["generated-c"]
-        hand = f"generated-c / hand-written {c / m['hand-written']:.2f}x, " if "hand-written" in m else ""
-        return (f"{hand}spikingjelly / generated-c {m['spikingjelly'] / c:.2f}x (speedup), "
+        return (f"spikingjelly / generated-c {m['spikingjelly'] / c:.2f}x (speedup), "
                 f"generated-torch / generated-c {m['generated-torch'] / c:.2f}x, generated-c / floor {c / m['floor']:.2f}x")
 
     print(f"{which} medians: {ratios(med)}")

@@ -7,6 +7,7 @@ compiles it into a readable PyTorch module::
     net = snndsl.compile_file("examples/csnn.snn", params={"channels": 64})
 """
 
+from . import core_neurons as _core_neurons  # noqa: F401 - registers the runtime's IF/LIF/PLIF classes
 from ._version import __version__
 from .codegen import neuron_c as _neuron_c  # noqa: F401 - registers the C kernels' printer
 from .codegen import neuron_triton as _neuron_triton  # noqa: F401 - registers the Triton kernels' printer

@@ -668,15 +668,15 @@ def _backward(w: Writer, pr: _Printer, x: str, states: list[str], param_args: di
             w.line(f"{carry[k]} = {g_last[k]}")
             if g.state_grads[k] is not None:
                 w.line(f"{nexts[k]} = (torch.empty_like(x0), torch.empty_like(x0))")
-        for name in acc.values():
-            w.line(f"{name} = torch.zeros_like(x0)")
+        for name in acc.values():  # per neuron in double, as the C kernel sums them
+            w.line(f"{name} = torch.zeros_like(x0, dtype=torch.float64)")
         for name in pool.all:
             w.line(f"{name} = torch.empty_like(x0)")
         with w.block("for t in range(T - 1, -1, -1):"):
             w.extend(body)
         # after the loop: the params, from the invariant values' summed gradients
         for i, name in sums.items():
-            w.line(f"{name} = {acc[i]}.sum()")
+            w.line(f"{name} = {acc[i]}.sum().to(x0.dtype)")
         for j, gi in enumerate(g.final):
             if gi.code is GradCode.CONST:
                 continue

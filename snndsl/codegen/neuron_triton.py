@@ -51,8 +51,8 @@ and ``a ** -2``, the kernels do not); other powers are ``exp2(b * log2(a))`` (si
 and an integral ``b``). Transcendentals are Triton's (``tl.exp``, ``tl.log``,
 ``tl.sigmoid``), ``tanh`` a series near 0 and ``(1 - e) / (1 + e)``, ``e = exp(-2|a|)``
 beyond: within a few ulp of PyTorch's, not bit for bit. The surrogate derivative is the
-shared :func:`snndsl.runtime.kernels.triton_neuron.surrogate_grad` (by number,
-``program_triton.SURROGATES``: ``reference.SURROGATE_IDS`` and ``Rect``). The backward computes each operation in the dtype like
+shared :func:`snndsl.runtime.kernels.program_triton.surrogate_grad` (by number,
+``surrogate.KERNEL_IDS``). The backward computes each operation in the dtype like
 the fused Function, summing the invariants' gradients in float32.
 
 Names in the kernels are positional (``f<instruction>``, ``s<state>``, ``g<backward
@@ -265,8 +265,7 @@ def triton_source(program: NeuronProgram) -> str:
     w.line("import triton")
     w.line("import triton.language as tl")
     w.line()
-    w.line("from snndsl.runtime.kernels.program_triton import pow_f32, rnd, tanh_f32")
-    w.line("from snndsl.runtime.kernels.triton_neuron import surrogate_grad")
+    w.line("from snndsl.runtime.kernels.program_triton import pow_f32, rnd, surrogate_grad, tanh_f32")
     w.line()
     w.line(f"NAME = {p.name!r}")
     w.line(f"STATES = {tuple(names)!r}")

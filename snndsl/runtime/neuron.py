@@ -19,13 +19,18 @@ reset (soft)       ``V[t] = H[t] - S[t] v_threshold``
 and becomes a tensor shaped like one input step at the first call; a later input of
 another shape silently restarts it from ``vr`` (SpikingJelly 2.0.0 does the same).
 
-In ``'s'`` mode a call is one step (autograd through the ops above). In ``'m'`` mode a call
-on ``[T, N, *]`` is one fused operation (:func:`.kernels.multi_step`): the same spikes and
-``v`` bit for bit, gradients within rounding of the step loop, much faster. The input may
-be non-contiguous (e.g. ``x.expand(T, ...)``). Under ``torch.compile`` the results equal
-eager mode; dynamo breaks the graph at the fused neuron (``torch._dynamo.explain`` counts
-2 breaks for Linear-LIF-Linear-PLIF on CPU, from a ``Tensor.item()`` in the traced
-backward), and compiles the layers around it.
+These equations are written once, in the language: ``grammars/core_neurons.snn``
+defines ``IF``, ``LIF`` and ``PLIF``, and each neuron here runs the class the code
+generator prints from its definition for the neuron's constants
+(:func:`.program.core_class`; ``import snndsl`` registers the generator). In ``'s'`` mode
+a call is one step of that class's ``step`` (torch ops, autograd for the gradient). In
+``'m'`` mode a call on ``[T, N, *]`` is one fused operation (:func:`.program.fused_call`):
+the generated C kernel on the CPU (float32/float64, the surrogates of
+``surrogate.KERNEL_IDS``), the generated Triton kernels on CUDA, else the generated
+torch Function: the same spikes and ``v`` bit for bit, gradients within rounding of the
+step loop. The input may be non-contiguous (e.g. ``x.expand(T, ...)``, channels-last
+steps). With a non-spiking surrogate, and while ``torch.compile`` traces, ``'m'`` is the
+step loop (dynamo then traces the neuron's ops with the layers around it).
 
 Differences from SpikingJelly, on purpose: integer arguments are accepted where floats
 are expected (SpikingJelly asserts floats); the default surrogate is a fresh
@@ -41,10 +46,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from . import kernels, surrogate
+from . import program, surrogate
 from .base import MemoryModule, RecordingModule
-from .kernels import reference
-from .kernels.reference import NeuronSpec
 
 __all__ = [
     "BaseNode",
@@ -98,9 +101,7 @@ def _check_sequence(owner: MemoryModule, x_seq: Any) -> None:
 
 
 class BaseNode(RecordingModule):
-    """Common state and step logic; subclasses say which charge equation (``_kind``)."""
-
-    _kind = "if"
+    """Common state and step logic; subclasses say which core neuron (``_core``)."""
 
     def __init__(
         self,
@@ -110,7 +111,10 @@ class BaseNode(RecordingModule):
         detach_reset: bool = False,
         step_mode: str = "s",
         store_v_seq: bool = False,
+        **constants: Any,
     ) -> None:
+        """``constants``: a subclass's own (LIF's ``tau`` and ``decay_input``), set before
+        the class generated for them all is looked up."""
         super().__init__()
         name = type(self).__name__
         self.v_threshold = _as_float(name, "v_threshold", v_threshold)
@@ -124,28 +128,36 @@ class BaseNode(RecordingModule):
         self.register_memory("v", 0.0 if self.v_reset is None else self.v_reset)
         self.step_mode = step_mode
         self.store_v_seq = store_v_seq
+        for key, value in constants.items():
+            setattr(self, key, value)
+        self.generated()  # now, so that torch.compile traces no lookup
 
     # -- the neuron as data ------------------------------------------------------------
-    def spec(self) -> NeuronSpec:
-        """This neuron's constants, as the kernels take them."""
-        return NeuronSpec(
-            kind=self._kind,
-            v_threshold=self.v_threshold,
-            v_reset=self.v_reset,
-            detach_reset=self.detach_reset,
-            surrogate=self.surrogate_function,
-            **self._decay_args(),
-        )
+    #: the core neuron (``grammars/core_neurons.snn``) this class runs
+    _core = "IF"
 
-    def _decay_args(self) -> dict[str, Any]:
-        return {}
+    def _core_args(self) -> dict[str, Any]:
+        """The header arguments of the core neuron: this neuron's constants."""
+        return {"v_threshold": self.v_threshold, "v_reset": self.v_reset, "detach_reset": self.detach_reset}
 
-    def _k(self) -> torch.Tensor | None:
-        """PLIF's ``k = sigmoid(w)`` (as a differentiable tensor); ``None`` otherwise."""
-        return None
+    def generated(self) -> type[program.ProgramNode]:
+        """The class generated from the core neuron for this neuron's constants (kept
+        until one of them changes: ``torch.compile`` then traces no lookup)."""
+        key = tuple(self._core_args().items())
+        cached = self.__dict__.get("_generated")
+        if cached is None or cached[0] != key:
+            cached = self.__dict__["_generated"] = (key, program.core_class(self._core, **dict(key)))
+        return cached[1]
 
-    def _w(self) -> torch.Tensor | None:
-        return None
+    def _params(self) -> list[torch.Tensor]:
+        """The learnable parameters of the core neuron, in its order (PLIF's ``w``)."""
+        return []
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the generated class (a module of this process only)."""
+        state = self.__dict__.copy()
+        state.pop("_generated", None)
+        return state
 
     def _initial_v(self, x: torch.Tensor) -> torch.Tensor | float:
         """``v`` for a step shaped like ``x``: the stored tensor, or a float to start all
@@ -160,7 +172,7 @@ class BaseNode(RecordingModule):
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         """One charge/fire/reset step on ``x`` of shape ``[N, *]``; returns ``S[t]``."""
         v = self._materialize_v(x)
-        spike, v, _ = reference.step(self.spec(), x, v, self._k())
+        spike, (v,) = self.generated().step(self, x, v)  # type: ignore[arg-type]
         self.v = v
         if self.store_v_seq:
             self._append_v_seq(v)
@@ -169,14 +181,17 @@ class BaseNode(RecordingModule):
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """All ``T`` steps of ``x_seq`` (``[T, N, *]``) as one fused operation."""
         _check_sequence(self, x_seq)
+        if not self.surrogate_function.spiking or torch.compiler.is_compiling():
+            return program.step_loop(self, x_seq, "v")
+        cls = self.generated()
         v = self._initial_v(x_seq[0])
-        spikes, v_last, v_seq = kernels.multi_step(
-            x_seq, v, self.spec(), self._w(), self.store_v_seq
+        out, v_last, v_seq = program.fused_call(
+            cls.PROGRAM, cls.Fused, self.surrogate_function, self.store_v_seq, x_seq, [v], self._params()
         )
         self.v = v_last
         if self.store_v_seq:
             self.v_seq = v_seq
-        return spikes
+        return out
 
     def extra_repr(self) -> str:
         return (
@@ -188,7 +203,7 @@ class BaseNode(RecordingModule):
 class IFNode(BaseNode):
     r"""Integrate-and-fire: ``H[t] = V[t-1] + X[t]`` (a perfect integrator)."""
 
-    _kind = "if"
+    _core = "IF"
 
 
 class LIFNode(BaseNode):
@@ -198,7 +213,7 @@ class LIFNode(BaseNode):
     ``H[t] = V[t-1] - (V[t-1] - vr) / tau + X[t]``.
     """
 
-    _kind = "lif"
+    _core = "LIF"
 
     def __init__(
         self,
@@ -213,13 +228,12 @@ class LIFNode(BaseNode):
     ) -> None:
         tau = _time_constant(type(self).__name__, "tau", tau)
         super().__init__(
-            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq
+            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq,
+            tau=tau, decay_input=bool(decay_input),
         )
-        self.tau = tau
-        self.decay_input = bool(decay_input)
 
-    def _decay_args(self) -> dict[str, Any]:
-        return {"tau": self.tau, "decay_input": self.decay_input}
+    def _core_args(self) -> dict[str, Any]:
+        return {**super()._core_args(), "tau": self.tau, "decay_input": self.decay_input}
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", tau={self.tau}, decay_input={self.decay_input}"
@@ -233,7 +247,7 @@ class ParametricLIFNode(BaseNode):
     ``H[t] = V[t-1] - (V[t-1] - vr) k + X[t]``.
     """
 
-    _kind = "plif"
+    _core = "PLIF"
 
     def __init__(
         self,
@@ -248,19 +262,16 @@ class ParametricLIFNode(BaseNode):
     ) -> None:
         init_tau = _time_constant(type(self).__name__, "init_tau", init_tau)
         super().__init__(
-            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq
+            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, store_v_seq,
+            decay_input=bool(decay_input),
         )
-        self.decay_input = bool(decay_input)
         self.w = nn.Parameter(torch.as_tensor(-math.log(init_tau - 1.0)))
 
-    def _decay_args(self) -> dict[str, Any]:
-        return {"decay_input": self.decay_input}
+    def _core_args(self) -> dict[str, Any]:  # init_tau only sets w's initial value
+        return {**super()._core_args(), "decay_input": self.decay_input}
 
-    def _k(self) -> torch.Tensor:
-        return self.w.sigmoid()
-
-    def _w(self) -> torch.Tensor:
-        return self.w
+    def _params(self) -> list[torch.Tensor]:
+        return [self.w]
 
     def extra_repr(self) -> str:
         with torch.no_grad():

@@ -24,16 +24,20 @@ the subclass supplies the equations, this base the conventions every neuron here
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
 
 from ..ir.neuron_program import NeuronProgram
-from . import surrogate as sg
+from . import surrogate as sg_mod
 from .base import RecordingModule
 
-__all__ = ["NeuronProgram", "ProgramNode", "RESERVED_NAMES", "state_tensor"]
+__all__ = [
+    "NeuronProgram", "ProgramNode", "RESERVED_NAMES", "core_class", "fused_call", "register_core_classes", "state_tensor",
+    "step_loop",
+]
 
 #: attribute names a state or a param of a generated neuron may not take
 RESERVED_NAMES = frozenset(
@@ -53,6 +57,70 @@ def state_tensor(state: torch.Tensor | float, x: torch.Tensor, fill: float) -> t
     return torch.full_like(x, value)
 
 
+def fused_call(program: NeuronProgram | None, fused: type[torch.autograd.Function],
+               sg: sg_mod.SurrogateFunctionBase, store: bool, x_seq: torch.Tensor,
+               states: list[torch.Tensor | float], params: list[torch.Tensor]) -> Any:
+    """All steps of ``x_seq`` as one fused call: ``program``'s generated C kernel on the
+    CPU, or its Triton kernels on CUDA, where they run this call; else the generated
+    torch ``fused`` Function. ``states``: each a tensor shaped like one step (in
+    ``x_seq``'s dtype and device) or a float every neuron starts at. All three take and
+    return the same (see ``kernels.program_native``)."""
+    if program is not None and x_seq.device.type == "cpu":
+        from .kernels import program_native
+
+        if program_native.supports(program, sg, x_seq):
+            return program_native.run_in_memory_order(program, sg, store, x_seq, states, params)
+    tensors = [s if isinstance(s, torch.Tensor) else torch.full_like(x_seq[0], s) for s in states]
+    if program is not None and x_seq.device.type != "cpu":
+        try:
+            from .kernels import program_triton
+        except ImportError:  # pragma: no cover - the Triton path is optional
+            program_triton = None  # type: ignore[assignment]
+        if program_triton is not None and program_triton.supports(program, sg, x_seq):
+            return program_triton.TritonProgram.apply(program, sg, store, x_seq, *tensors, *params)
+    return fused.apply(sg, store, x_seq, *tensors, *params)
+
+
+def step_loop(node: RecordingModule, x_seq: torch.Tensor, recorded: str | None) -> torch.Tensor:
+    """``'m'`` mode as the step loop: ``node.single_step_forward`` per step (autograd
+    through each), with ``store_v_seq`` the state ``recorded`` stacked into ``v_seq``."""
+    store = node.store_v_seq
+    node.store_v_seq = False
+    outs: list[torch.Tensor] = []
+    kept: list[Any] = []
+    try:
+        for x in x_seq.unbind(0):
+            outs.append(node.single_step_forward(x))
+            if store and recorded is not None:
+                kept.append(getattr(node, recorded))
+    finally:
+        node.store_v_seq = store
+    if kept:
+        node.v_seq = torch.stack(kept)
+    return torch.stack(outs)
+
+
+#: gives the class generated from a core neuron of ``grammars/core_neurons.snn``
+#: (:mod:`snndsl.core_neurons` registers it at import: the runtime imports neither the
+#: front end nor the code generator)
+_core_classes: list[Callable[..., type[ProgramNode]]] = []
+
+
+def register_core_classes(fn: Callable[..., type[ProgramNode]]) -> None:
+    """Set ``fn(name, **header_arguments) -> class``, the source of :func:`core_class`."""
+    _core_classes[:] = [fn]
+
+
+@torch.compiler.disable  # generating a class is not traced (a graph break, if ever reached)
+def core_class(name: str, **kwargs: Any) -> type[ProgramNode]:
+    """The class generated from the core neuron ``name`` (``"IF"``, ``"LIF"``,
+    ``"PLIF"``) with the header arguments ``kwargs``; the runtime's ``IFNode``,
+    ``LIFNode`` and ``ParametricLIFNode`` run their steps with it."""
+    if not _core_classes:
+        raise RuntimeError("no generator of the core neurons is registered (import snndsl)")
+    return _core_classes[0](name, **kwargs)
+
+
 class ProgramNode(RecordingModule):
     """A neuron generated from a neuron program (see the module docstring).
 
@@ -69,7 +137,7 @@ class ProgramNode(RecordingModule):
 
     def __init__(
         self,
-        surrogate_function: sg.SurrogateFunctionBase | None = None,
+        surrogate_function: sg_mod.SurrogateFunctionBase | None = None,
         step_mode: str = "s",
         store_v_seq: bool = False,
     ) -> None:
@@ -82,8 +150,8 @@ class ProgramNode(RecordingModule):
         self.step_mode = step_mode
         self.store_v_seq = store_v_seq
 
-    def default_surrogate(self) -> sg.SurrogateFunctionBase:
-        return sg.Sigmoid()
+    def default_surrogate(self) -> sg_mod.SurrogateFunctionBase:
+        return sg_mod.Sigmoid()
 
     def step(self, x: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """One step with torch ops (autograd gives the gradient): ``(output, next states)``."""
@@ -149,42 +217,13 @@ class ProgramNode(RecordingModule):
         return res[0]
 
     def _fused(self, store: bool, x_seq: torch.Tensor, params: list[torch.Tensor]) -> Any:
-        """One fused call over all steps: the program's generated C kernel on the CPU, or
-        its Triton kernels on CUDA, where they run this call; else the generated torch
-        ``Fused``. All three take and return the same (see ``kernels.program_native``)."""
-        prog, sgf = self.PROGRAM, self.surrogate_function
-        if prog is not None and x_seq.device.type == "cpu":
-            from .kernels import program_native
-
-            if program_native.supports(prog, sgf, x_seq):
-                states = self._initial_states(x_seq[0])
-                return program_native.run_in_memory_order(prog, sgf, store, x_seq, states, params)
-        elif prog is not None:
-            try:
-                from .kernels import program_triton
-            except ImportError:  # pragma: no cover - the Triton path is optional
-                program_triton = None  # type: ignore[assignment]
-            if program_triton is not None and program_triton.supports(prog, sgf, x_seq):
-                states_t = self._states_for(x_seq[0])
-                return program_triton.TritonProgram.apply(prog, sgf, store, x_seq, *states_t, *params)
-        return self.Fused.apply(sgf, store, x_seq, *self._states_for(x_seq[0]), *params)
+        """One fused call over all steps (:func:`fused_call`)."""
+        states = self._initial_states(x_seq[0])
+        return fused_call(self.PROGRAM, self.Fused, self.surrogate_function, store, x_seq, states, params)
 
     def _step_loop(self, x_seq: torch.Tensor) -> torch.Tensor:
-        store = self.store_v_seq
-        self.store_v_seq = False
         k = self.recorded_state()
-        outs: list[torch.Tensor] = []
-        vs: list[Any] = []
-        try:
-            for x in x_seq.unbind(0):
-                outs.append(self.single_step_forward(x))
-                if store and k is not None:
-                    vs.append(getattr(self, self.STATES[k][0]))
-        finally:
-            self.store_v_seq = store
-        if vs:
-            self.v_seq = torch.stack(vs)
-        return torch.stack(outs)
+        return step_loop(self, x_seq, None if k is None else self.STATES[k][0])
 
     def extra_repr(self) -> str:
         return f"step_mode={self.step_mode}"

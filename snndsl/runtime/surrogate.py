@@ -33,6 +33,8 @@ __all__ = [
     "SuperSpike",
     "PiecewiseLeakyReLU",
     "Rect",
+    "KERNEL_IDS",
+    "kernel_args",
 ]
 
 
@@ -332,9 +334,7 @@ class Rect(SurrogateFunctionBase):
 
     A rectangular window of width ``1/alpha`` and height ``alpha`` (area 1); the default
     surrogate of the prelude's ``CubaLIF`` (SpikingJelly's ``CUBALIFNode``). The kernels
-    generated from neuron programs (C and Triton) implement it; the hand-written IF/LIF/PLIF
-    kernels do not, so such a neuron with ``Rect`` runs on their ATen or mirror path (see
-    :mod:`.kernels`).
+    generated from neuron programs (C and Triton) implement it, as they do the eight above.
     """
 
     alpha: float
@@ -354,3 +354,32 @@ class Rect(SurrogateFunctionBase):
         torch.add(x.new_tensor(shift), x, alpha=sign, out=out)
         out.abs_().lt_(0.5 / self.alpha)  # the window as 1.0/0.0; its height is the scale
         return self.alpha
+
+
+#: the surrogates the generated neuron kernels implement, by their number there (the C
+#: of ``kernels/csrc/surrogates.h``, Triton's ``kernels.program_triton.surrogate_grad``);
+#: exact classes only (a subclass may change the derivative)
+KERNEL_IDS: dict[type, int] = {
+    Sigmoid: 0,
+    ATan: 1,
+    PiecewiseQuadratic: 2,
+    PiecewiseExp: 3,
+    SoftSign: 4,
+    Erf: 5,
+    SuperSpike: 6,
+    PiecewiseLeakyReLU: 7,
+    Rect: 8,
+}
+
+
+def kernel_args(fn: SurrogateFunctionBase | None) -> tuple[int, float, float]:
+    """``(number, a, b)``: the kernels' surrogate number and its first two parameters
+    (``alpha``; ``w`` and ``c`` of ``PiecewiseLeakyReLU``), for the surrogate ``fn``;
+    ``(0, 1.0, 0.0)`` for one they do not implement or none (a program without
+    ``spike``, which reads none)."""
+    if fn is None or type(fn) not in KERNEL_IDS:
+        return 0, 1.0, 0.0
+    params = list(fn.params.values())
+    a = float(params[0]) if params else 0.0
+    b = float(params[1]) if len(params) > 1 else 0.0
+    return KERNEL_IDS[type(fn)], a, b

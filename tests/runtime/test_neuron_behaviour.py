@@ -216,8 +216,8 @@ def test_runtime_works_without_triton():
         "import sys; sys.modules['triton'] = None\n"
         "import torch\n"
         "from snndsl.runtime import neuron\n"
-        "from snndsl.runtime.kernels import triton_neuron\n"
-        "assert triton_neuron.triton is None\n"
+        "from snndsl.runtime.kernels import program_triton\n"
+        "assert program_triton.triton is None\n"
         "s = neuron.LIFNode(step_mode='m')(torch.ones(3, 2) * 1.5)\n"
         "assert s.tolist() == [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]], s\n"
     )

@@ -14,8 +14,6 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snndsl.runtime import kernels
-
 from .conftest import SURROGATES, make_neurons
 
 RESETS = [0.0, None, -0.25]
@@ -86,24 +84,25 @@ def test_non_spiking_surrogates(neurons, run, assert_match, sg, mode):
 
 @pytest.mark.parametrize("kind,decay_input", KIND_DECAY)
 @pytest.mark.parametrize("v_reset", [0.0, None])
-def test_mirror_path_matches_too(
+def test_torch_path_matches_too(
     neurons, run, assert_match, monkeypatch, kind, decay_input, v_reset
 ):
-    """The portable op sequence (used off CPU, for half precision, for non-spiking
-    surrogates) gives the same results as the in-place CPU ones (native, aten)."""
-    monkeypatch.setattr(kernels, "select_path", lambda spec, x: "mirror")
+    """The generated torch Function (the path where the C kernel does not run: no
+    compiler, half precision, ``SNNDSL_CPU_KERNEL=aten``) gives SpikingJelly's results."""
+    monkeypatch.setenv("SNNDSL_CPU_KERNEL", "aten")
     ours, ref = neurons(kind, decay_input=decay_input, v_reset=v_reset, sg="Erf")
     x, v0 = _inputs(5, (5, 3, 4), quantised=kind == "if")
     assert_match(run(ours, x, v0, "m"), run(ref, x, v0, "m"))
 
 
-@pytest.mark.parametrize("block", [1024, 2048])
-def test_blocking_does_not_change_results(neurons, run, assert_match, monkeypatch, block):
-    """Several neuron blocks per call (the aten path's cache blocking), partial last block."""
-    from snndsl.runtime.kernels import aten_neuron
+@pytest.mark.parametrize("block_bytes", [4096, 256 << 10])
+def test_blocking_does_not_change_results(neurons, run, assert_match, monkeypatch, block_bytes):
+    """Several neuron blocks per call (the C kernel's cache blocking: 1024 neurons a
+    forward block, the backward's by its buffers' size), a partial last block."""
+    from snndsl.runtime.kernels import program_native
 
-    monkeypatch.setattr(kernels, "select_path", lambda spec, x: "aten")
-    monkeypatch.setattr(aten_neuron, "BLOCK", block)
+    monkeypatch.setenv("SNNDSL_CPU_KERNEL", "native")
+    monkeypatch.setattr(program_native, "_BLOCK_BYTES", block_bytes)
     ours, ref = neurons("plif", v_reset=-0.25, sg="PiecewiseQuadratic")
     x, v0 = _inputs(2, (3, 5, 1000))
     assert_match(run(ours, x, v0, "m"), run(ref, x, v0, "m"), rtol=1e-6)

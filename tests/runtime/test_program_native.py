@@ -26,7 +26,7 @@ import torch
 from snndsl.codegen.neuron_c import c_source, layout
 from snndsl.ir.neuron_program import Code, NeuronProgram
 from snndsl.runtime import surrogate
-from snndsl.runtime.kernels import build, native_neuron, program_native
+from snndsl.runtime.kernels import build, parallel, program_native
 
 from .test_program_neurons import (
     SGS,
@@ -213,7 +213,7 @@ def test_two_threads_equal_one(monkeypatch, openmp):
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            assert native_neuron._threads(x[0].numel(), x.numel()) == threads
+            assert parallel.threads(x[0].numel(), x.numel()) == threads
             results.append(_both(program, node.surrogate_function, x.clone().requires_grad_(),
                                  [init["v"].clone().requires_grad_()], list(node.parameters()), True))
     finally:

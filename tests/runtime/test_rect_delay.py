@@ -1,5 +1,5 @@
 """The v1 runtime classes against SpikingJelly 2.0.0: the ``Rect`` surrogate (alone, and in
-the fused LIF, which has no compiled kernel for it) and ``layer.Delay`` (also against
+IF/LIF/PLIF, on the generated kernels and the torch paths) and ``layer.Delay`` (also against
 ``torch.cat``). (``LI`` and ``CubaLIF`` are prelude neurons now, generated from
 ``grammars/prelude.snn``: ``tests/compiler/test_prelude_neurons.py``.)
 
@@ -16,8 +16,8 @@ import random
 import pytest
 import torch
 
-from snndsl.runtime import functional, kernels, layer, neuron, surrogate
-from snndsl.runtime.kernels import native_neuron, triton_neuron
+from snndsl.runtime import functional, layer, neuron, surrogate
+from snndsl.runtime.kernels import program_native, program_triton
 
 from .conftest import assert_runs_match, run_neuron
 
@@ -95,34 +95,35 @@ def test_rect_defaults_validation_and_repr():
     assert "Rect" in surrogate.__all__
 
 
-def test_no_compiled_kernel_claims_rect():
-    """Rect is not in ``SURROGATE_IDS``: the C and Triton kernels must decline it."""
-    spec = neuron.LIFNode(surrogate_function=surrogate.Rect()).spec()
+def test_the_generated_kernels_implement_rect():
+    """Rect is number 8 of ``surrogate.KERNEL_IDS``: the C kernel runs a LIF with it (and
+    the Triton kernels would on CUDA); the non-spiking one is the step loop's."""
+    lif = neuron.LIFNode(surrogate_function=surrogate.Rect())
     x = torch.zeros(3, 4)
-    assert not native_neuron.supports(spec, x)
-    assert not triton_neuron.supports(spec, x)
-    assert kernels.path_for(spec, x) == "aten"
-    off = neuron.LIFNode(surrogate_function=surrogate.Rect(spiking=False)).spec()
-    assert kernels.path_for(off, x) == "mirror"
+    assert surrogate.KERNEL_IDS[surrogate.Rect] == 8
+    assert program_native.supports(lif.generated().PROGRAM, lif.surrogate_function, x)
+    assert surrogate.Rect in program_triton.SURROGATES
+    off = surrogate.Rect(spiking=False)
+    assert not program_native.supports(lif.generated().PROGRAM, off, x)
 
 
 @pytest.mark.parametrize(
     "kind, v_reset, detach_reset, spiking, dtype",
     [
-        ("lif", 0.0, False, True, torch.float32),  # aten
+        ("lif", 0.0, False, True, torch.float32),  # the C kernel
         ("lif", None, True, True, torch.float32),
         ("plif", -0.1, False, True, torch.float32),
-        ("if", 0.0, False, True, torch.float64),  # aten, float64
-        ("lif", 0.0, False, False, torch.float32),  # mirror
-        ("lif", None, False, True, torch.float16),  # mirror
+        ("if", 0.0, False, True, torch.float64),  # the C kernel, float64
+        ("lif", 0.0, False, False, torch.float32),  # the step loop
+        ("lif", None, False, True, torch.float16),  # the generated torch Function
     ],
 )
 @pytest.mark.parametrize("mode", ["s", "m"])
 def test_fused_neurons_with_rect_match_spikingjelly(
     sj, kind, v_reset, detach_reset, spiking, dtype, mode
 ):
-    """A user may pick Rect for IF/LIF/PLIF: the fused op falls back to a PyTorch path
-    and still equals SpikingJelly (and the single-step neuron) exactly."""
+    """A user may pick Rect for IF/LIF/PLIF: each path equals SpikingJelly (and the
+    single-step neuron) exactly."""
     pair = []
     for lib_neuron, lib_sg in ((neuron, surrogate), (sj.neuron, sj.surrogate)):
         sg = lib_sg.Rect(alpha=1.5, spiking=spiking)
@@ -256,11 +257,11 @@ def test_delay_arguments():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_on_cuda_everything_matches_spikingjelly(sj):
-    """On CUDA, LIF with Rect must not take the Triton path (which has no Rect) and Delay
-    must still equal the shift (the same CUDA ops, bit for bit)."""
+    """On CUDA, LIF with Rect runs the generated Triton kernels and equals SpikingJelly;
+    Delay still equals the shift (the same CUDA ops, bit for bit)."""
     x = _input((6, 4, 33), 9, scale=1.5).cuda()
     lif = neuron.LIFNode(surrogate_function=surrogate.Rect(), step_mode="m").cuda()
-    assert kernels.path_for(lif.spec(), x) == "mirror"
+    assert program_triton.supports(lif.generated().PROGRAM, lif.surrogate_function, x)
     ref = sj.neuron.LIFNode(surrogate_function=sj.surrogate.Rect())
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
     s1, s2 = lif(x1), torch.stack([ref(x2[t]) for t in range(6)])

@@ -45,6 +45,8 @@ def _compare(make, bias=False, seed=0, s_init=None, warm_v=False, dtype=torch.fl
         v0 = (torch.rand(N, H, dtype=dtype) * 0.5).requires_grad_()
         ours.v, ref.v = v0, v0
     s_ours = recurrent_neuron(x, w, b, ours, s_init)
+    # the generated C kernel ran the region, one step per call (not the step loop)
+    assert type(s_ours.grad_fn).__name__ == "RecurrentNeuronBackward", s_ours.grad_fn
     s_ref = step_loop(x, w, b, ref, s_init)
     assert torch.equal(s_ours, s_ref)
     assert torch.equal(ours.v, ref.v)
@@ -88,14 +90,14 @@ def test_surrogates(name):
 
 @pytest.mark.parametrize("name", ["Sigmoid", "ATan"])
 def test_non_spiking_surrogate_runs_the_reference_ops(name):
-    # spiking=False is the mirror path (no C kernel): still the step loop's values
+    # spiking=False: the step loop itself (no C kernel), the same values
     make = lambda: neuron.LIFNode(surrogate_function=getattr(surrogate, name)(spiking=False))  # noqa: E731
     x, w, b = _inputs(3, True)
     a, r = _neuron_pair(make)
     torch.testing.assert_close(recurrent_neuron(x, w, b, a), step_loop(x, w, b, r), rtol=0, atol=0)
 
 
-def test_float64_mirror_path():
+def test_float64():
     _compare(lambda: neuron.ParametricLIFNode(), bias=True, dtype=torch.float64)
 
 
@@ -167,3 +169,16 @@ def test_bad_shapes():
         recurrent_neuron(x, w, None, neuron.LIFNode(), s_init=torch.zeros(H))
     with pytest.raises(ValueError, match="T >= 1"):
         recurrent_neuron(x[:0], w, None, neuron.LIFNode())
+
+
+def test_split_over_threads(monkeypatch):
+    """Each step's neurons split over threads (as a large layer is): the same results."""
+    import sys
+
+    from snndsl.runtime.kernels import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(sys.modules[__name__], "H", H * 8)  # 384 neurons: 3 ranges of 128
+    assert parallel.threads(N * 128, N * 128) == 3
+    _compare(lambda: neuron.ParametricLIFNode(v_reset=None), bias=True, grad_v=True)

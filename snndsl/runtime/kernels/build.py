@@ -1,8 +1,7 @@
 """Compiling a C kernel once per machine: the cache, the key, the atomic build.
 
-Both C kernels go through :func:`build`: the hand-written ``csrc/neuron.c``
-(:mod:`.native_neuron`) and the kernels generated from neuron programs
-(:mod:`snndsl.codegen.neuron_c`, :mod:`.program_native`). A kernel is compiled with the
+The C kernels generated from neuron programs (:mod:`snndsl.codegen.neuron_c`,
+:mod:`.program_native`) go through :func:`build`. A kernel is compiled with the
 system compiler (``$CC``, else ``cc``/``gcc``/``clang``) into a cache directory
 (``$SNNDSL_CACHE_DIR``, else ``$XDG_CACHE_HOME/snndsl``, else ``~/.cache/snndsl``; a
 private ``snndsl-<uid>`` directory under the system temp dir when that is not writable)

@@ -17,11 +17,11 @@ derived backward reads. The loop-invariant values (``k = sigmoid(w)``) are compu
 torch (:func:`~snndsl.codegen.neuron_c.host_source`'s ``invariants``) and passed as
 doubles; the params' gradients come from the per-call double sums of the invariant
 gradients through the derived final instructions in torch. A large call is split over
-``torch.get_num_threads()`` neuron ranges as :mod:`.native_neuron` splits its own
-(OpenMP sharing PyTorch's pool, else Python threads).
+``torch.get_num_threads()`` neuron ranges (:mod:`.parallel`: OpenMP sharing PyTorch's
+pool, else Python threads).
 
 :func:`supports` says when: CPU, float32 or float64, a spiking surrogate the C
-implements (the eight of ``reference.SURROGATE_IDS`` and ``Rect``) or a program without
+implements (``surrogate.KERNEL_IDS``) or a program without
 ``spike``, no per-step transcendental (whose libm value can differ from torch's by an
 ulp; :func:`supports` ``exact=False`` allows them), not while ``torch.compile`` traces,
 ``SNNDSL_CPU_KERNEL`` not ``aten``, and the kernel builds. Where it does not build (no compiler), ``ProgramNode`` runs the
@@ -43,15 +43,14 @@ from typing import Any
 import torch
 
 from .. import surrogate as sg_mod
-from . import buffer_pool, build, native_neuron, torch_neuron
-from .reference import PROGRAM_SURROGATE_IDS
+from . import buffer_pool, build, parallel
 
-__all__ = ["NativeProgram", "kernel", "register_source", "run_in_memory_order", "supports", "SURROGATES"]
+__all__ = ["NativeProgram", "StepCalls", "kernel", "register_source", "run_in_memory_order", "supports", "SURROGATES"]
 
 Tensor = torch.Tensor
 
 #: the surrogates the generated C implements, by their number in ``csrc/surrogates.h``
-SURROGATES = PROGRAM_SURROGATE_IDS
+SURROGATES = sg_mod.KERNEL_IDS
 _DTYPES = {torch.float32: "f32", torch.float64: "f64"}
 #: the backward's block buffers of one block aim at this many bytes (L2-resident)
 _BLOCK_BYTES = 256 << 10
@@ -157,7 +156,7 @@ def supports(program: Any, surrogate: sg_mod.SurrogateFunctionBase, x_seq: Tenso
     ``exact`` (the default), only a program whose forward the C gives bit for bit as
     torch does: none with a per-step ``exp``, ``log``, ``tanh``, ``sigmoid`` or general
     ``pow`` (libm's and torch's vectorised versions can differ by an ulp)."""
-    mode = native_neuron._mode()
+    mode = parallel.mode()
     if mode == "aten" or _printers is None or x_seq.device.type != "cpu" or x_seq.dtype not in _DTYPES:
         return False
     if torch.compiler.is_compiling() or (exact and not _exact(program)):
@@ -207,6 +206,63 @@ def _block(layout: Any, T: int, itemsize: int, threads: int) -> int:
     return blk
 
 
+def _forward_call(k: Kernel, suf: str, T: int, M: int, args: tuple[Any, ...]) -> None:
+    """The forward kernel on ``M`` neurons, split over threads (:mod:`.parallel`)."""
+    threads = parallel.threads(M, T * M)
+    blk = 1024 if threads == 1 else 4096
+    if threads == 1:
+        getattr(k.lib, f"snn_prog_forward_{suf}")(T, M, 0, M, blk, *args)
+    elif k.openmp:
+        getattr(k.lib, f"snn_prog_forward_parallel_{suf}")(threads, T, M, blk, *args)
+    else:
+        fn = getattr(k.lib, f"snn_prog_forward_{suf}")
+        parallel.run(lambda b0, b1: fn(T, M, b0, b1, blk, *args), threads, M)
+
+
+def _backward_call(k: Kernel, suf: str, T: int, M: int, itemsize: int, args: tuple[Any, ...]) -> list[float]:
+    """The backward kernel on ``M`` neurons, split over threads; returns the sums of the
+    invariants' gradients (per thread in double, added in a fixed order)."""
+    threads = parallel.threads(M, T * M)
+    blk = _block(k.layout, T, itemsize, threads)
+    nacc = max(len(k.layout.accumulated), 1)
+    fn = getattr(k.lib, f"snn_prog_backward_{suf}")
+    if threads == 1:
+        sums = (ctypes.c_double * nacc)()
+        status = fn(T, M, 0, M, blk, *args, sums)
+        parts = [sums[:]]
+    elif k.openmp:
+        flat = (ctypes.c_double * (nacc * threads))()
+        status = getattr(k.lib, f"snn_prog_backward_parallel_{suf}")(threads, T, M, blk, *args, flat)
+        parts = [flat[c * nacc : (c + 1) * nacc] for c in range(threads)]
+    else:
+        def call(b0: int, b1: int) -> tuple[int, list[float]]:
+            s = (ctypes.c_double * nacc)()
+            return fn(T, M, b0, b1, blk, *args, s), s[:]
+
+        results = parallel.run(call, threads, M)
+        status = max(r[0] for r in results)
+        parts = [r[1] for r in results]
+    if status:
+        raise MemoryError("snndsl generated neuron backward: out of memory for its block buffers")
+    return [sum(p[j] for p in parts) for j in range(len(k.layout.accumulated))]
+
+
+def _param_grads(k: Kernel, sg: Any, params: Any, totals: list[float], dtype: torch.dtype) -> Any:
+    """The params' gradients from the sums of the invariants' gradients (the derived final
+    instructions, in torch)."""
+    sums_t = [torch.tensor(t, dtype=torch.float64).to(dtype) for t in totals]
+    with torch.no_grad():
+        return k.host["param_grads"](sg, *params, *sums_t)
+
+
+def _invariants(k: Kernel, sg: Any, params: Any) -> list[float]:
+    """The loop-invariant values (e.g. ``k = sigmoid(w)``) as doubles."""
+    if not k.layout.inv_used:
+        return []
+    with torch.no_grad():
+        return [float(v) for v in k.host["invariants"](sg, *params)]
+
+
 class NativeProgram(torch.autograd.Function):
     """``apply(program, sg, store, x_seq, *states, *params)``: the program's ``Fused`` on
     its generated C kernel (see the module docstring)."""
@@ -222,7 +278,7 @@ class NativeProgram(torch.autograd.Function):
         step_shape = x_seq.shape[1:]
         dtype = x_seq.dtype
         suf = _DTYPES[dtype]
-        x2 = native_neuron._rows(x_seq.detach().reshape(T, -1))
+        x2 = parallel.rows(x_seq.detach().reshape(T, -1))
         M = x2.shape[1]
         store = bool(store) and L.recorded is not None
         s_in: list[Tensor | None] = []
@@ -234,22 +290,13 @@ class NativeProgram(torch.autograd.Function):
             else:
                 s_in.append(None)
                 fills.append(float(s))
-        with torch.no_grad():
-            invs = [float(v) for v in k.host["invariants"](sg, *params)] if L.inv_used else []
+        invs = _invariants(k, sg, params)
         out = buffer_pool.empty((T, M), dtype)
         finals = [torch.empty(M, dtype=dtype) for _ in range(n)]
         v_seq = buffer_pool.empty((T, M), dtype) if store else None
-        threads = native_neuron._threads(M, T * M)
-        blk = 1024 if threads == 1 else 4096
         args = (_ptr(x2), x2.stride(0), _ptrs(s_in), _doubles(fills), _doubles(invs),
                 _ptr(out), _ptrs(list(finals)), _ptr(v_seq))  # fmt: skip
-        if threads == 1:
-            getattr(k.lib, f"snn_prog_forward_{suf}")(T, M, 0, M, blk, *args)
-        elif k.openmp:
-            getattr(k.lib, f"snn_prog_forward_parallel_{suf}")(threads, T, M, blk, *args)
-        else:
-            fn = getattr(k.lib, f"snn_prog_forward_{suf}")
-            native_neuron._run(lambda b0, b1: fn(T, M, b0, b1, blk, *args), threads, M)
+        _forward_call(k, suf, T, M, args)
         ctx.set_materialize_grads(False)
         tensors = [x2, *(s for s in s_in if s is not None), *params]
         ctx.save_for_backward(*tensors)
@@ -282,37 +329,12 @@ class NativeProgram(torch.autograd.Function):
         gx = buffer_pool.empty((T, M), dtype)
         gs0 = [torch.empty(M, dtype=dtype) if t and ctx.needs_input_grad[4 + j] else None
                for j, t in enumerate(is_tensor)]  # fmt: skip
-        threads = native_neuron._threads(M, T * M)
-        blk = _block(L, T, x2.element_size(), threads)
-        sg_id, a, b = _surrogate_args(sg)
-        nacc = max(len(L.accumulated), 1)
-        args = (_ptr(x2), x2.stride(0), _ptrs(s_in), _doubles(fills), _doubles(invs), sg_id, a, b,
+        args = (_ptr(x2), x2.stride(0), _ptrs(s_in), _doubles(fills), _doubles(invs), *sg_mod.kernel_args(sg),
                 _ptr(gout), _ptrs(list(g_last)), _ptr(gv), _ptr(gx), _ptrs(list(gs0)))  # fmt: skip
-        fn = getattr(k.lib, f"snn_prog_backward_{suf}")
-        if threads == 1:
-            sums = (ctypes.c_double * nacc)()
-            status = fn(T, M, 0, M, blk, *args, sums)
-            parts = [sums[:]]
-        elif k.openmp:
-            flat = (ctypes.c_double * (nacc * threads))()
-            status = getattr(k.lib, f"snn_prog_backward_parallel_{suf}")(threads, T, M, blk, *args, flat)
-            parts = [flat[c * nacc : (c + 1) * nacc] for c in range(threads)]
-        else:
-            def call(b0: int, b1: int) -> tuple[int, list[float]]:
-                s = (ctypes.c_double * nacc)()
-                return fn(T, M, b0, b1, blk, *args, s), s[:]
-
-            results = native_neuron._run(call, threads, M)
-            status = max(r[0] for r in results)
-            parts = [r[1] for r in results]
-        if status:
-            raise MemoryError("snndsl generated neuron backward: out of memory for its block buffers")
+        totals = _backward_call(k, suf, T, M, x2.element_size(), args)
         pgrads: list[Tensor | None] = [None] * len(params)
         if params:
-            totals = [sum(p[j] for p in parts) for j in range(len(L.accumulated))]
-            sums_t = [torch.tensor(t, dtype=torch.float64).to(dtype) for t in totals]
-            with torch.no_grad():
-                pgrads = list(k.host["param_grads"](sg, *params, *sums_t))
+            pgrads = list(_param_grads(k, sg, params, totals, dtype))
         state_grads = [None if g is None else g.view(step_shape) for g in gs0]
         return (None, None, None, gx.view(x_shape), *state_grads, *pgrads)
 
@@ -321,15 +343,14 @@ def run_in_memory_order(program: Any, sg: Any, store: bool, x_seq: Tensor, state
                         params: list[Tensor]) -> tuple[Tensor | None, ...]:
     """:class:`NativeProgram` on ``x_seq`` permuted to its memory order (a view; autograd
     undoes the permutation), so channels-last steps are read without a copy and the
-    results keep the input's layout (as :func:`.torch_neuron.in_memory_order` does for
-    the hand-written kernel)."""
-    order = torch_neuron._memory_order(x_seq)
+    results keep the input's layout (:func:`.parallel.memory_order`)."""
+    order = parallel.memory_order(x_seq)
     if order is None:
         return NativeProgram.apply(program, sg, store, x_seq, *states, *params)
     rest = [d - 1 for d in order[1:]]
     permuted = [s.permute(rest) if isinstance(s, Tensor) else s for s in states]
     res = NativeProgram.apply(program, sg, store, x_seq.permute(order), *permuted, *params)
-    inv = torch_neuron._inverse(order)
+    inv = parallel.inverse(order)
     inv_rest = [d - 1 for d in inv[1:]]
     n = len(states)
     out: list[Tensor | None] = [res[0].permute(inv), *(r.permute(inv_rest) for r in res[1 : 1 + n])]
@@ -338,10 +359,40 @@ def run_in_memory_order(program: Any, sg: Any, store: bool, x_seq: Tensor, state
     return tuple(out)
 
 
-def _surrogate_args(fn: Any) -> tuple[int, float, float]:
-    if fn is None or type(fn) not in SURROGATES:
-        return -1, 0.0, 0.0
-    params = list(fn.params.values())
-    a = float(params[0]) if params else 0.0
-    b = float(params[1]) if len(params) > 1 else 0.0
-    return SURROGATES[type(fn)], a, b
+
+class StepCalls:
+    """``program``'s kernel one step (``T = 1``) at a time on rows of ``M`` neurons in
+    preallocated buffers, by address: a loop that feeds each step's output back into the
+    next input (:mod:`snndsl.runtime.recurrent`) runs the same generated code as
+    :class:`NativeProgram`. ``supports(program, sg, x)`` must hold; one state.
+
+    :meth:`forward` writes the output and the next state of one step; :meth:`backward`
+    the input's and the previous state's gradients from the output's and the next
+    state's, returning its share of the invariants' gradient sums, which
+    :meth:`param_grads` turns into the params' gradients at the end."""
+
+    def __init__(self, program: Any, sg: Any, dtype: torch.dtype, M: int, params: list[Tensor]) -> None:
+        k = kernel(program)
+        assert k is not None and len(k.layout.states) == 1, "StepCalls: check supports() first"
+        self.k, self.sg, self.M, self.params, self.dtype = k, sg, M, params, dtype
+        self.suf = _DTYPES[dtype]
+        self.itemsize = torch.empty((), dtype=dtype).element_size()
+        self.invs = _doubles(_invariants(k, sg, params))
+        self.sg_args = sg_mod.kernel_args(sg)
+
+    def forward(self, x: int, s_in: int | None, fill: float, out: int, s_out: int) -> None:
+        args = (x, self.M, _addrs([s_in]), _doubles([fill]), self.invs, out, _addrs([s_out]), None)
+        _forward_call(self.k, self.suf, 1, self.M, args)
+
+    def backward(self, x: int, s_in: int | None, fill: float, g_out: int, g_next: int, g_x: int,
+                 g_prev: int) -> list[float]:
+        args = (x, self.M, _addrs([s_in]), _doubles([fill]), self.invs, *self.sg_args,
+                g_out, _addrs([g_next]), None, g_x, _addrs([g_prev]))  # fmt: skip
+        return _backward_call(self.k, self.suf, 1, self.M, self.itemsize, args)
+
+    def param_grads(self, totals: list[float]) -> list[Tensor]:
+        return list(_param_grads(self.k, self.sg, self.params, totals, self.dtype))
+
+
+def _addrs(addresses: list[int | None]) -> ctypes.Array[ctypes.c_void_p]:
+    return (ctypes.c_void_p * len(addresses))(*addresses)

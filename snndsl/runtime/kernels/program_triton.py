@@ -15,7 +15,7 @@ as scalars; the params' gradients come from the per-program partial sums of the
 invariant gradients, added on the host in a fixed order (float64) and taken through the
 derived final instructions in torch. The module imports without Triton (:func:`supports`
 is then ``False``); the jit helpers the generated kernels call (:func:`rnd`,
-:func:`tanh_f32`, :func:`pow_f32`) live here.
+:func:`tanh_f32`, :func:`pow_f32`, :func:`surrogate_grad`) live here.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ import torch
 from ...ir.neuron_program import Code, NeuronProgram
 from .. import surrogate as sg_mod
 from .build import cache_dir, fallback_dir
-from .reference import PROGRAM_SURROGATE_IDS
 
 try:  # optional: the generated PyTorch path is the fallback
     import triton
@@ -48,12 +47,13 @@ except ImportError:  # pragma: no cover - depends on the environment
     tl = None
 
 __all__ = [
-    "supports", "TritonProgram", "kernel_module", "register_source", "scalar_values", "BLOCK", "SURROGATES",
+    "supports", "TritonProgram", "kernel_module", "register_source", "scalar_values", "surrogate_grad", "BLOCK",
+    "SURROGATES",
 ]
 
-#: the surrogates the kernels implement, by their number in ``surrogate_grad``: the
-#: compiled kernels' eight and ``Rect`` (as :mod:`.program_native`'s C kernels)
-SURROGATES = PROGRAM_SURROGATE_IDS
+#: the surrogates the kernels implement, by their number in :func:`surrogate_grad` (as
+#: :mod:`.program_native`'s C kernels)
+SURROGATES = sg_mod.KERNEL_IDS
 
 #: neurons per program
 BLOCK = 1024
@@ -110,6 +110,34 @@ if triton is not None:
         odd = whole & (tl.floor(b * 0.5) * 2.0 != b)
         r = tl.where(a < 0.0, tl.where(whole, tl.where(odd, -m, m), tl.log2(a)), m)
         return tl.where(b == 0.0, 1.0, r)
+
+    @triton.jit
+    def surrogate_grad(z, SG: tl.constexpr, a, b):
+        """``surrogate'(z)`` (float32) of surrogate number ``SG`` (``surrogate.KERNEL_IDS``)
+        with parameters ``a``, ``b`` (``surrogate.kernel_args``), SpikingJelly's formulas."""
+        if SG == 0:
+            s = tl.sigmoid(a * z)
+            r = a * s * (1.0 - s)
+        elif SG == 1:
+            c = 1.5707963267948966 * a * z
+            r = (a * 0.5) / (1.0 + c * c)
+        elif SG == 2:
+            r = tl.where(tl.abs(z) > 1.0 / a, 0.0, a - a * a * tl.abs(z))
+        elif SG == 3:
+            r = a * 0.5 * tl.exp(-a * tl.abs(z))
+        elif SG == 4:
+            d = 1.0 / a + tl.abs(z)
+            r = 1.0 / (2.0 * a * d * d)
+        elif SG == 5:
+            r = a * 0.5641895835477563 * tl.exp(-(a * z) * (a * z))
+        elif SG == 6:
+            d = tl.abs(z) + 1.0
+            r = a / (d * d)
+        elif SG == 7:
+            r = tl.where(tl.abs(z) < a, 0.5 / a, b)
+        else:  # 8: Rect
+            r = tl.where(tl.abs(z) < 0.5 / a, a, 0.0)
+        return r
 
 
 # -- the generated module: cached by the hash of its text --------------------------------
@@ -229,17 +257,6 @@ def scalar_values(
     return out
 
 
-def _surrogate_args(fn: sg_mod.SurrogateFunctionBase | None) -> tuple[int, float, float]:
-    """``(SG, a, b)`` of ``surrogate_grad`` (a program without ``spike`` reads none)."""
-    from .triton_neuron import surrogate_args
-
-    if fn is None or type(fn) not in SURROGATES:
-        return 0, 1.0, 0.0
-    if type(fn) is sg_mod.Rect:
-        return SURROGATES[sg_mod.Rect], fn.alpha, 0.0
-    return surrogate_args(fn)
-
-
 def _flat(t: torch.Tensor | float, M: int, like: torch.Tensor) -> torch.Tensor:
     """A state (a tensor, or a float for every neuron) as ``M`` contiguous values."""
     if not isinstance(t, torch.Tensor):
@@ -335,7 +352,7 @@ class TritonProgram(torch.autograd.Function):
         parts = torch.zeros(
             (max(len(mod.ACCUMULATED), 1), max(grid, 1)), dtype=torch.float32, device=dev
         )
-        sg_id, a, b = _surrogate_args(sg)
+        sg_id, a, b = sg_mod.kernel_args(sg)
         if grid:
             mod.backward_kernel[(grid,)](
                 g2, *g_last, gv, x2 if x2 is not None else g2, out if out is not None else g2, *saved,

@@ -1,10 +1,9 @@
 /* The surrogate derivatives g'(x) of the spiking surrogates, for float and double: the one
- * place the C kernels (the hand-written csrc/neuron.c and the kernels generated from
- * neuron programs by snndsl/codegen/neuron_c.py) take them from.
+ * place the C kernels generated from neuron programs (snndsl/codegen/neuron_c.py) take
+ * them from.
  *
  * The formulas are runtime/surrogate.py's derivatives (SpikingJelly 2.0.0's), numbered
- * as runtime/kernels/reference.SURROGATE_IDS (Rect, 8, is used by the generated kernels
- * only). "a" is the first shape parameter (alpha, or w for the leaky ReLU), "b" the
+ * as runtime/surrogate.KERNEL_IDS. "a" is the first shape parameter (alpha, or w for the leaky ReLU), "b" the
  * second (c for the leaky ReLU). Float's exp is a polynomial the compiler vectorises
  * (about 1 ulp); double's is libm's.
  *

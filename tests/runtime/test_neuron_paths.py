@@ -1,43 +1,45 @@
-"""The three CPU implementations of the fused neurons (``native``: compiled C, ``aten``:
-in-place ATen ops, ``mirror``: the reference ops),
-each against SpikingJelly 2.0.0, plus what is particular to the C kernel: threads, memory
-layouts, selection by ``SNNDSL_CPU_KERNEL`` and the fallback when it cannot be built."""
+"""The runtime's IFNode, LIFNode and ParametricLIFNode on each CPU path of ``'m'`` mode,
+all generated from ``grammars/core_neurons.snn`` (``c``: the generated C kernel,
+``torch``: the generated torch ``Fused``, ``loop``: the step loop of the generated
+``step``, as for a non-spiking surrogate or under ``torch.compile``), each against
+SpikingJelly 2.0.0, plus threads, memory layouts and the choice by ``SNNDSL_CPU_KERNEL``.
+"""
 
 from __future__ import annotations
 
 import itertools
-import os
 
 import pytest
 import torch
 
-from snndsl.runtime import kernels, neuron, surrogate
-from snndsl.runtime.kernels import native_neuron, torch_neuron
-from snndsl.runtime.kernels.reference import NeuronSpec
+from snndsl.runtime import neuron, surrogate
+from snndsl.runtime.kernels import parallel, program_native
 
 from .conftest import SURROGATES
 
 KIND_DECAY = [("if", True), ("lif", True), ("lif", False), ("plif", True), ("plif", False)]
-PATHS = ["native", "aten", "mirror"]  # the CPU ones of kernels.PATHS
+PATHS = ["c", "torch", "loop"]
 
 
 @pytest.fixture
 def force_path(monkeypatch):
-    """``force_path(name)``: every multi-step neuron call takes that implementation."""
+    """``force_path(name)``: every multi-step neuron call takes that path, and the C
+    kernel runs exactly when it is ``'c'`` (counted)."""
+    calls: list[int] = []
+    real = program_native.run_in_memory_order
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(program_native, "run_in_memory_order", counted)
 
     def force(path: str) -> None:
-        if path == "native":
-            needs_native_kernel()
-        monkeypatch.setattr(kernels, "select_path", lambda spec, x: path)
+        monkeypatch.setenv("SNNDSL_CPU_KERNEL", "native" if path == "c" else "aten")
+        monkeypatch.setattr(torch.compiler, "is_compiling", lambda: path == "loop")
 
+    force.calls = calls  # type: ignore[attr-defined]
     return force
-
-
-def needs_native_kernel() -> None:
-    """The C kernel needs a C compiler; CI and this machine have one."""
-    native_neuron._load()
-    if native_neuron._state.get("lib") is None:
-        pytest.skip(f"the native kernel cannot be built here: {native_neuron._state.get('error')}")
 
 
 def _inputs(seed: int, shape: tuple[int, ...], quantised: bool = False):
@@ -68,12 +70,13 @@ def test_each_path_matches_spikingjelly(
     )  # fmt: skip
     x, v0 = _inputs(11, (7, 3, 37), quantised=kind == "if")
     assert_match(run(ours, x, v0, "m"), run(ref, x, v0, "m"))
+    assert len(force_path.calls) == (1 if path == "c" else 0)
 
 
 @pytest.mark.parametrize("sg", SURROGATES)
 @pytest.mark.parametrize("kind,decay_input", KIND_DECAY)
-def test_native_every_surrogate(neurons, run, assert_match, force_path, sg, kind, decay_input):
-    force_path("native")
+def test_c_every_surrogate(neurons, run, assert_match, force_path, sg, kind, decay_input):
+    force_path("c")
     ours, ref = neurons(kind, decay_input=decay_input, v_reset=None, sg=sg, tau=1.7)
     x, v0 = _inputs(3, (5, 2, 300))
     assert_match(run(ours, x, v0, "m"), run(ref, x, v0, "m"), rtol=1e-6)
@@ -85,7 +88,7 @@ def test_v_seq_gradients_agree_across_paths(force_path, path, store_v_seq):
     """A loss on every step's ``v`` (store_v_seq) and on the last one."""
     x, v0 = _inputs(5, (6, 4, 50))
     results = []
-    for p in (path, "mirror"):
+    for p in (path, "loop"):
         force_path(p)
         node = neuron.ParametricLIFNode(init_tau=2.5, step_mode="m", store_v_seq=store_v_seq,
                                         v_reset=-0.1)  # fmt: skip
@@ -104,7 +107,7 @@ def test_v_seq_gradients_agree_across_paths(force_path, path, store_v_seq):
 
 
 def test_threads_split_the_neurons_without_changing_results(monkeypatch, force_path):
-    force_path("native")
+    force_path("c")
     x, v0 = _inputs(9, (4, 8, 1000))
 
     def go():
@@ -116,19 +119,15 @@ def test_threads_split_the_neurons_without_changing_results(monkeypatch, force_p
         return s, node.v.detach(), xx.grad, vv.grad, node.w.grad
 
     single = go()
-    threads = torch.get_num_threads()
-    monkeypatch.setattr(native_neuron, "PARALLEL_MIN", 0)
-    assert len(native_neuron._ranges(8000, 3)) == 3
-    native_neuron._load()
-    has_openmp = bool(native_neuron._state.get("openmp"))
-    torch.set_num_threads(3)
-    try:
-        splits = []
-        for openmp in {has_openmp, False}:  # PyTorch's OpenMP pool, and Python threads
-            monkeypatch.setitem(native_neuron._state, "openmp", openmp)
-            splits.append(go())
-    finally:
-        torch.set_num_threads(threads)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    assert len(parallel.ranges(8000, 3)) == 3
+    kernel = program_native.kernel(neuron.ParametricLIFNode().generated().PROGRAM)
+    assert kernel is not None
+    splits = []
+    for openmp in {kernel.openmp, False}:  # PyTorch's OpenMP pool, and Python threads
+        monkeypatch.setattr(kernel, "openmp", openmp)
+        splits.append(go())
     for split in splits:
         for a, b in zip(single[:4], split[:4], strict=True):
             assert torch.equal(a, b)
@@ -154,58 +153,34 @@ def test_channels_last_input_keeps_its_layout(force_path, path):
     (x1, s1, v1, g1), (x2, s2, v2, g2) = outs
     assert torch.equal(s1, s2) and torch.equal(v1, v2)
     torch.testing.assert_close(g1, g2, atol=1e-7, rtol=0)
-    if path != "mirror":
+    if path == "c":
         assert s2.stride() == x2.stride() and g2.stride() == x2.stride()
 
 
 def test_selection_follows_the_environment(monkeypatch):
-    needs_native_kernel()
-    spec = NeuronSpec("lif", 1.0, 0.0, False, surrogate.Sigmoid())
+    prog = neuron.LIFNode().generated().PROGRAM
+    sg = surrogate.Sigmoid()
     x = torch.zeros(2, 3)
     monkeypatch.setenv("SNNDSL_CPU_KERNEL", "aten")
-    assert torch_neuron.select_path(spec, x) == "aten"
-    assert kernels.path_for(spec, x) == "aten"  # the name the environment variable uses
+    assert not program_native.supports(prog, sg, x)
     monkeypatch.setenv("SNNDSL_CPU_KERNEL", "native")
-    assert torch_neuron.select_path(spec, x) == "native"
-    assert kernels.path_for(spec, x) == "native"
-    assert torch_neuron.select_path(spec, x.double()) == "aten"
-    assert torch_neuron.select_path(spec, x.half()) == "mirror"
-    odd = NeuronSpec("lif", 1.0, 0.0, False, type("Mine", (surrogate.Sigmoid,), {})())
-    assert torch_neuron.select_path(odd, x) == "aten"  # a subclass may change g'
+    assert program_native.supports(prog, sg, x) and program_native.supports(prog, sg, x.double())
+    assert not program_native.supports(prog, sg, x.half())
+    odd = type("Mine", (surrogate.Sigmoid,), {})()
+    assert not program_native.supports(prog, odd, x)  # a subclass may change g'
     monkeypatch.setenv("SNNDSL_CPU_KERNEL", "fast please")
     with pytest.raises(ValueError, match="SNNDSL_CPU_KERNEL"):
-        torch_neuron.select_path(spec, x)
+        program_native.supports(prog, sg, x)
 
 
-def test_a_failed_build_falls_back_with_one_warning(monkeypatch):
-    monkeypatch.setattr(native_neuron, "_state", {})
-
-    def no_compiler() -> str:
-        raise RuntimeError("no C compiler found")
-
-    monkeypatch.setattr(native_neuron, "_compiler", no_compiler)
-    spec = NeuronSpec("if", 1.0, 0.0, False, surrogate.ATan())
-    x = torch.zeros(2, 3)
-    monkeypatch.setenv("SNNDSL_CPU_KERNEL", "auto")
-    with pytest.warns(RuntimeWarning, match="no C compiler"):
-        assert torch_neuron.select_path(spec, x) == "aten"
-    assert torch_neuron.select_path(spec, x) == "aten"  # warned once
-    node = neuron.IFNode(step_mode="m")
-    assert node(torch.ones(3, 4)).shape == (3, 4)
-    monkeypatch.setenv("SNNDSL_CPU_KERNEL", "native")
-    with pytest.raises(RuntimeError, match="did not build"):
-        torch_neuron.select_path(spec, x)
-
-
-def test_build_is_cached_and_atomic(monkeypatch, tmp_path):
-    needs_native_kernel()
-    monkeypatch.setattr(native_neuron, "_state", {})
-    monkeypatch.setenv("SNNDSL_CACHE_DIR", str(tmp_path / "cache"))
-    path = native_neuron.library_path()
-    assert path is not None and path.parent == tmp_path / "cache"
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
-    stamp = os.stat(path).st_mtime_ns
-    assert native_neuron._build() == path and os.stat(path).st_mtime_ns == stamp
+def test_each_configuration_is_one_program_and_one_class():
+    """Equal constants share the generated class (and so its kernel); PLIF's init_tau is
+    only w's initial value, not part of the program."""
+    a, b = neuron.LIFNode(tau=3.0), neuron.LIFNode(tau=3.0)
+    assert a.generated() is b.generated()
+    assert neuron.LIFNode(tau=3.5).generated() is not a.generated()
+    assert neuron.ParametricLIFNode(init_tau=3.0).generated() is neuron.ParametricLIFNode().generated()
+    assert a.generated().PROGRAM.name == "LIF"
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -250,37 +225,11 @@ def test_a_leaf_input_gets_its_gradient_without_a_copy():
     assert x.grad.data_ptr() in pooled and torch.equal(x.grad, grad)
 
 
-@pytest.mark.parametrize("store_v_seq", [False, True])
-def test_in_memory_order_runs_a_flattening_kernel_on_channels_last_without_a_copy(store_v_seq):
-    """The Triton path's wrapper: the kernel sees a contiguous permutation of a
-    channels-last sequence and the results come back in the caller's layout."""
-    T, N, C, H, W = 3, 2, 4, 5, 6
-    x = torch.randn(T * N, C, H, W).contiguous(memory_format=torch.channels_last)
-    x = x.unflatten(0, (T, N)).requires_grad_()
-    v0 = torch.randn(N, C, H, W)
-    seen = {}
-
-    def kernel(xs, v):  # a stand-in for TritonMultiStepNeuron: flattens its input
-        seen["contiguous"] = xs.is_contiguous()
-        flat = xs.reshape(T, -1)
-        seen["copied"] = flat.data_ptr() != xs.data_ptr() or not flat._is_view()
-        out = (flat * 2).view(xs.shape)
-        vv = (out + v) if store_v_seq else (out[-1] + v)
-        return out, vv
-
-    s, v = torch_neuron.in_memory_order(kernel, x, v0, store_v_seq)
-    assert seen == {"contiguous": True, "copied": False}
-    assert torch.equal(s, x * 2) and s.stride() == x.stride()
-    assert torch.equal(v, (x * 2 + v0) if store_v_seq else (x[-1] * 2 + v0))
-    s.sum().backward()
-    assert torch.equal(x.grad, torch.full_like(x, 2.0))
-
-
 def test_modifying_the_input_after_forward_is_caught(force_path):
-    """The native path saves its input for the backward (it recomputes H from it): an
+    """The C path saves its input for the backward (it recomputes H from it): an
     in-place change of that input before backward is autograd's error, never a wrong
     gradient."""
-    force_path("native")
+    force_path("c")
     node = neuron.LIFNode(step_mode="m")
     x = torch.rand(4, 3, 10, requires_grad=True)
     y = x * 2.0
@@ -288,3 +237,27 @@ def test_modifying_the_input_after_forward_is_caught(force_path):
     with pytest.raises(RuntimeError, match="inplace"):  # refused at once, or at backward
         y.add_(1.0)
         s.sum().backward()
+
+
+def test_a_pickled_neuron_runs_in_another_process(tmp_path):
+    """The generated class is not pickled with the neuron (it is a module of one
+    process); the unpickled neuron generates its own."""
+    import pickle
+    import subprocess
+    import sys
+
+    node = neuron.ParametricLIFNode(step_mode="m", v_reset=None)
+    x = torch.rand(3, 2, 4) * 2
+    out = node(x)
+    node.reset()
+    path = tmp_path / "node.pkl"
+    path.write_bytes(pickle.dumps(node))
+    torch.save(x, tmp_path / "x.pt")
+    code = (
+        "import pickle, sys, torch, snndsl\n"
+        f"node = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"torch.save(node(torch.load({str(tmp_path / 'x.pt')!r})), {str(tmp_path / 'out.pt')!r})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert torch.equal(torch.load(tmp_path / "out.pt"), out)
