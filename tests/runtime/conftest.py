@@ -196,3 +196,19 @@ def run_interpreted(script: str, cache_dir: object = None, timeout: int = 600) -
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     assert last.startswith("ok"), done.stdout[-4000:]
     return done.stdout
+
+
+def count_c_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at each call of the generated C kernel's fused
+    multi-step entry (``program_native.run_in_memory_order``), for this test."""
+    from snndsl.runtime.kernels import program_native
+
+    calls: list[int] = []
+    real = program_native.run_in_memory_order
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(program_native, "run_in_memory_order", counted)
+    return calls

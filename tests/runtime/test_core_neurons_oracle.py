@@ -28,7 +28,6 @@ from snndsl.codegen.neuron_code import neuron_module_source
 from snndsl.frontend.prelude import core_program
 from snndsl.ir.neuron_program import NeuronProgram
 from snndsl.runtime import surrogate
-from snndsl.runtime.kernels import program_native
 from snndsl.runtime.program import ProgramNode
 
 from .conftest import (
@@ -37,6 +36,7 @@ from .conftest import (
     SURROGATE_PARAMS,
     Run,
     assert_runs_match,
+    count_c_calls,
     make_neurons,
     run_interpreted,
     run_neuron,
@@ -128,14 +128,7 @@ def neurons(sj: SJ, cpu_path: str) -> Callable[..., tuple[torch.nn.Module, torch
 @pytest.fixture
 def run(cpu_path: str, monkeypatch) -> Callable[..., Run]:
     """:func:`run_neuron`, checking that a generated neuron's fused call ran on the path."""
-    calls: list[int] = []
-    real = program_native.run_in_memory_order
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(program_native, "run_in_memory_order", counted)
+    calls = count_c_calls(monkeypatch)
 
     def run_checked(
         node: torch.nn.Module, x: torch.Tensor, v0: torch.Tensor | None, mode: str

@@ -15,7 +15,7 @@ import torch
 from snndsl.runtime import neuron, surrogate
 from snndsl.runtime.kernels import parallel, program_native
 
-from .conftest import SURROGATES
+from .conftest import SURROGATES, count_c_calls
 
 KIND_DECAY = [("if", True), ("lif", True), ("lif", False), ("plif", True), ("plif", False)]
 PATHS = ["c", "torch", "loop"]
@@ -25,14 +25,7 @@ PATHS = ["c", "torch", "loop"]
 def force_path(monkeypatch):
     """``force_path(name)``: every multi-step neuron call takes that path, and the C
     kernel runs exactly when it is ``'c'`` (counted)."""
-    calls: list[int] = []
-    real = program_native.run_in_memory_order
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(program_native, "run_in_memory_order", counted)
+    calls = count_c_calls(monkeypatch)
 
     def force(path: str) -> None:
         monkeypatch.setenv("SNNDSL_CPU_KERNEL", "native" if path == "c" else "aten")
