@@ -294,6 +294,15 @@ def test_without_a_compiler_the_neurons_fall_back_with_one_warning(tmp_path):
                 ref = type("T", (cls,), {"PROGRAM": None})(step_mode="m")(x)
                 assert torch.equal(out, ref)
                 assert program_native.kernel(program) is None
+            from snndsl.runtime import neuron  # the runtime's LIF: its generated torch Fused
+            lif = neuron.LIFNode(step_mode="m", tau=3.0)
+            x = (torch.rand(5, 3, 4) * 2).requires_grad_()
+            out = lif(x)
+            out.sum().backward()
+            assert program_native.kernel(lif.generated().PROGRAM) is None and x.grad is not None
+            lif.reset()
+            lif.step_mode = "s"
+            assert torch.equal(torch.stack([lif(x[t]) for t in range(5)]), out)
         ours = [w for w in caught if "generated C kernel" in str(w.message)]
         assert len(ours) == 1 and issubclass(ours[0].category, RuntimeWarning), [str(w.message) for w in caught]
         print("OK")
