@@ -77,7 +77,12 @@ def fused_call(program: NeuronProgram | None, fused: type[torch.autograd.Functio
         except ImportError:  # pragma: no cover - the Triton path is optional
             program_triton = None  # type: ignore[assignment]
         if program_triton is not None and program_triton.supports(program, sg, x_seq):
-            return program_triton.TritonProgram.apply(program, sg, store, x_seq, *tensors, *params)
+            from .kernels import parallel
+
+            return parallel.in_memory_order(
+                lambda x, st: program_triton.TritonProgram.apply(program, sg, store, x, *st, *params),
+                x_seq, tensors,
+            )  # fmt: skip
     return fused.apply(sg, store, x_seq, *tensors, *params)
 
 

@@ -74,6 +74,17 @@ CHECK = textwrap.dedent(
             if not torch.allclose(a.float(), b.float(), atol=atol, rtol=rtol):
                 err = (a.float() - b.float()).abs().max().item()
                 failures.append(f"grad {name} {kind} {decay} {v_reset} {dtype}: {err}")
+    # channels-last steps: read in memory order (as fused_call runs the kernels on CUDA)
+    from snndsl.runtime.kernels import parallel
+    node = neuron.LIFNode(step_mode="m", tau=2.5)
+    base = torch.randn(4 * 2, 3, 5, 6, generator=torch.Generator().manual_seed(9)) + 0.6
+    x_cl = base.contiguous(memory_format=torch.channels_last).unflatten(0, (4, 2)).requires_grad_()
+    prog, sg = node.generated().PROGRAM, node.surrogate_function
+    s_cl, v_cl, _ = parallel.in_memory_order(
+        lambda x, st: program_triton.TritonProgram.apply(prog, sg, False, x, *st), x_cl, [torch.zeros(2, 3, 5, 6)])
+    ref = node(x_cl)
+    if not (torch.equal(s_cl, ref) and torch.equal(v_cl, node.v) and s_cl.stride() == x_cl.stride()):
+        failures.append(f"channels-last: strides {s_cl.stride()} for {x_cl.stride()}")
     print("\\n".join(failures) if failures else f"ok {len(cases)}")
     """
 )

@@ -20,11 +20,11 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["PARALLEL_MIN", "inverse", "memory_order", "mode", "ranges", "rows", "run", "threads"]
+__all__ = ["PARALLEL_MIN", "in_memory_order", "inverse", "memory_order", "mode", "ranges", "rows", "run", "threads"]
 
 Tensor = torch.Tensor
 
@@ -99,3 +99,25 @@ def inverse(order: list[int]) -> list[int]:
     for i, d in enumerate(order):
         inv[d] = i
     return inv
+
+
+def in_memory_order(apply: Callable[[Tensor, list[Any]], Any], x_seq: Tensor, states: list[Any]) -> Any:
+    """``apply(x_seq, states)`` (a fused neuron call: ``out_seq`` alone, or ``(out_seq,
+    *final_states[, v_seq or None])``) on ``x_seq`` permuted to its memory order (a view;
+    autograd undoes the permutation), so a kernel that flattens its steps reads e.g.
+    channels-last steps without a copy, and the results keep the input's layout. A state
+    is a tensor shaped like one step (permuted alike) or a float."""
+    order = memory_order(x_seq)
+    if order is None:
+        return apply(x_seq, states)
+    rest = [d - 1 for d in order[1:]]
+    res = apply(x_seq.permute(order), [s.permute(rest) if isinstance(s, Tensor) else s for s in states])
+    inv = inverse(order)
+    if isinstance(res, Tensor):
+        return res.permute(inv)
+    inv_rest = [d - 1 for d in inv[1:]]
+    n = len(states)
+    out: list[Tensor | None] = [res[0].permute(inv), *(r.permute(inv_rest) for r in res[1 : 1 + n])]
+    if len(res) > 1 + n:
+        out.append(None if res[1 + n] is None else res[1 + n].permute(inv))
+    return tuple(out)

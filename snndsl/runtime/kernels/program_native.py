@@ -340,24 +340,13 @@ class NativeProgram(torch.autograd.Function):
 
 
 def run_in_memory_order(program: Any, sg: Any, store: bool, x_seq: Tensor, states: list[Any],
-                        params: list[Tensor]) -> tuple[Tensor | None, ...]:
-    """:class:`NativeProgram` on ``x_seq`` permuted to its memory order (a view; autograd
-    undoes the permutation), so channels-last steps are read without a copy and the
-    results keep the input's layout (:func:`.parallel.memory_order`)."""
-    order = parallel.memory_order(x_seq)
-    if order is None:
-        return NativeProgram.apply(program, sg, store, x_seq, *states, *params)
-    rest = [d - 1 for d in order[1:]]
-    permuted = [s.permute(rest) if isinstance(s, Tensor) else s for s in states]
-    res = NativeProgram.apply(program, sg, store, x_seq.permute(order), *permuted, *params)
-    inv = parallel.inverse(order)
-    inv_rest = [d - 1 for d in inv[1:]]
-    n = len(states)
-    out: list[Tensor | None] = [res[0].permute(inv), *(r.permute(inv_rest) for r in res[1 : 1 + n])]
-    if len(res) > 1 + n:
-        out.append(None if res[1 + n] is None else res[1 + n].permute(inv))
-    return tuple(out)
-
+                        params: list[Tensor]) -> Any:
+    """:class:`NativeProgram` on ``x_seq`` permuted to its memory order
+    (:func:`.parallel.in_memory_order`): channels-last steps are read without a copy and
+    the results keep the input's layout."""
+    return parallel.in_memory_order(
+        lambda x, st: NativeProgram.apply(program, sg, store, x, *st, *params), x_seq, states
+    )
 
 
 class StepCalls:
