@@ -182,7 +182,9 @@ class RecurrentNeuron(torch.autograd.Function):
         spikes = _empty((T, N, H), x3)
         v_rows = _empty((T, M), x3)  # V[t]: the backward starts each step from V[t-1]
         # row views made once (a select per step and tensor is measurable at T=100)
-        ins, sps, xs, vs = inp.unbind(0), spikes.unbind(0), x3.unbind(0), v_rows.unbind(0)
+        ins, sps, xs = inp.unbind(0), spikes.unbind(0), x3.unbind(0)
+        row = M * inp.element_size()  # step t's rows at base + t * row
+        s_base, v_base = spikes.data_ptr(), v_rows.data_ptr()
         for t in range(T):
             it = ins[t]
             prev = s0 if t == 0 else sps[t - 1]
@@ -197,8 +199,8 @@ class RecurrentNeuron(torch.autograd.Function):
                 else:
                     torch.addmm(bias, prev, wt, out=it)
                 it.add_(xs[t])
-            v_prev = _ptr(v0) if t == 0 else vs[t - 1].data_ptr()
-            calls.forward(it.data_ptr(), v_prev, v_fill, sps[t].data_ptr(), vs[t].data_ptr())
+            v_prev = _ptr(v0) if t == 0 else v_base + (t - 1) * row
+            calls.forward(it.data_ptr(), v_prev, v_fill, s_base + t * row, v_base + t * row)
         v_out = v_rows.view(T, *x.shape[1:]) if store_v_seq else v_rows[T - 1].view(x.shape[1:])
         ctx.save_for_backward(inp, spikes, v_rows, v0, weight, s0)
         ctx.calls, ctx.store_v_seq, ctx.v_fill = calls, store_v_seq, v_fill
@@ -214,7 +216,7 @@ class RecurrentNeuron(torch.autograd.Function):
         calls: program_native.StepCalls = ctx.calls
         T, N, H = inp.shape
         M = N * H
-        gs_ext = None if grad_s is None else grad_s.reshape(T, N, H).to(inp.dtype).contiguous()
+        gs_ext = None if grad_s is None else grad_s.reshape(T, N, H).to(inp.dtype)
         gv_seq = gv_last = None
         if grad_v is not None:
             if ctx.store_v_seq:
@@ -230,6 +232,8 @@ class RecurrentNeuron(torch.autograd.Function):
         totals: list[float] = []
         gis = gi.unbind(0)
         gss = None if gs_ext is None else gs_ext.unbind(0)
+        row = M * inp.element_size()  # step t's rows at base + t * row
+        in_base, v_base, gi_base = inp.data_ptr(), v_rows.data_ptr(), gi.data_ptr()
         for t in range(T - 1, -1, -1):
             if gv_seq is not None:
                 g.add_(gv_seq[t])
@@ -240,10 +244,10 @@ class RecurrentNeuron(torch.autograd.Function):
                 else:
                     gs = torch.addmm(gss[t], gis[t + 1], weight, out=gs_buf)
             else:
-                gs = gs_buf.zero_() if gss is None else gss[t]
-            v_prev = _ptr(v0) if t == 0 else v_rows[t - 1].data_ptr()
-            sums = calls.backward(inp[t].data_ptr(), v_prev, ctx.v_fill, gs.data_ptr(), g.data_ptr(),
-                                  gis[t].data_ptr(), g_prev.data_ptr())  # fmt: skip
+                gs = gs_buf.zero_() if gss is None else gs_buf.copy_(gss[t])
+            v_prev = _ptr(v0) if t == 0 else v_base + (t - 1) * row
+            sums = calls.backward(in_base + t * row, v_prev, ctx.v_fill, gs.data_ptr(), g.data_ptr(),
+                                  gi_base + t * row, g_prev.data_ptr())  # fmt: skip
             totals = sums if not totals else [a + b for a, b in zip(totals, sums)]
             g, g_prev = g_prev, g
         need = ctx.needs_input_grad

@@ -368,16 +368,32 @@ class StepCalls:
         self.itemsize = torch.empty((), dtype=dtype).element_size()
         self.invs = _doubles(_invariants(k, sg, params))
         self.sg_args = sg_mod.kernel_args(sg)
+        # the per-step arguments' arrays, made once and refilled (a step is ~20 us)
+        self.s_in, self.s_out, self.g_next = _addrs([None]), _addrs([None]), _addrs([None])
+        self.fill = _doubles([0.0])
+        self.single = parallel.threads(M, M) == 1
+        self.fwd = getattr(k.lib, f"snn_prog_forward_{self.suf}")
+        self.bwd = getattr(k.lib, f"snn_prog_backward_{self.suf}")
+        self.blk = _block(k.layout, 1, self.itemsize, 1)
+        self.sums = (ctypes.c_double * max(len(k.layout.accumulated), 1))()
 
     def forward(self, x: int, s_in: int | None, fill: float, out: int, s_out: int) -> None:
-        args = (x, self.M, _addrs([s_in]), _doubles([fill]), self.invs, out, _addrs([s_out]), None)
-        _forward_call(self.k, self.suf, 1, self.M, args)
+        self.s_in[0], self.fill[0], self.s_out[0] = s_in, fill, s_out
+        args = (x, self.M, self.s_in, self.fill, self.invs, out, self.s_out, None)
+        if self.single:
+            self.fwd(1, self.M, 0, self.M, 1024, *args)
+        else:
+            _forward_call(self.k, self.suf, 1, self.M, args)
 
     def backward(self, x: int, s_in: int | None, fill: float, g_out: int, g_next: int, g_x: int,
                  g_prev: int) -> list[float]:
-        args = (x, self.M, _addrs([s_in]), _doubles([fill]), self.invs, *self.sg_args,
-                g_out, _addrs([g_next]), None, g_x, _addrs([g_prev]))  # fmt: skip
-        return _backward_call(self.k, self.suf, 1, self.M, self.itemsize, args)
+        self.s_in[0], self.fill[0], self.s_out[0], self.g_next[0] = s_in, fill, g_prev, g_next
+        args = (x, self.M, self.s_in, self.fill, self.invs, *self.sg_args, g_out, self.g_next, None, g_x, self.s_out)
+        if not self.single:
+            return _backward_call(self.k, self.suf, 1, self.M, self.itemsize, args)
+        if self.bwd(1, self.M, 0, self.M, self.blk, *args, self.sums):
+            raise MemoryError("snndsl generated neuron backward: out of memory for its block buffers")
+        return self.sums[: len(self.k.layout.accumulated)]
 
     def param_grads(self, totals: list[float]) -> list[Tensor]:
         return list(_param_grads(self.k, self.sg, self.params, totals, self.dtype))
