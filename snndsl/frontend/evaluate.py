@@ -36,7 +36,9 @@ MAX_INT = 2**63 - 1
 
 
 
-def _bounded(value: ops.Value, node: ast.Expr) -> ops.Value:
+def bounded(value: ops.Value, node: ast.Expr) -> ops.Value:
+    """``value``, checked to be a finite number within the language's bounds (an error at
+    ``node`` otherwise); booleans and other values pass."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and abs(value) > MAX_INT:
@@ -50,7 +52,8 @@ def _bounded(value: ops.Value, node: ast.Expr) -> ops.Value:
     return value
 
 
-def _number(v: ops.Value, node: ast.Expr, op: str) -> int | float:
+def as_number(v: ops.Value, node: ast.Expr, op: str) -> int | float:
+    """``v`` as an int or float operand of ``op`` (an error at ``node`` otherwise)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise SnnTypeError(
             f"operator '{op}' needs numbers, got {shown(v) if not isinstance(v, InferMarker) else '_'}",
@@ -94,7 +97,7 @@ def compare(op: str, a: ops.Value, b: ops.Value, node: ast.BinOp) -> bool:
     if op in ("==", "!="):
         same = isinstance(a, bool) == isinstance(b, bool) and a == b
         return same if op == "==" else not same
-    x, y = _number(a, node, op), _number(b, node, op)
+    x, y = as_number(a, node, op), as_number(b, node, op)
     if op == "<":
         return x < y
     if op == "<=":
@@ -104,7 +107,8 @@ def compare(op: str, a: ops.Value, b: ops.Value, node: ast.BinOp) -> bool:
     return x >= y
 
 
-def _binop(op: str, a: int | float, b: int | float, node: ast.BinOp) -> ops.Value:
+def binop(op: str, a: int | float, b: int | float, node: ast.BinOp) -> ops.Value:
+    """``a op b`` of two compile-time numbers, as the language defines the operator."""
     if op in ("/", "//", "%") and b == 0:
         raise SnnTypeError("division by zero", node.span, "the right operand evaluates to 0")
     try:
@@ -153,7 +157,7 @@ class Evaluator:
     def _eval(self, node: ast.Expr) -> ops.Value:
         # Expressions nest only as deep as the parser allows, so recursion is bounded.
         if isinstance(node, ast.Literal):
-            return _bounded(node.value, node)
+            return bounded(node.value, node)
         if isinstance(node, ast.Name):
             if node.id in self.constants:
                 return self.constants[node.id]
@@ -174,8 +178,8 @@ class Evaluator:
         if isinstance(node, ast.UnaryOp):
             if node.op == "not":
                 return not truth(self._eval(node.operand), node.operand, "`not`")
-            v = _number(self._eval(node.operand), node, node.op)
-            return _bounded(-v if node.op == "-" else v, node)
+            v = as_number(self._eval(node.operand), node, node.op)
+            return bounded(-v if node.op == "-" else v, node)
         if isinstance(node, ast.BinOp):
             return self._binops(node)
         if isinstance(node, ast.IfExpr):
@@ -203,9 +207,9 @@ class Evaluator:
             elif n.op in COMPARISONS:
                 value = compare(n.op, value, self._eval(n.right), n)
             else:
-                a = _number(value, n, n.op)
-                b = _number(self._eval(n.right), n, n.op)
-                value = _bounded(_binop(n.op, a, b, n), n)
+                a = as_number(value, n, n.op)
+                b = as_number(self._eval(n.right), n, n.op)
+                value = bounded(binop(n.op, a, b, n), n)
         return value
 
     def surrogate(self, node: ast.CallExpr) -> ops.SurrogateValue:

@@ -48,10 +48,10 @@ from .evaluate import (
     BOOLEAN_OPS,
     COMPARISONS,
     Evaluator,
-    _binop,
-    _bounded,
-    _number,
+    as_number,
     bind_arguments,
+    binop,
+    bounded,
     compare,
     describe,
     shown,
@@ -356,7 +356,7 @@ class _Builder:
         return Run(len(self.instrs) - 1)
 
     def const(self, value: ops.Value, node: ast.Expr, op: str) -> int:
-        x = float(_number(value, node, op))
+        x = float(as_number(value, node, op))
         if abs(x) > registry.FLOAT32_MAX:
             raise SnnTypeError(f"the constant {shown(value)} does not fit in float32", node.span,
                                "neuron state is float32: its constants must stay below about 3.4e38")
@@ -464,7 +464,7 @@ class _Builder:
     def eval(self, node: ast.Expr) -> Val:
         # Expressions nest only as deep as the parser allows, so recursion is bounded.
         if isinstance(node, ast.Literal):
-            return Const(_bounded(node.value, node))
+            return Const(bounded(node.value, node))
         if isinstance(node, ast.Name):
             return self.read(node.id)
         if isinstance(node, ast.BinOp):
@@ -474,8 +474,8 @@ class _Builder:
             if node.op == "not":
                 return Const(not truth(self.compile_time(v, node.operand, "`not`"), node.operand, "`not`"))
             if isinstance(v, Const):
-                x = _number(v.value, node, node.op)
-                return Const(_bounded(-x if node.op == "-" else x, node))
+                x = as_number(v.value, node, node.op)
+                return Const(bounded(-x if node.op == "-" else x, node))
             return v if node.op == "+" else self.emit(Code.NEG, (v.index,))
         if isinstance(node, ast.IfExpr):
             cond = self.eval(node.cond)
@@ -523,7 +523,7 @@ class _Builder:
                 value = Const(compare(n.op, self.compile_time(value, n.left, what),
                                       self.compile_time(right, n.right, what), n))
             elif isinstance(value, Const) and isinstance(right, Const):
-                value = Const(_bounded(_binop(n.op, _number(value.value, n, n.op), _number(right.value, n, n.op), n),
+                value = Const(bounded(binop(n.op, as_number(value.value, n, n.op), as_number(right.value, n, n.op), n),
                                        n))
             elif n.op not in _ARITH:
                 raise SnnTypeError(f"`{n.op}` is compile-time only", n.span,
@@ -549,7 +549,7 @@ class _Builder:
                                    "spike a value computed from the input, e.g. spike(h - v_threshold)")
             if code is Code.DETACH:
                 return args[0]
-            return Const(_fold(node, code, [_number(a.value, e, node.func)  # type: ignore[union-attr]
+            return Const(_fold(node, code, [as_number(a.value, e, node.func)  # type: ignore[union-attr]
                                             for a, e in zip(args, node.args)]))
         operands = tuple(self.operand(a, e, node.func) for a, e in zip(args, node.args))
         out = self.emit(code, operands)
@@ -585,7 +585,7 @@ def _fold(node: ast.CallExpr, code: Code, xs: list[int | float]) -> ops.Value:
     except (ValueError, OverflowError) as e:
         raise SnnTypeError(f"cannot compute {node.func}({', '.join(shown(v) for v in xs)}): {e}", node.span,
                            "check the function's argument") from None
-    return _bounded(result, node)
+    return bounded(result, node)
 
 
 def with_prelude_source(err: SnnError, prelude_name: str, text: str) -> SnnError:
