@@ -324,12 +324,7 @@ def _forward(kn: _Kernels) -> Writer:
     args = ["x_ptr", "out_ptr", "vseq_ptr"]
     args += [f"s{k}_ptr" for k in range(nstate)] + [f"final{k}_ptr" for k in range(nstate)]
     args += [f"saved{j}_ptr" for j in range(len(g.saved))]
-    w.line("@triton.jit")
-    with w.block("def forward_kernel("):
-        w.line(", ".join(args) + ",")
-        w.line(_SCALARS)
-        w.line("M, T, X_STEP, STORE: tl.constexpr, CUDA: tl.constexpr, BLOCK: tl.constexpr,")
-    w.line("):  # fmt: skip")
+    _kernel_head(w, "forward_kernel", args, ["M, T, X_STEP, STORE: tl.constexpr, CUDA: tl.constexpr, BLOCK: tl.constexpr,"])
     with _indented(w):
         w.line('"""All T steps of one block of neurons."""')
         w.line("offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)")
@@ -368,6 +363,18 @@ def _forward(kn: _Kernels) -> Writer:
         for k in range(nstate):
             w.line(f"tl.store(final{k}_ptr + offs, s{k}.to(DT), mask=mask)")
     return w
+
+
+def _kernel_head(w: Writer, name: str, args: list[str], tail: list[str]) -> None:
+    """``@triton.jit`` and the signature of kernel ``name``: the pointers ``args``, the
+    scalars, then the lines ``tail``."""
+    w.line("@triton.jit")
+    with w.block(f"def {name}("):
+        w.line(", ".join(args) + ",")
+        w.line(_SCALARS)
+        for line in tail:
+            w.line(line)
+    w.line("):  # fmt: skip")
 
 
 @contextmanager
@@ -531,13 +538,10 @@ def _backward(kn: _Kernels) -> _Backward:
     args = ["gout_ptr", *[f"glast{k}_ptr" for k in range(nstate)], "gvseq_ptr", "x_ptr", "out_ptr"]
     args += [f"saved{j}_ptr" for j in range(len(g.saved))]
     args += ["gx_ptr", *[f"gs{k}_ptr" for k in range(nstate)], "part_ptr"]
-    w.line("@triton.jit")
-    with w.block("def backward_kernel("):
-        w.line(", ".join(args) + ",")
-        w.line(_SCALARS)
-        w.line("sg_a, sg_b, M, T, X_STEP,")
-        w.line("SG: tl.constexpr, STORE: tl.constexpr, CUDA: tl.constexpr, BLOCK: tl.constexpr,")
-    w.line("):  # fmt: skip")
+    _kernel_head(w, "backward_kernel", args, [
+        "sg_a, sg_b, M, T, X_STEP,",
+        "SG: tl.constexpr, STORE: tl.constexpr, CUDA: tl.constexpr, BLOCK: tl.constexpr,",
+    ])
     with _indented(w):
         w.line('"""BPTT over all T steps of one block of neurons (the derived step gradient)."""')
         w.line("pid = tl.program_id(0)")
