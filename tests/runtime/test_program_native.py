@@ -259,6 +259,40 @@ def test_supports(monkeypatch):
     assert not program_native.supports(program, surrogate.Sigmoid(), x)
 
 
+class _CountingProgram(NeuronProgram):
+    """A program that counts how often it is hashed."""
+
+    __slots__ = ()
+    hashes = 0
+
+    def __hash__(self) -> int:
+        type(self).hashes += 1
+        return NeuronProgram.__hash__(self)
+
+
+def test_the_per_call_lookups_do_not_hash_the_program():
+    base = prog_lif("lif")
+    needs_kernel(base)
+    fields = [getattr(base, f) for f in NeuronProgram.__dataclass_fields__]
+    program = _CountingProgram(*fields)
+    x = torch.rand(4, 3, requires_grad=True)
+    assert program_native.supports(program, surrogate.Sigmoid(), x)  # first call: the caches fill
+    k = program_native.kernel(program)
+    _CountingProgram.hashes = 0
+    for _ in range(3):
+        assert program_native.supports(program, surrogate.Sigmoid(), x)
+        out = program_native.NativeProgram.apply(program, surrogate.Sigmoid(), False, x, 0.0)[0]
+        out.sum().backward()
+    assert _CountingProgram.hashes == 0
+    # an equal program, another object: found by equality once, then by identity
+    twin = _CountingProgram(*fields)
+    assert twin == program and twin is not program
+    assert program_native.kernel(twin) is k
+    assert _CountingProgram.hashes == 1
+    assert program_native.kernel(twin) is k
+    assert _CountingProgram.hashes == 1
+
+
 # -- the source and the cache -----------------------------------------------------------------
 def test_the_source_and_its_cache_file_are_deterministic(monkeypatch, tmp_path):
     program = prog_izhikevich(a_=0.3, b=0.2)

@@ -81,6 +81,8 @@ def register_source(c_source: Callable[[Any], str], host_source: Callable[[Any],
     global _printers
     _printers = (c_source, host_source, layout)
     _exactness.clear()
+    _facts.clear()
+    _by_id.clear()
 
 
 _lock = threading.Lock()
@@ -88,6 +90,12 @@ _kernels: dict[Any, Kernel | None] = {}
 _errors: dict[Any, str] = {}
 _exactness: dict[Any, bool] = {}
 _warned: list[bool] = [False]
+#: ``id(program)`` -> ``(program, exact, has a spike)`` and ``-> (program, kernel)``:
+#: what every call asks, without hashing the program (a frozen dataclass of some tens of
+#: instructions: about 8 us a hash, four per forward and backward). An entry holds its
+#: program, so the id is not reused while the entry lives.
+_facts: dict[int, tuple[Any, bool, bool]] = {}
+_by_id: dict[int, tuple[Any, Kernel | None]] = {}
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -112,10 +120,16 @@ def _declare(lib: ctypes.CDLL) -> None:
 def kernel(program: Any) -> Kernel | None:
     """``program``'s compiled kernel (built on first use); ``None`` when it cannot be
     built here (the reason: :func:`error`)."""
+    known = _by_id.get(id(program))
+    if known is not None and known[0] is program:
+        return known[1]
     try:
-        return _kernels[program]
+        found = _kernels[program]
     except KeyError:
         pass
+    else:
+        _by_id[id(program)] = (program, found)
+        return found
     with _lock:
         if program in _kernels:
             return _kernels[program]
@@ -159,13 +173,17 @@ def supports(program: Any, surrogate: sg_mod.SurrogateFunctionBase, x_seq: Tenso
     mode = parallel.mode()
     if mode == "aten" or _printers is None or x_seq.device.type != "cpu" or x_seq.dtype not in _DTYPES:
         return False
-    if torch.compiler.is_compiling() or (exact and not _exact(program)):
+    if torch.compiler.is_compiling():
         return False
-    from ...ir.neuron_program import Code
+    facts = _facts.get(id(program))
+    if facts is None or facts[0] is not program:
+        from ...ir.neuron_program import Code
 
-    if any(ins.code is Code.SPIKE for ins in program.instrs):
-        if not (surrogate.spiking and type(surrogate) in SURROGATES):
-            return False
+        facts = _facts[id(program)] = (program, _exact(program), any(ins.code is Code.SPIKE for ins in program.instrs))
+    if exact and not facts[1]:
+        return False
+    if facts[2] and not (surrogate.spiking and type(surrogate) in SURROGATES):
+        return False
     if kernel(program) is not None:
         return True
     if mode == "native":
