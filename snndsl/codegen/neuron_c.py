@@ -7,8 +7,9 @@ and ``_f64`` (double), of
 * ``snn_prog_forward``: neurons ``[begin, end)`` in blocks of ``blk`` (the first cut short
   so that the others start ``x``'s rows at a multiple of ``blk`` elements); each block's
   states stay in cache (in the final-state arrays) while the time loop streams the input
-  and writes the output (and ``v_seq``); the inner loop runs across the block's neurons,
-  one local per instruction, so the compiler vectorises it;
+  and writes the output (and ``v_seq``), prefetching the next step's rows of both; the
+  inner loop runs across the block's neurons, one local per instruction, so the compiler
+  vectorises it;
 * ``snn_prog_backward``: per block, the forward again over all steps into block-local
   buffers of the values the derived backward reads (the step gradient's ``saved`` set;
   the rest is recomputed from them per step) and of the surrogate derivatives at each
@@ -347,6 +348,9 @@ class _Emit:
                     w.line(f"const {ty} *restrict xt = x + t * xs + b0;")
                     w.line(f"{ty} *restrict ot = out + t * M + b0;")
                     w.line("(void)xt;")
+                    # the next step's rows of x and of the output (read: the line comes in
+                    # exclusive, and the store needs no second request), into L2
+                    w.line("if (t + 1 < nT) { SNN_PREFETCH_ROW(xt + xs, n); SNN_PREFETCH_ROW(ot + M, n); }")
                     with _cblock(w, "for (int64_t i = 0; i < n; i++) {"):
                         self.step_body(w, "xt", states)
                         w.line(f"ot[i] = {self.val(pl.p.output)};")
