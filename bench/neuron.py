@@ -1,7 +1,7 @@
 """Benchmark: multi-step neurons, forward + backward on CPU: the generated kernels,
 SpikingJelly 2.0.0, and the memory floor.
 
-    python bench/neuron.py [--reps 9] [--T 16] [--shape 256 1024] [--threads 1] [--only lif plif if izhikevich cubalif]
+    python bench/neuron.py [--reps 9] [--T 16] [--shape 256 1024] [--threads 1] [--only lif plif if izhikevich cubalif] [--split]
 
 Five neurons, each in ``'m'`` mode on a ``[T, *shape]`` float32 input, forward then
 backward of a random output gradient:
@@ -28,6 +28,10 @@ One process; per neuron the runs are interleaved (the order rotates each round),
 medians of ``--reps`` after two warm-up rounds; the ratios are printed of the medians
 and of the minima (the least disturbed runs, on a shared machine). Every variant must give the same output
 (``torch.equal``) and, within 1e-5, the same input gradient before anything is timed.
+
+``--split`` also prints the medians of generated-c's forward and backward kernel calls
+(``program_native``'s ``_forward_call`` and ``_backward_call``, timed in the same
+interleaved runs) and the rest of its time: Python, ctypes and autograd.
 """
 
 from __future__ import annotations
@@ -92,7 +96,36 @@ def nodes_for(which: str) -> dict[str, torch.nn.Module]:
     return {"generated-c": gen(step_mode="m"), "generated-torch": gen_torch(step_mode="m"), "spikingjelly": ref}
 
 
-def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int) -> dict[str, float]:
+class KernelClock:
+    """Times ``program_native``'s forward and backward kernel calls (``--split``)."""
+
+    def __init__(self) -> None:
+        from snndsl.runtime.kernels import program_native
+
+        self.ms: dict[str, list[float]] = {"forward": [], "backward": []}
+        self.module = program_native
+        self.original = (program_native._forward_call, program_native._backward_call)
+
+    def _timed(self, name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object) -> object:
+            start = time.perf_counter()
+            result = fn(*args)
+            self.ms[name].append((time.perf_counter() - start) * 1e3)
+            return result
+
+        return call
+
+    def __enter__(self) -> KernelClock:
+        fwd, bwd = self.original
+        self.module._forward_call = self._timed("forward", fwd)
+        self.module._backward_call = self._timed("backward", bwd)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.module._forward_call, self.module._backward_call = self.original
+
+
+def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int, split: bool = False) -> dict[str, float]:
     """Medians (ms) of each variant of ``which`` and of the floor; prints one line each."""
     from snndsl.runtime import neuron
     from snndsl.runtime.kernels import program_native
@@ -128,10 +161,19 @@ def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int) -> dict[st
     assert program_native.supports(prog, gen.surrogate_function, x), "the generated C kernel does not run"
     runs["floor"] = floor
     times: dict[str, list[float]] = {name: [] for name in runs}
+    kernel_ms: dict[str, list[float]] = {"forward": [], "backward": []}
     names = list(runs)
+    clock = KernelClock()
     for rep in range(reps + 2):
         for name in names[rep % len(names):] + names[: rep % len(names)]:
-            t = _time(runs[name])
+            if split and name == "generated-c":
+                with clock:
+                    t = _time(runs[name])
+                if rep >= 2:
+                    kernel_ms["forward"].append(clock.ms["forward"][-1])
+                    kernel_ms["backward"].append(clock.ms["backward"][-1])
+            else:
+                t = _time(runs[name])
             if rep >= 2:
                 times[name].append(t)
     med = {name: statistics.median(ts) for name, ts in times.items()}
@@ -146,6 +188,11 @@ def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int) -> dict[st
     print(f"{which} medians: {ratios(med)}")
     print(f"{which} minima: {ratios(low)}")  # the least disturbed run, on a shared machine
     print(f"{which} min/max ms: " + ", ".join(f"{n} {min(ts):.1f}/{max(ts):.1f}" for n, ts in times.items()))
+    if split:
+        fwd, bwd = (statistics.median(kernel_ms[k]) for k in ("forward", "backward"))
+        rest = statistics.median(t - f - b for t, f, b in zip(times["generated-c"], *kernel_ms.values()))
+        print(f"{which} generated-c split medians: forward kernel {fwd:.2f} ms, backward kernel {bwd:.2f} ms, "
+              f"the rest (Python, ctypes, autograd) {rest:.2f} ms")
     return med
 
 
@@ -158,6 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", default=["lif", "plif", "if", "izhikevich", "cubalif"],
                         choices=["lif", "plif", "if", "izhikevich", "cubalif"])
     parser.add_argument("--quick", action="store_true", help="a small shape, 3 reps")
+    parser.add_argument("--split", action="store_true",
+                        help="also time generated-c's kernel calls apart from the rest of its call")
     args = parser.parse_args(argv)
     if args.quick:
         args.T, args.shape, args.reps = 4, [64, 256], 3
@@ -171,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"shape {list(shape)} float32 ({mb:.0f} MiB per tensor), {torch.get_num_threads()} threads, "
           f"{args.reps} reps")
     for which in args.only:
-        bench(which, x, grad, args.reps)
+        bench(which, x, grad, args.reps, args.split)
 
 
 if __name__ == "__main__":

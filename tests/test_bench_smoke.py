@@ -1,7 +1,7 @@
 """Smoke test of the benchmarks in bench/: each runs with --quick and prints its ratio lines.
 
-The scripts are loaded from their files and their ``main(["--quick"])`` is called in this
-process (one import of torch and SpikingJelly for all of them). Figures are not checked,
+The scripts are loaded from their files and their ``main(["--quick"])`` (or the arguments
+of ``ARGS``) is called in this process (one import of torch and SpikingJelly for all of them). Figures are not checked,
 only that every comparison printed its line.
 """
 
@@ -46,12 +46,21 @@ EXPECTED = {
         r"^spikformer inference -O inference: ",
         rf"^spikformer train \(channels-last\): snndsl {RATIO}$",
     ],
+    "neuron": [
+        r"^lif medians: spikingjelly / generated-c [\d.]+x \(speedup\), generated-torch / generated-c [\d.]+x, "
+        r"generated-c / floor [\d.]+x$",
+        r"^izhikevich medians: spikingjelly / generated-c [\d.]+x \(speedup\)",
+        r"^izhikevich generated-c split medians: forward kernel [\d.]+ ms, backward kernel [\d.]+ ms, the rest ",
+    ],
     "compile": [
         r"^compile 10 layers: to source [\d.]+ ms",
         r"^compile growth 20->40 layers to source: ",
         r"^compile check 20 layers: parse and check [\d.]+ ms",
     ],
 }
+
+#: the arguments of each script's quick run, where more than ``--quick``
+ARGS = {"neuron": ["--quick", "--split", "--only", "lif", "izhikevich"]}
 
 
 def _load(name: str):
@@ -68,7 +77,14 @@ def _load(name: str):
 def test_quick_run_prints_ratio_lines(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     if name == "memory" and not Path("/proc/self/clear_refs").exists():
         pytest.skip("memory.py reads /proc (Linux)")
-    _load(name).main(["--quick"])
+    if name == "neuron":
+        from snndsl.runtime import neuron
+        from snndsl.runtime.kernels import program_native
+
+        program = neuron.LIFNode(step_mode="m").generated().PROGRAM
+        if program_native.kernel(program) is None:
+            pytest.skip(f"the generated kernel cannot be built here: {program_native.error(program)}")
+    _load(name).main(ARGS.get(name, ["--quick"]))
     out = capsys.readouterr().out
     for pattern in EXPECTED[name]:
         assert re.search(pattern, out, re.MULTILINE), (
