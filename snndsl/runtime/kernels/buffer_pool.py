@@ -45,7 +45,7 @@ def empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     numel = 1
     for n in shape:
         numel *= n
-    nbytes = numel * torch.empty((), dtype=dtype).element_size()
+    nbytes = numel * dtype.itemsize
     if _LIMIT <= 0 or nbytes < _MIN_BYTES or torch.compiler.is_compiling():
         return torch.empty(shape, dtype=dtype)
     shape = tuple(shape)
