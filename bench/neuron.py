@@ -97,7 +97,8 @@ def nodes_for(which: str) -> dict[str, torch.nn.Module]:
 
 
 class KernelClock:
-    """Times ``program_native``'s forward and backward kernel calls (``--split``)."""
+    """Times ``program_native``'s forward and backward kernel calls made inside its
+    ``with`` blocks (``--split``), in milliseconds, in call order."""
 
     def __init__(self) -> None:
         from snndsl.runtime.kernels import program_native
@@ -161,7 +162,6 @@ def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int, split: boo
     assert program_native.supports(prog, gen.surrogate_function, x), "the generated C kernel does not run"
     runs["floor"] = floor
     times: dict[str, list[float]] = {name: [] for name in runs}
-    kernel_ms: dict[str, list[float]] = {"forward": [], "backward": []}
     names = list(runs)
     clock = KernelClock()
     for rep in range(reps + 2):
@@ -169,9 +169,6 @@ def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int, split: boo
             if split and name == "generated-c":
                 with clock:
                     t = _time(runs[name])
-                if rep >= 2:
-                    kernel_ms["forward"].append(clock.ms["forward"][-1])
-                    kernel_ms["backward"].append(clock.ms["backward"][-1])
             else:
                 t = _time(runs[name])
             if rep >= 2:
@@ -189,8 +186,9 @@ def bench(which: str, x: torch.Tensor, grad: torch.Tensor, reps: int, split: boo
     print(f"{which} minima: {ratios(low)}")  # the least disturbed run, on a shared machine
     print(f"{which} min/max ms: " + ", ".join(f"{n} {min(ts):.1f}/{max(ts):.1f}" for n, ts in times.items()))
     if split:
-        fwd, bwd = (statistics.median(kernel_ms[k]) for k in ("forward", "backward"))
-        rest = statistics.median(t - f - b for t, f, b in zip(times["generated-c"], *kernel_ms.values()))
+        fwd_ms, bwd_ms = clock.ms["forward"][2:], clock.ms["backward"][2:]  # after the warm-up rounds
+        fwd, bwd = statistics.median(fwd_ms), statistics.median(bwd_ms)
+        rest = statistics.median(t - f - b for t, f, b in zip(times["generated-c"], fwd_ms, bwd_ms))
         print(f"{which} generated-c split medians: forward kernel {fwd:.2f} ms, backward kernel {bwd:.2f} ms, "
               f"the rest (Python, ctypes, autograd) {rest:.2f} ms")
     return med

@@ -1,8 +1,8 @@
 """Smoke test of the benchmarks in bench/: each runs with --quick and prints its ratio lines.
 
 The scripts are loaded from their files and their ``main(["--quick"])`` (or the arguments
-of ``ARGS``) is called in this process (one import of torch and SpikingJelly for all of them). Figures are not checked,
-only that every comparison printed its line.
+of ``ARGS``) is called in this process (one import of torch and SpikingJelly for all of
+them). Figures are not checked, only that every comparison printed its line.
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ def _doubles(vals: list[float]) -> ctypes.Array[ctypes.c_double]:
     return (ctypes.c_double * max(len(vals), 1))(*vals)
 
 
-def _block(layout: Any, T: int, itemsize: int, threads: int) -> int:
+def _block(layout: Any, T: int, itemsize: int) -> int:
     """Neurons per backward block: its buffers (``saved`` values and surrogate
     derivatives per step, states, carries, sums) about ``_BLOCK_BYTES``; 64..1024."""
     per = ((len(layout.saved) + layout.spikes) * T + 2 * len(layout.states) + len(layout.accumulated)) * itemsize
@@ -241,7 +241,7 @@ def _backward_call(k: Kernel, suf: str, T: int, M: int, itemsize: int, args: tup
     """The backward kernel on ``M`` neurons, split over threads; returns the sums of the
     invariants' gradients (per thread in double, added in a fixed order)."""
     threads = parallel.threads(M, T * M)
-    blk = _block(k.layout, T, itemsize, threads)
+    blk = _block(k.layout, T, itemsize)
     nacc = max(len(k.layout.accumulated), 1)
     fn = getattr(k.lib, f"snn_prog_backward_{suf}")
     if threads == 1:
@@ -383,7 +383,7 @@ class StepCalls:
         assert k is not None and len(k.layout.states) == 1, "StepCalls: check supports() first"
         self.k, self.sg, self.M, self.params, self.dtype = k, sg, M, params, dtype
         self.suf = _DTYPES[dtype]
-        self.itemsize = torch.empty((), dtype=dtype).element_size()
+        self.itemsize = dtype.itemsize
         self.invs = _doubles(_invariants(k, sg, params))
         self.sg_args = sg_mod.kernel_args(sg)
         # the per-step arguments' arrays, made once and refilled (a step is ~20 us)
@@ -392,7 +392,7 @@ class StepCalls:
         self.single = parallel.threads(M, M) == 1
         self.fwd = getattr(k.lib, f"snn_prog_forward_{self.suf}")
         self.bwd = getattr(k.lib, f"snn_prog_backward_{self.suf}")
-        self.blk = _block(k.layout, 1, self.itemsize, 1)
+        self.blk = _block(k.layout, 1, self.itemsize)
         self.sums = (ctypes.c_double * max(len(k.layout.accumulated), 1))()
 
     def forward(self, x: int, s_in: int | None, fill: float, out: int, s_out: int) -> None:
